@@ -1,0 +1,82 @@
+"""What the conversation state machine asks the runtime to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from parley.conversation.inputs import Timer
+from parley.events import SessionEvent
+from parley.types import ChatMessage
+
+
+@dataclass(frozen=True, slots=True)
+class PauseOutput:
+    """Stop the response's audio now, keep its position; answered by OutputPaused."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeOutput:
+    """Play on from the paused position."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopOutput:
+    """Stop all agent audio now (hangup); answered by OutputStopped."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartResponse:
+    """Generate and speak a reply to `messages` (the history, ending with the user's turn)."""
+
+    response_id: str
+    messages: tuple[ChatMessage, ...]
+    user_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResponse:
+    """Drop the response's audio at once; stop and close its providers in the background."""
+
+    response_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartTimer:
+    timer: Timer
+    token: int
+    deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTimer:
+    timer: Timer
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    event: SessionEvent
+
+
+@dataclass(frozen=True, slots=True)
+class EndSession:
+    reason: str
+
+
+Action = (
+    PauseOutput
+    | ResumeOutput
+    | StopOutput
+    | StartResponse
+    | CancelResponse
+    | StartTimer
+    | CancelTimer
+    | Emit
+    | EndSession
+)

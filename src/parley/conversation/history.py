@@ -1,0 +1,46 @@
+"""The chat history and the edits that keep it true to what was heard (invariant 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from parley.types import ChatMessage, TimedWord
+
+
+def heard_words(words: Iterable[TimedWord], played: float) -> list[TimedWord]:
+    """The words whose audio had started playing by `played` seconds into the response.
+
+    A word counts as heard once its audio began: the person heard at least its start, and
+    the model should know it said it. Words are assumed in order.
+    """
+    return [w for w in words if w.start < played]
+
+
+def join_words(words: Iterable[TimedWord]) -> str:
+    return " ".join(w.text for w in words if w.text)
+
+
+class History:
+    """An append-mostly list of chat messages with the two edits turn-taking needs."""
+
+    def __init__(self, messages: Sequence[ChatMessage] = ()) -> None:
+        self._messages: list[ChatMessage] = list(messages)
+
+    @property
+    def messages(self) -> tuple[ChatMessage, ...]:
+        return tuple(self._messages)
+
+    def add_user_turn(self, text: str) -> None:
+        """Append the person's turn, joining it to their previous message if the agent said
+        nothing they heard in between (an unheard response was removed)."""
+        if self._messages and self._messages[-1].role == "user":
+            previous = self._messages[-1]
+            self._messages[-1] = ChatMessage("user", f"{previous.content} {text}".strip())
+        else:
+            self._messages.append(ChatMessage("user", text))
+
+    def add_agent_speech(self, text: str, *, interrupted: bool) -> None:
+        """Append what the person heard of a response; a response heard not at all leaves no
+        message, so the next user turn joins the previous one."""
+        if text:
+            self._messages.append(ChatMessage("assistant", text, interrupted=interrupted))

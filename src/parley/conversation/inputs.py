@@ -1,0 +1,130 @@
+"""What the conversation state machine hears: timestamped facts from the runtime.
+
+Every input carries `at`, the session clock when it happened; the machine has no clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from parley.types import TimedWord
+
+
+class Timer(StrEnum):
+    """The machine's timers. The runtime arms them on request and reports when they fire."""
+
+    COMMIT = "commit"  # merge gap after the turn-ending silence
+    FALSE_INTERRUPTION = "false_interruption"  # no words after speech that paused the agent
+    TRANSCRIPT = "transcript"  # the final transcript is late
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    at: float
+    onset: float  # first voiced audio; `at` is when the VAD decided
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnded:
+    at: float
+    last_voiced: float  # last voiced audio; `at` is after the turn-ending silence
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptReceived:
+    """A transcript from STT.
+
+    `final` texts are settled; partial ones may still change. `complete` marks the final that
+    answers the end-of-speech hint: STT has nothing more for the audio so far.
+    """
+
+    at: float
+    text: str
+    final: bool
+    complete: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptFailed:
+    at: float
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired:
+    at: float
+    timer: Timer
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class WordsAligned:
+    """Words of a response and where they sit in its audio (response-relative seconds)."""
+
+    at: float
+    response_id: str
+    words: tuple[TimedWord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackStarted:
+    at: float
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutputPaused:
+    """Answer to PauseOutput: how much of the response had been played."""
+
+    at: float
+    response_id: str
+    played: float
+
+
+@dataclass(frozen=True, slots=True)
+class OutputStopped:
+    """Answer to StopOutput: how much of the response had been played."""
+
+    at: float
+    response_id: str
+    played: float
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackFinished:
+    """All audio of a response whose generation ended has been played."""
+
+    at: float
+    response_id: str
+    played: float
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFailed:
+    at: float
+    response_id: str
+    stage: str  # "llm" or "tts"
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class HangupRequested:
+    at: float
+    reason: str
+
+
+ConversationInput = (
+    SpeechStarted
+    | SpeechEnded
+    | TranscriptReceived
+    | TranscriptFailed
+    | TimerFired
+    | WordsAligned
+    | PlaybackStarted
+    | OutputPaused
+    | OutputStopped
+    | PlaybackFinished
+    | ResponseFailed
+    | HangupRequested
+)

@@ -1,0 +1,365 @@
+"""The conversation: one pure state machine that owns all conversation state (invariant 7).
+
+It holds who is speaking, the response in flight and whether it is paused, the person's
+words not yet answered, and the history. It turns inputs into actions and does no I/O and no
+waiting: the runtime feeds it timestamped inputs one at a time and carries out its actions.
+
+The turn-taking rules it applies (all numbers come from TurnTakingPolicy):
+- Speech over a response pauses it at once (invariant 2 and 5); a response not yet audible
+  is held back the same way.
+- While paused, words that cannot be a backchannel interrupt: the response is cancelled and
+  the history keeps only what was heard (invariant 4). When the speech has ended and all its
+  transcripts are in, a backchannel or no words at all resumes playback where it paused.
+  If the STT says nothing at all within the false-interruption timeout, playback resumes too.
+- A turn is answered once the person is silent, every final transcript of their speech is in,
+  and the merge gap after the turn-ending silence has passed. Speech or segments arriving
+  before then join the turn, so one LLM call answers the merged text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from parley.conversation.actions import (
+    Action,
+    CancelResponse,
+    CancelTimer,
+    Emit,
+    EndSession,
+    PauseOutput,
+    ResumeOutput,
+    StartResponse,
+    StartTimer,
+    StopOutput,
+)
+from parley.conversation.backchannel import could_be_backchannel, is_backchannel, words_of
+from parley.conversation.history import History, heard_words, join_words
+from parley.conversation.inputs import (
+    ConversationInput,
+    HangupRequested,
+    OutputPaused,
+    OutputStopped,
+    PlaybackFinished,
+    PlaybackStarted,
+    ResponseFailed,
+    SpeechEnded,
+    SpeechStarted,
+    Timer,
+    TimerFired,
+    TranscriptFailed,
+    TranscriptReceived,
+    WordsAligned,
+)
+from parley.conversation.policy import TurnTakingPolicy
+from parley.events import (
+    AgentPaused,
+    AgentResponseDone,
+    AgentResponseStarted,
+    AgentResumed,
+    AgentSpeaking,
+    ErrorEvent,
+    SessionEvent,
+    UserSpeechStarted,
+    UserSpeechStopped,
+    UserTranscript,
+)
+from parley.types import ChatMessage, TimedWord
+
+
+@dataclass
+class _UserSpeech:
+    """The person's words since their last answered turn."""
+
+    segments: list[str] = field(default_factory=list)
+    partial: str = ""
+    finals_due: int = 0  # speech segments ended whose complete final has not arrived
+    merge_gap_passed: bool = False
+
+    def text(self, *, with_partial: bool) -> str:
+        parts = [*self.segments, self.partial] if with_partial else self.segments
+        return " ".join(p for p in parts if p)
+
+
+@dataclass
+class _Response:
+    id: str
+    words: list[TimedWord] = field(default_factory=list)
+    played: float = 0.0
+    paused: bool = False
+    audible: bool = False
+
+
+class Conversation:
+    """Feed inputs with `handle`; carry out the returned actions in order."""
+
+    def __init__(
+        self, policy: TurnTakingPolicy | None = None, history: tuple[ChatMessage, ...] = ()
+    ) -> None:
+        self.policy = policy or TurnTakingPolicy()
+        self._history = History(history)
+        self._user: _UserSpeech | None = None
+        self._user_speaking = False
+        self._response: _Response | None = None
+        self._responses_started = 0
+        self._timers: dict[Timer, int] = {}
+        self._timer_serial = 0
+        self._ending: str | None = None
+        self._actions: list[Action] = []
+
+    # --- what others may read -------------------------------------------------------------
+
+    @property
+    def history(self) -> tuple[ChatMessage, ...]:
+        return self._history.messages
+
+    @property
+    def user_speaking(self) -> bool:
+        return self._user_speaking
+
+    @property
+    def agent_speaking(self) -> bool:
+        r = self._response
+        return r is not None and r.audible and not r.paused
+
+    @property
+    def response_id(self) -> str | None:
+        return self._response.id if self._response else None
+
+    @property
+    def ended(self) -> bool:
+        return self._ending is not None
+
+    # --- the one entry point --------------------------------------------------------------
+
+    def handle(self, event: ConversationInput) -> list[Action]:
+        self._actions = []
+        if self._ending is None or isinstance(event, OutputStopped):
+            self._dispatch(event)
+        return self._actions
+
+    def _dispatch(self, event: ConversationInput) -> None:
+        match event:
+            case SpeechStarted():
+                self._on_speech_started(event)
+            case SpeechEnded():
+                self._on_speech_ended(event)
+            case TranscriptReceived():
+                self._on_transcript(event)
+            case TranscriptFailed():
+                self._on_transcript_failed(event)
+            case TimerFired():
+                self._on_timer(event)
+            case WordsAligned():
+                if self._is_current(event.response_id):
+                    assert self._response is not None
+                    self._response.words.extend(event.words)
+            case PlaybackStarted():
+                if self._is_current(event.response_id):
+                    assert self._response is not None
+                    self._response.audible = True
+                    self._emit(AgentSpeaking(event.response_id))
+            case OutputPaused():
+                if self._is_current(event.response_id):
+                    assert self._response is not None
+                    self._response.played = event.played
+            case PlaybackFinished():
+                self._on_playback_finished(event)
+            case ResponseFailed():
+                self._emit(ErrorEvent(f"{event.stage}_failed", event.message))
+            case HangupRequested():
+                self._on_hangup(event)
+            case OutputStopped():
+                self._on_output_stopped(event)
+
+    # --- the person -----------------------------------------------------------------------
+
+    def _on_speech_started(self, event: SpeechStarted) -> None:
+        self._user_speaking = True
+        self._cancel_timer(Timer.COMMIT)
+        self._cancel_timer(Timer.FALSE_INTERRUPTION)
+        if self._user is None:
+            self._user = _UserSpeech()
+        self._user.merge_gap_passed = False
+        self._emit(UserSpeechStarted(event.onset))
+        self._pause_response()
+
+    def _on_speech_ended(self, event: SpeechEnded) -> None:
+        if not self._user_speaking or self._user is None:
+            return
+        self._user_speaking = False
+        self._user.finals_due += 1
+        self._emit(UserSpeechStopped(event.last_voiced))
+        self._start_timer(Timer.TRANSCRIPT, event.at + self.policy.transcript_timeout_ms / 1000)
+        if self._response is not None and self._response.paused:
+            timeout = self.policy.false_interruption_timeout_ms / 1000
+            self._start_timer(Timer.FALSE_INTERRUPTION, event.at + timeout)
+        if self.policy.merge_gap_ms == 0:
+            self._user.merge_gap_passed = True
+        else:
+            self._start_timer(Timer.COMMIT, event.at + self.policy.merge_gap_ms / 1000)
+        self._decide()
+
+    def _on_transcript(self, event: TranscriptReceived) -> None:
+        text = event.text.strip()
+        if self._user is None:
+            if not text or not event.final:
+                return  # partials only count alongside speech the VAD heard
+            # STT settled on words the VAD did not hear: speech that has already ended.
+            self._user = _UserSpeech(merge_gap_passed=True)
+            self._pause_response()
+        user = self._user
+        if event.final:
+            if text:
+                user.segments.append(text)
+                self._emit(UserTranscript(text, final=True))
+            user.partial = ""
+            if event.complete and user.finals_due:
+                user.finals_due -= 1
+                if not user.finals_due:
+                    self._cancel_timer(Timer.TRANSCRIPT)
+        else:
+            user.partial = text
+            if text:
+                self._emit(UserTranscript(text, final=False))
+        self._decide()
+
+    def _on_transcript_failed(self, event: TranscriptFailed) -> None:
+        self._emit(ErrorEvent("stt_failed", event.message))
+        if self._user is not None:
+            self._user.finals_due = 0
+            self._cancel_timer(Timer.TRANSCRIPT)
+            self._decide()
+
+    def _on_timer(self, event: TimerFired) -> None:
+        if self._timers.get(event.timer) != event.token:
+            return  # cancelled or re-armed since: a stale firing
+        del self._timers[event.timer]
+        user = self._user
+        if user is None:
+            return
+        if event.timer is Timer.COMMIT:
+            user.merge_gap_passed = True
+        elif event.timer is Timer.TRANSCRIPT:
+            if user.finals_due:
+                timeout = self.policy.transcript_timeout_ms / 1000
+                self._emit(ErrorEvent("stt_timeout", f"no final transcript within {timeout:g} s"))
+            user.finals_due = 0
+        elif event.timer is Timer.FALSE_INTERRUPTION:
+            response = self._response
+            nothing_said = not words_of(user.text(with_partial=True))
+            if response and response.paused and nothing_said and not self._user_speaking:
+                self._resume_response(response)
+                return
+        self._decide()
+
+    # --- the decision ---------------------------------------------------------------------
+
+    def _decide(self) -> None:
+        """Apply the turn-taking rules to what is known now."""
+        user = self._user
+        if user is None:
+            return
+        settled = not self._user_speaking and user.finals_due == 0
+        response = self._response
+        if response is not None and response.paused:
+            text = user.text(with_partial=True)
+            lexicon = self.policy.backchannel_words
+            if settled and (not words_of(text) or is_backchannel(text, lexicon)):
+                self._resume_response(response)
+                return
+            if settled or not could_be_backchannel(text, lexicon):
+                self._interrupt_response(response)
+            else:
+                return  # wait: it may still be a backchannel
+        if settled and user.merge_gap_passed and self._response is None:
+            self._user = None
+            self._cancel_timer(Timer.TRANSCRIPT)
+            text = user.text(with_partial=False) or user.partial
+            if text:
+                self._start_response(text)
+
+    def _start_response(self, user_text: str) -> None:
+        self._history.add_user_turn(user_text)
+        self._responses_started += 1
+        response = _Response(id=f"resp_{self._responses_started}")
+        self._response = response
+        self._actions.append(StartResponse(response.id, self._history.messages, user_text))
+        self._emit(AgentResponseStarted(response.id))
+
+    def _pause_response(self) -> None:
+        response = self._response
+        if response is None or response.paused:
+            return
+        response.paused = True
+        self._actions.append(PauseOutput(response.id))
+        self._emit(AgentPaused(response.id))
+
+    def _resume_response(self, response: _Response) -> None:
+        response.paused = False
+        self._user = None
+        for timer in (Timer.FALSE_INTERRUPTION, Timer.TRANSCRIPT, Timer.COMMIT):
+            self._cancel_timer(timer)
+        self._actions.append(ResumeOutput(response.id))
+        self._emit(AgentResumed(response.id))
+
+    def _interrupt_response(self, response: _Response) -> None:
+        self._cancel_timer(Timer.FALSE_INTERRUPTION)
+        self._actions.append(CancelResponse(response.id, "interrupted"))
+        self._finish_response(response, response.played)
+
+    def _finish_response(self, response: _Response, played: float) -> None:
+        """Record what was heard of the response and forget it. `played` is inf when all
+        of it was played; anything less means it was cut short."""
+        text = join_words(heard_words(response.words, played))
+        completed = played == float("inf")
+        self._history.add_agent_speech(text, interrupted=not completed)
+        self._response = None
+        status: Literal["completed", "interrupted"] = "completed" if completed else "interrupted"
+        self._emit(AgentResponseDone(response.id, text, status))
+
+    # --- the agent's output ---------------------------------------------------------------
+
+    def _on_playback_finished(self, event: PlaybackFinished) -> None:
+        response = self._response
+        if response is None or response.id != event.response_id:
+            return
+        # Everything generated was played: all words were heard.
+        self._finish_response(response, float("inf"))
+        self._decide()
+
+    # --- the end --------------------------------------------------------------------------
+
+    def _on_hangup(self, event: HangupRequested) -> None:
+        self._ending = event.reason
+        for timer in list(self._timers):
+            self._cancel_timer(timer)
+        if self._response is not None:
+            self._actions.append(StopOutput(self._response.id))
+        else:
+            self._actions.append(EndSession(event.reason))
+
+    def _on_output_stopped(self, event: OutputStopped) -> None:
+        response = self._response
+        if response is not None and response.id == event.response_id:
+            self._actions.append(CancelResponse(response.id, "hangup"))
+            self._finish_response(response, event.played)
+        if self._ending is not None:
+            self._actions.append(EndSession(self._ending))
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _is_current(self, response_id: str) -> bool:
+        return self._response is not None and self._response.id == response_id
+
+    def _emit(self, event: SessionEvent) -> None:
+        self._actions.append(Emit(event))
+
+    def _start_timer(self, timer: Timer, deadline: float) -> None:
+        self._timer_serial += 1
+        self._timers[timer] = self._timer_serial
+        self._actions.append(StartTimer(timer, self._timer_serial, deadline))
+
+    def _cancel_timer(self, timer: Timer) -> None:
+        if self._timers.pop(timer, None) is not None:
+            self._actions.append(CancelTimer(timer))

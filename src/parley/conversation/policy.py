@@ -1,0 +1,87 @@
+"""Turn-taking policy: every knob that decides when someone's turn starts or ends.
+
+Invariant 6: these are the only turn-taking constants in parley. The VAD gate, the
+conversation state machine and the runtime read them from here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_BACKCHANNELS: frozenset[str] = frozenset(
+    {
+        "uh-huh", "uh huh", "uhuh", "mhm", "mm-hmm", "mm hmm", "mmhmm", "mm", "hmm", "hm",
+        "yeah", "yea", "yep", "yup", "yes", "ok", "okay", "right", "sure", "alright",
+        "all right", "i see", "got it", "go on", "go ahead", "oh", "ah", "uh", "um", "wow",
+        "cool", "nice", "great", "true", "exactly", "indeed", "of course", "really",
+    }
+)  # fmt: skip
+
+
+class TurnTakingPolicy(BaseModel):
+    """Named, documented turn-taking settings (see docs/turn-taking.md)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vad_threshold: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Speech probability at or above which a VAD frame counts as voiced. "
+        "Once speech has started, frames stay voiced down to threshold - 0.15 (hysteresis), "
+        "so a soft syllable does not split a sentence.",
+    )
+    prefix_padding_ms: int = Field(
+        300,
+        ge=0,
+        le=2000,
+        description="Audio kept from before the detected speech onset and given to STT "
+        "providers that transcribe whole utterances, so first syllables are not clipped.",
+    )
+    min_silence_ms: int = Field(
+        500,
+        ge=20,
+        le=10_000,
+        description="Silence after speech that ends the person's turn (the VAD stop decision).",
+    )
+    merge_gap_ms: int = Field(
+        200,
+        ge=0,
+        le=10_000,
+        description="After the turn-ending silence, how much longer the conversation waits "
+        "before answering. Speech that starts within it, and transcript segments that arrive "
+        "within it, join the same turn: rapid segments give one LLM call with the merged text.",
+    )
+    min_interruption_ms: int = Field(
+        80,
+        ge=0,
+        le=5000,
+        description="Voiced audio needed before the VAD declares that speech started. Since "
+        "speech start is what pauses a talking agent, shorter sounds (a click, a cough) "
+        "neither interrupt the agent nor open a turn.",
+    )
+    false_interruption_timeout_ms: int = Field(
+        2000,
+        ge=0,
+        le=30_000,
+        description="When speech paused the agent and then ended, how long to wait for any "
+        "word from STT. If none comes, it was noise: playback resumes where it paused.",
+    )
+    transcript_timeout_ms: int = Field(
+        3000,
+        ge=100,
+        le=60_000,
+        description="Longest wait for the final transcript after speech ended. Past it the "
+        "turn goes on with whatever text arrived, and an error event reports the slow STT.",
+    )
+    backchannel_words: frozenset[str] = Field(
+        DEFAULT_BACKCHANNELS,
+        description="Words and phrases that, alone, mean 'go on': said while the agent "
+        "speaks, they resume playback instead of interrupting. Matched case-insensitively, "
+        "ignoring punctuation; an utterance must consist only of these to count.",
+    )
+
+    @property
+    def vad_release_threshold(self) -> float:
+        """The lower threshold that keeps speech going once it has started."""
+        return max(0.0, self.vad_threshold - 0.15)

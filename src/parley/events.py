@@ -1,0 +1,105 @@
+"""Session events: what a session tells its transport and observers.
+
+These are wire-neutral. Each transport translates the ones its protocol has a word for
+(browser JSON, Twilio marks, Realtime API events) and ignores the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from parley.timing import TurnTimings
+
+
+@dataclass(frozen=True, slots=True)
+class UserSpeechStarted:
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UserSpeechStopped:
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class UserTranscript:
+    text: str
+    final: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AgentResponseStarted:
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSpeaking:
+    """The first audio of a response went out."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentTranscript:
+    """Text of a response as it is handed to speech synthesis, segment by segment."""
+
+    response_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPaused:
+    """Speech was heard over the agent: its audio stopped, the decision is pending."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentResumed:
+    """The speech was a backchannel or noise: playback goes on from where it paused."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentResponseDone:
+    """A response ended. `text` is what the person heard of it."""
+
+    response_id: str
+    text: str
+    status: Literal["completed", "interrupted", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class TurnMetrics:
+    timings: TurnTimings
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    """Something went wrong; the session goes on. `code` is stable, `message` is for people."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnded:
+    reason: str
+
+
+SessionEvent = (
+    UserSpeechStarted
+    | UserSpeechStopped
+    | UserTranscript
+    | AgentResponseStarted
+    | AgentSpeaking
+    | AgentTranscript
+    | AgentPaused
+    | AgentResumed
+    | AgentResponseDone
+    | TurnMetrics
+    | ErrorEvent
+    | SessionEnded
+)

@@ -1,0 +1,168 @@
+"""The provider interfaces: VAD, STT, LLM and TTS behind narrow typed seams (invariant 8).
+
+Each is small on purpose. Local models, cloud adapters and scripted fakes all implement
+these and nothing else, so the session never knows which one it runs.
+
+Rules every implementation keeps:
+- Methods the input path calls (`VADStream.process`, `STTStream.push_audio`, the hints) are
+  synchronous and cheap: they buffer and return, they never wait on I/O.
+- Streams are async iterators that the session consumes in tasks it owns; closing them may
+  hang (a stuck socket), so the session closes them in the background with a deadline.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from parley.audio.frames import AudioFrame
+from parley.conversation.policy import TurnTakingPolicy
+from parley.types import ChatMessage, TimedWord
+
+
+class ProviderError(Exception):
+    """A provider failed in a way worth telling the person about (bad key, no route...)."""
+
+
+# --- VAD ------------------------------------------------------------------------------------
+
+
+class VADEventKind(StrEnum):
+    START = "start"
+    END = "end"
+
+
+@dataclass(frozen=True, slots=True)
+class VADEvent:
+    """A start/stop decision.
+
+    `offset` is a position in the stream's audio, in seconds from its first sample: for START
+    the onset (first voiced audio), for END the end of the last voiced audio. The decision
+    itself is made at the end of the frame that produced it.
+    """
+
+    kind: VADEventKind
+    offset: float
+
+
+@dataclass(frozen=True, slots=True)
+class VADOutput:
+    probability: float  # speech probability of the latest analysed window
+    events: tuple[VADEvent, ...] = ()
+
+
+class VADStream(ABC):
+    """Per-session VAD state. `process` is called for every inbound frame, in order."""
+
+    sample_rate: int
+
+    @abstractmethod
+    def process(self, frame: AudioFrame) -> VADOutput:
+        """Analyse one frame (any length) and return the decisions it completed."""
+
+    def close(self) -> None:  # noqa: B027 - most streams hold nothing to release
+        """Release per-stream resources."""
+
+
+class VAD(ABC):
+    name: str = "vad"
+
+    @abstractmethod
+    def stream(self, policy: TurnTakingPolicy, sample_rate: int) -> VADStream:
+        """A stream for audio at `sample_rate` (the session's input rate, the STT's rate);
+        a VAD that needs another rate converts inside."""
+
+
+# --- STT ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A transcript event. See conversation.inputs.TranscriptReceived for the meanings."""
+
+    text: str
+    final: bool
+    complete: bool = False
+
+
+class STTStream(ABC):
+    """One session's live transcription. Iterate it for transcripts."""
+
+    @abstractmethod
+    def push_audio(self, frame: AudioFrame) -> None:
+        """Queue a frame (every inbound frame, silence included). Never blocks."""
+
+    def speech_started(self) -> None:  # noqa: B027 - a hint, ignorable
+        """Hint from the local VAD: speech began (the onset was prefix padding ago or less)."""
+
+    def speech_ended(self) -> None:  # noqa: B027 - a hint, ignorable
+        """Hint from the local VAD: the turn-ending silence passed. Finalize what you have
+        and answer with a final marked `complete` (possibly empty)."""
+
+    @abstractmethod
+    def __aiter__(self) -> AsyncIterator[Transcript]: ...
+
+    async def aclose(self) -> None:  # noqa: B027 - nothing to close by default
+        """Close the connection; may be slow, the session bounds it."""
+
+
+class STT(ABC):
+    name: str = "stt"
+    sample_rate: int = 16000  # the rate the session resamples inbound audio to for this STT
+
+    @abstractmethod
+    def stream(self, policy: TurnTakingPolicy) -> STTStream: ...
+
+
+# --- LLM ------------------------------------------------------------------------------------
+
+
+class LLM(ABC):
+    name: str = "llm"
+
+    @abstractmethod
+    def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
+        """Stream the reply's text deltas. Closing the iterator (aclose) cancels it."""
+
+
+# --- TTS ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TTSChunk:
+    """Audio of a TTS stream, and the words it can place in that audio.
+
+    Word times are relative to the start of the stream's audio (the whole response), so
+    words may arrive in a later chunk than their audio (estimated timings do).
+    """
+
+    audio: AudioFrame
+    words: tuple[TimedWord, ...] = ()
+
+
+class TTSStream(ABC):
+    """One response's speech. Push text segments, end input, iterate chunks."""
+
+    @abstractmethod
+    def push_text(self, text: str) -> None:
+        """Queue a segment of text (a clause or sentence). Never blocks."""
+
+    @abstractmethod
+    def end_input(self) -> None:
+        """No more text: finish the audio, then end the iteration."""
+
+    @abstractmethod
+    def __aiter__(self) -> AsyncIterator[TTSChunk]: ...
+
+    async def aclose(self) -> None:  # noqa: B027 - nothing to close by default
+        """Cancel synthesis and close; may be slow, the session bounds it."""
+
+
+class TTS(ABC):
+    name: str = "tts"
+    sample_rate: int = 16000
+
+    @abstractmethod
+    def stream(self) -> TTSStream: ...

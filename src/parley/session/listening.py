@@ -1,0 +1,135 @@
+"""The input path: every inbound frame reaches VAD and STT at once (invariant 1).
+
+`InputPath.accept` is synchronous and cheap: resample, hand the frame to STT (a non-blocking
+push), run the VAD, and turn its decisions into conversation inputs. Nothing here awaits,
+so nothing that happens elsewhere (a cancellation, a provider close) can delay a frame.
+
+`STTRunner` owns the STT stream: a supervised task reads transcripts; when the stream fails
+it reports the failure, closes the old stream in the background and opens a new one, into
+which frames flow from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from parley.audio.frames import AudioFrame
+from parley.audio.resample import StreamResampler
+from parley.conversation.inputs import (
+    ConversationInput,
+    SpeechEnded,
+    SpeechStarted,
+    TranscriptFailed,
+    TranscriptReceived,
+)
+from parley.conversation.policy import TurnTakingPolicy
+from parley.events import ErrorEvent, SessionEvent
+from parley.providers.base import STT, VAD, STTStream, VADEventKind, VADStream
+from parley.session.supervisor import Supervisor
+
+log = logging.getLogger("parley.input")
+
+
+class STTRunner:
+    def __init__(
+        self,
+        stt: STT,
+        policy: TurnTakingPolicy,
+        supervisor: Supervisor,
+        notify: Callable[[ConversationInput], None],
+    ) -> None:
+        self._stt = stt
+        self._policy = policy
+        self._supervisor = supervisor
+        self._notify = notify
+        self._stream: STTStream = stt.stream(policy)
+        self.failures = 0
+
+    @property
+    def stream(self) -> STTStream:
+        """The live stream; the input path pushes every frame into it."""
+        return self._stream
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        consecutive = 0
+        while True:
+            stream = self._stream
+            try:
+                async for transcript in stream:
+                    consecutive = 0
+                    self._notify(TranscriptReceived(
+                        loop.time(), transcript.text, transcript.final, transcript.complete
+                    ))  # fmt: skip
+                message = "STT stream ended"
+            except Exception as exc:
+                message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            self.failures += 1
+            consecutive += 1
+            log.warning("STT stream failed (%s); reopening", message)
+            self._stream = self._stt.stream(self._policy)
+            self._supervisor.clean_up("STT stream close", stream.aclose())
+            self._notify(TranscriptFailed(loop.time(), message))
+            # Back off when the provider fails again at once, without ever dropping audio:
+            # frames queue in the new stream meanwhile.
+            await asyncio.sleep(min(5.0, 0.1 * 2 ** (consecutive - 1)) if consecutive > 1 else 0)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class InputPath:
+    def __init__(
+        self,
+        vad: VAD,
+        stt: STTRunner,
+        policy: TurnTakingPolicy,
+        sample_rate: int,
+        notify: Callable[[ConversationInput], None],
+        emit: Callable[[SessionEvent], None],
+    ) -> None:
+        self.sample_rate = sample_rate
+        self._vad_stream: VADStream = vad.stream(policy, sample_rate)
+        self._stt = stt
+        self._notify = notify
+        self._emit = emit
+        self._resampler: StreamResampler | None = None
+        self._position = 0  # samples accepted at the pipeline rate
+        self._vad_errors = 0
+        self.frames = 0
+
+    def accept(self, frame: AudioFrame, now: float) -> None:
+        """Take one inbound frame, received at `now`."""
+        if self._resampler is None or self._resampler.from_rate != frame.sample_rate:
+            self._resampler = StreamResampler(frame.sample_rate, self.sample_rate)
+        audio = self._resampler.process(frame)
+        self.frames += 1
+        self._position += audio.samples
+        self._stt.stream.push_audio(audio)
+        try:
+            decisions = self._vad_stream.process(audio).events
+        except Exception as exc:
+            self._report_vad_error(exc)
+            return
+        end = self._position / self.sample_rate
+        for decision in decisions:
+            # Map the decision's audio position onto the clock: this frame ends at `now`.
+            at_clock = now - (end - decision.offset)
+            if decision.kind is VADEventKind.START:
+                self._stt.stream.speech_started()
+                self._notify(SpeechStarted(now, onset=at_clock))
+            else:
+                self._stt.stream.speech_ended()
+                self._notify(SpeechEnded(now, last_voiced=at_clock))
+
+    def _report_vad_error(self, exc: Exception) -> None:
+        self._vad_errors += 1
+        if self._vad_errors & (self._vad_errors - 1) == 0:  # 1st, 2nd, 4th, 8th...: no flood
+            message = f"VAD failed on a frame ({type(exc).__name__}: {exc}); frame skipped"
+            log.warning("%s (%d so far)", message, self._vad_errors)
+            self._emit(ErrorEvent("vad_failed", message))
+
+    def close(self) -> None:
+        self._vad_stream.close()

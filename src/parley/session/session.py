@@ -1,0 +1,236 @@
+"""A session: one conversation over one transport, from first frame to fully closed.
+
+It wires the parts together and is the only place where conversation inputs meet the state
+machine: `dispatch` feeds an input to the Conversation and carries out the actions it
+returns, synchronously, in order. Inputs raised while actions run (the output's answer to a
+pause, say) queue and follow at once, so the machine sees one input at a time and no lock is
+needed (invariant 7). Because nothing in dispatch awaits, a VAD decision becomes a paused
+output in the same step, before the next frame is read (invariant 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections import deque
+from collections.abc import Callable
+
+from parley.conversation.actions import (
+    Action,
+    CancelResponse,
+    CancelTimer,
+    Emit,
+    EndSession,
+    PauseOutput,
+    ResumeOutput,
+    StartResponse,
+    StartTimer,
+    StopOutput,
+)
+from parley.conversation.inputs import (
+    ConversationInput,
+    HangupRequested,
+    OutputPaused,
+    OutputStopped,
+    Timer,
+    TimerFired,
+)
+from parley.conversation.machine import Conversation
+from parley.events import ErrorEvent, SessionEnded, SessionEvent, TurnMetrics
+from parley.session.config import Providers, SessionConfig
+from parley.session.listening import InputPath, STTRunner
+from parley.session.output import PlayoutScheduler
+from parley.session.recorder import TurnRecorder
+from parley.session.responder import Responder
+from parley.session.supervisor import Supervisor
+from parley.timing import TurnTimings
+from parley.transports.base import Hangup, Transport
+from parley.types import ChatMessage
+
+log = logging.getLogger("parley.session")
+_serial = itertools.count(1)
+
+
+class Session:
+    def __init__(
+        self,
+        transport: Transport,
+        providers: Providers,
+        config: SessionConfig | None = None,
+        *,
+        session_id: str | None = None,
+    ) -> None:
+        self.config = config or SessionConfig()
+        self.id = session_id or f"session-{next(_serial)}"
+        self.transport = transport
+        self.providers = providers
+        history = (ChatMessage("system", self.config.instructions),)
+        self.conversation = Conversation(self.config.policy, history)
+        self.recorder = TurnRecorder(self.id, lambda t: self.emit(TurnMetrics(t)))
+        self.supervisor = Supervisor(
+            self.id, deadline=self.config.close_deadline_s, on_error=self._task_failed
+        )
+        self.observers: list[Callable[[SessionEvent], None]] = []
+        self.end_reason: str | None = None
+        self.closed_at: float | None = None
+        self._inbox: deque[ConversationInput] = deque()
+        self._dispatching = False
+        self._timers: dict[Timer, asyncio.TimerHandle] = {}
+        self._ended = asyncio.Event()
+        # Built in run(), where a loop is running.
+        self._output: PlayoutScheduler | None = None
+        self._stt: STTRunner | None = None
+        self._input: InputPath | None = None
+        self._responder: Responder | None = None
+
+    @property
+    def turns(self) -> list[TurnTimings]:
+        return self.recorder.completed
+
+    @property
+    def output(self) -> PlayoutScheduler:
+        assert self._output is not None, "the session is not running"
+        return self._output
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run until hangup (either side) or a lost connection; return fully closed."""
+        p, cfg = self.providers, self.config
+        self._output = PlayoutScheduler(
+            self.transport,
+            self.dispatch,
+            frame_duration=cfg.output_frame_ms / 1000,
+            lookahead=cfg.output_lookahead_ms / 1000,
+        )
+        self._stt = STTRunner(p.stt, cfg.policy, self.supervisor, self.dispatch)
+        self._input = InputPath(
+            p.vad, self._stt, cfg.policy, p.stt.sample_rate, self.dispatch, self.emit
+        )
+        self._responder = Responder(
+            p.llm, p.tts, self._output, self.supervisor, self.recorder, self.dispatch, self.emit
+        )
+        spawn = self.supervisor.spawn
+        spawn("transport", self.transport.serve())
+        spawn("output", self._output.run())
+        spawn("stt", self._stt.run())
+        spawn("input", self._receive())
+        log.info("%s started", self.id)
+        try:
+            await self._ended.wait()
+        finally:
+            await self._close()
+
+    def hangup(self, reason: str = "agent ended the call") -> None:
+        """End the session from the server side: audio stops now, closing follows."""
+        self.dispatch(HangupRequested(self._now(), reason))
+
+    async def _receive(self) -> None:
+        """The input loop: its only wait is for the next inbound item."""
+        assert self._input is not None
+        while True:
+            item = await self.transport.receive()
+            now = self._now()
+            if item is None or isinstance(item, Hangup):
+                reason = item.reason if item is not None else "connection closed"
+                self.dispatch(HangupRequested(now, reason))
+                return
+            self._input.accept(item, now)
+
+    async def _close(self) -> None:
+        started = self._now()
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        if self._output is not None and self._output.response_id is not None:
+            self._output.stop()
+        self.emit(SessionEnded(self.end_reason or "closed"))
+        cleanups = {"transport close": self.transport.aclose()}
+        if self._stt is not None:
+            cleanups["STT close"] = self._stt.aclose()
+        if self._input is not None:
+            self._input.close()
+        await self.supervisor.aclose(cleanups)
+        self.closed_at = self._now()
+        log.info("%s closed in %.0f ms (%s)", self.id, (self.closed_at - started) * 1000,
+                 self.end_reason)  # fmt: skip
+
+    # --- the one way into the conversation ------------------------------------------------
+
+    def dispatch(self, event: ConversationInput) -> None:
+        self._inbox.append(event)
+        if self._dispatching:
+            return
+        self._dispatching = True
+        try:
+            while self._inbox:
+                current = self._inbox.popleft()
+                self.recorder.observe_input(current)
+                for action in self.conversation.handle(current):
+                    self.recorder.observe_action(action, self._now())
+                    self._execute(action)
+        except Exception as exc:  # a bug: report it, keep the session alive
+            log.exception("%s: dispatch failed", self.id)
+            self.emit(ErrorEvent("internal_error", f"{type(exc).__name__}: {exc}"))
+        finally:
+            self._dispatching = False
+            self._inbox.clear()
+
+    def _execute(self, action: Action) -> None:
+        output, responder = self.output, self._responder
+        assert responder is not None
+        match action:
+            case PauseOutput(response_id):
+                played = output.pause()
+                self._inbox.append(OutputPaused(self._now(), response_id, played))
+            case ResumeOutput():
+                output.resume()
+            case StopOutput(response_id):
+                played = output.stop()
+                self._inbox.append(OutputStopped(self._now(), response_id, played))
+            case StartResponse(response_id, messages):
+                output.start(response_id)
+                responder.start(response_id, messages)
+            case CancelResponse(response_id):
+                output.drop(response_id)
+                responder.cancel(response_id)
+            case StartTimer(timer, token, deadline):
+                self._cancel_timer(timer)
+                fire = self._timer_callback(timer, token)
+                self._timers[timer] = asyncio.get_running_loop().call_at(deadline, fire)
+            case CancelTimer(timer):
+                self._cancel_timer(timer)
+            case Emit(event):
+                self.emit(event)
+            case EndSession(reason):
+                self.end_reason = reason
+                self._ended.set()
+
+    def _timer_callback(self, timer: Timer, token: int) -> Callable[[], None]:
+        def fire() -> None:
+            self._timers.pop(timer, None)
+            self.dispatch(TimerFired(self._now(), timer, token))
+
+        return fire
+
+    def _cancel_timer(self, timer: Timer) -> None:
+        handle = self._timers.pop(timer, None)
+        if handle is not None:
+            handle.cancel()
+
+    # --- telling the world ----------------------------------------------------------------
+
+    def emit(self, event: SessionEvent) -> None:
+        self.transport.send_event(event)
+        for observer in self.observers:
+            observer(event)
+
+    def _task_failed(self, name: str, exc: BaseException) -> None:
+        self.emit(ErrorEvent("internal_error", f"{name} failed: {type(exc).__name__}: {exc}"))
+        if name in ("input", "output"):  # the session cannot go on without these
+            self.dispatch(HangupRequested(self._now(), f"{name} failed"))
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()

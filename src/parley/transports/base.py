@@ -1,0 +1,63 @@
+"""The transport interface: how a session meets the outside world (invariant 9).
+
+A transport translates one protocol at the edge. Inbound, it decodes the wire into audio
+frames and a few control items; outbound, it encodes agent audio, clears and events. The
+session never knows which transport it runs on.
+
+Outbound methods are synchronous and must not block: a transport queues and writes in its
+own `serve` coroutine, which the session runs under its supervisor. So a slow network
+never stalls the session, and a clear always goes out ahead of queued audio.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from parley.audio.frames import AudioFrame
+from parley.events import SessionEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """The other side ended the call."""
+
+    reason: str = "caller hung up"
+
+
+InboundItem = AudioFrame | Hangup
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundAudio:
+    """A frame of agent speech. `offset` is its position in the response, in seconds."""
+
+    response_id: str
+    audio: AudioFrame
+    offset: float
+
+
+class Transport(ABC):
+    output_sample_rate: int = 16000
+
+    @abstractmethod
+    async def receive(self) -> InboundItem | None:
+        """The next inbound item; None when the connection is gone."""
+
+    @abstractmethod
+    def send_audio(self, frame: OutboundAudio) -> None:
+        """Queue a frame of agent audio for the listener."""
+
+    @abstractmethod
+    def clear_audio(self) -> None:
+        """Drop every agent frame the listener has not heard yet, now."""
+
+    @abstractmethod
+    def send_event(self, event: SessionEvent) -> None:
+        """Tell the other side about something, if its protocol can say it."""
+
+    async def serve(self) -> None:  # noqa: B027 - transports without a writer need nothing
+        """Background work (a socket writer); runs for the session's life, then is cancelled."""
+
+    async def aclose(self) -> None:  # noqa: B027 - nothing to close by default
+        """Close the connection; bounded by the session's close deadline."""
