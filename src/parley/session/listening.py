@@ -15,8 +15,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from parley.audio.frames import AudioFrame
-from parley.audio.resample import StreamResampler
+from parley.audio.frames import AudioFrame, bytes_for
+from parley.audio.resample import StreamResampler, resample
 from parley.conversation.inputs import (
     ConversationInput,
     SpeechEnded,
@@ -98,6 +98,7 @@ class InputPath:
         self._resampler: StreamResampler | None = None
         self._position = 0  # samples accepted at the pipeline rate
         self._vad_errors = 0
+        self._client_speaking = False
         self.frames = 0
 
     def accept(self, frame: AudioFrame, now: float) -> None:
@@ -123,6 +124,27 @@ class InputPath:
             else:
                 self._stt.stream.speech_ended()
                 self._notify(SpeechEnded(now, last_voiced=at_clock))
+
+    def client_speech_started(self, now: float) -> None:
+        """The client's VAD heard speech begin: the same decision, made elsewhere."""
+        if self._client_speaking:
+            return
+        self._client_speaking = True
+        self._stt.stream.speech_started()
+        self._notify(SpeechStarted(now, onset=now))
+
+    def client_utterance(self, audio: AudioFrame, now: float) -> None:
+        """A whole utterance cut by the client's VAD: transcribe it, and its speech is over."""
+        self.client_speech_started(now)
+        self._client_speaking = False
+        audio = resample(audio, self.sample_rate)
+        step = bytes_for(0.1, self.sample_rate)  # 100 ms pieces suit streaming STTs too
+        for start in range(0, len(audio.pcm), step):
+            self._stt.stream.push_audio(
+                AudioFrame(audio.pcm[start : start + step], audio.sample_rate)
+            )
+        self._stt.stream.speech_ended()
+        self._notify(SpeechEnded(now, last_voiced=now))
 
     def _report_vad_error(self, exc: Exception) -> None:
         self._vad_errors += 1

@@ -51,6 +51,7 @@ class PlayoutScheduler:
         self._audio = bytearray()
         self._read = 0  # next byte to send
         self._played = 0  # bytes whose playback has started
+        self._confirmed = 0  # bytes the transport reports as heard
         self._sent: deque[_Sent] = deque()  # sent, not yet started playing
         self._generation_done = False
         self._paused = False
@@ -73,7 +74,7 @@ class PlayoutScheduler:
             self.stop()
         self._response = response_id
         self._audio = bytearray()
-        self._read = self._played = 0
+        self._read = self._played = self._confirmed = 0
         self._sent.clear()
         self._generation_done = self._paused = self._started = False
         self._wake.set()
@@ -94,9 +95,15 @@ class PlayoutScheduler:
             self._wake.set()
 
     def played(self) -> float:
-        """Seconds of the current response whose playback has started."""
+        """Seconds of the current response heard so far (confirmed, or modelled)."""
         self._advance(self._now())
-        return self._played / SAMPLE_WIDTH / self.sample_rate
+        return self._heard_bytes() / SAMPLE_WIDTH / self.sample_rate
+
+    def confirm(self, response_id: str, played: float) -> None:
+        """The transport reports that `played` seconds of the response were heard."""
+        if response_id == self._response:
+            heard = round(played * self.sample_rate) * SAMPLE_WIDTH
+            self._confirmed = min(max(self._confirmed, heard), self._read)
 
     def pause(self) -> float:
         """Stop sending now and forget what the listener has not heard; returns played s."""
@@ -181,6 +188,12 @@ class PlayoutScheduler:
             self._started = True
             self._notify(PlaybackStarted(plays_at, response))
 
+    def _heard_bytes(self) -> int:
+        """Where the listener is: reported by the transport if it can, else the model's."""
+        if self._transport.reports_playback:
+            return min(self._played, self._confirmed)
+        return self._played
+
     def _advance(self, now: float) -> None:
         while self._sent and self._sent[0].plays_at <= now + _EPSILON:
             self._played = self._sent.popleft().end
@@ -190,6 +203,7 @@ class PlayoutScheduler:
         now = self._now()
         self._advance(now)
         self._sent.clear()
+        self._played = self._heard_bytes()
         self._read = self._played
         self._listener_free_at = now
         if self._sent_since_clear:

@@ -16,6 +16,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
+from parley.audio.frames import AudioFrame
 from parley.conversation.actions import (
     Action,
     CancelResponse,
@@ -45,7 +46,13 @@ from parley.session.recorder import TurnRecorder
 from parley.session.responder import Responder
 from parley.session.supervisor import Supervisor
 from parley.timing import TurnTimings
-from parley.transports.base import Hangup, Transport
+from parley.transports.base import (
+    ClientSpeechStarted,
+    ClientUtterance,
+    Hangup,
+    PlaybackReport,
+    Transport,
+)
 from parley.types import ChatMessage
 
 log = logging.getLogger("parley.session")
@@ -128,15 +135,26 @@ class Session:
 
     async def _receive(self) -> None:
         """The input loop: its only wait is for the next inbound item."""
-        assert self._input is not None
+        listen = self._input
+        assert listen is not None
         while True:
             item = await self.transport.receive()
             now = self._now()
-            if item is None or isinstance(item, Hangup):
-                reason = item.reason if item is not None else "connection closed"
-                self.dispatch(HangupRequested(now, reason))
-                return
-            self._input.accept(item, now)
+            match item:
+                case AudioFrame():
+                    listen.accept(item, now)
+                case PlaybackReport(response_id, played):
+                    self.output.confirm(response_id, played)
+                case ClientSpeechStarted():
+                    listen.client_speech_started(now)
+                case ClientUtterance(audio):
+                    listen.client_utterance(audio, now)
+                case Hangup(reason):
+                    self.dispatch(HangupRequested(now, reason))
+                    return
+                case None:
+                    self.dispatch(HangupRequested(now, "connection closed"))
+                    return
 
     async def _close(self) -> None:
         started = self._now()

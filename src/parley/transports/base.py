@@ -25,7 +25,27 @@ class Hangup:
     reason: str = "caller hung up"
 
 
-InboundItem = AudioFrame | Hangup
+@dataclass(frozen=True, slots=True)
+class PlaybackReport:
+    """The listener has heard `played` seconds of the response (from marks or a client)."""
+
+    response_id: str
+    played: float
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSpeechStarted:
+    """The client's own VAD heard speech begin (for clients that run VAD themselves)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientUtterance:
+    """A whole utterance cut by the client's VAD; its end is the end of the speech."""
+
+    audio: AudioFrame
+
+
+InboundItem = AudioFrame | Hangup | PlaybackReport | ClientSpeechStarted | ClientUtterance
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +59,9 @@ class OutboundAudio:
 
 class Transport(ABC):
     output_sample_rate: int = 16000
+    # True when the transport sends PlaybackReports: what was heard then comes from them
+    # (Twilio marks, browser reports) rather than from the server's playhead model.
+    reports_playback: bool = False
 
     @abstractmethod
     async def receive(self) -> InboundItem | None:
