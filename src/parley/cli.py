@@ -1,4 +1,4 @@
-"""The `parley` command."""
+"""The `parley` command: serve, demo, providers."""
 
 from __future__ import annotations
 
@@ -6,26 +6,75 @@ import argparse
 import asyncio
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
+from rich.console import Console
 from rich.logging import RichHandler
+from rich.table import Table
+
+console = Console()
+
+
+def _provider_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--settings", type=Path, help="a TOML settings file")
+    for kind in ("vad", "stt", "llm", "tts"):
+        parser.add_argument(f"--{kind}", help=f"{kind.upper()} provider by name")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="parley", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every turn's timings")
+    parser = argparse.ArgumentParser(prog="parley", description="A real-time voice agent server.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="more logging")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    _provider_flags(serve)
     commands.add_parser("demo", help="a scripted call with fake providers, printed live")
+    commands.add_parser("providers", help="list the providers that can be chosen by name")
     args = parser.parse_args(argv)
 
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
+        level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(message)s",
-        handlers=[RichHandler(show_path=False)],
+        handlers=[RichHandler(console=console, show_path=False)],
     )
+    if args.command == "serve":
+        return _serve(args)
     if args.command == "demo":
         from parley.demo import run_demo
 
-        asyncio.run(run_demo())
+        asyncio.run(run_demo(console=console))
+        return 0
+    if args.command == "providers":
+        return _list_providers()
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from parley.server import create_app
+    from parley.settings import load_settings
+
+    flags = {k: getattr(args, k) for k in ("host", "port", "vad", "stt", "llm", "tts")}
+    settings = load_settings(args.settings, **flags)
+    table = Table("kind", "provider", title="parley providers")
+    for kind in ("vad", "stt", "llm", "tts"):
+        table.add_row(kind, getattr(settings, kind))
+    console.print(table)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, ws_ping_interval=20)
+    return 0
+
+
+def _list_providers() -> int:
+    from parley.providers import registry
+
+    table = Table("kind", "names")
+    for kind in registry.KINDS:
+        table.add_row(kind, ", ".join(registry.names(kind)))
+    console.print(table)
     return 0
 
 

@@ -2,9 +2,10 @@
 
 Each speech segment (from the VAD's start hint to its end hint) takes the next utterance of
 the script: a text, "" for noise that yields an empty final, or None for noise the STT says
-nothing about at all. While the segment's audio arrives, partials reveal its words at
-`words_per_second`; the end hint is answered after `final_latency` by the final, marked
-complete. It records when every frame reached it, which is how tests measure input gaps.
+nothing about at all; past the end of the script, every segment is `unscripted_text`. While
+the segment's audio arrives, partials reveal its words at `words_per_second`; the end hint is
+answered after `final_latency` by the final, marked complete. It records when every frame
+reached it, which is how tests measure input gaps.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ class FakeSTT(STT):
         words_per_second: float = 3.0,
         faults: Sequence[Fault] = (),
         close_delay: float = 0.0,
+        unscripted_text: str | None = "",
     ) -> None:
         self.sample_rate = sample_rate
+        self.unscripted_text = unscripted_text
         self.final_latency = final_latency
         self.partial_interval = partial_interval
         self.words_per_second = words_per_second
@@ -48,7 +51,7 @@ class FakeSTT(STT):
         self._script.extend(utterances)
 
     def next_utterance(self) -> str | None:
-        return self._script.popleft() if self._script else ""
+        return self._script.popleft() if self._script else self.unscripted_text
 
     def stream(self, policy: TurnTakingPolicy) -> STTStream:
         self.streams_opened += 1

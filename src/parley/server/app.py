@@ -1,0 +1,74 @@
+"""The FastAPI application: provider loading at startup, /health, and the transports' routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from parley import __version__
+from parley.server.providers import ProviderLoader
+from parley.server.sessions import SessionManager
+from parley.server.state import ServerState
+from parley.session.config import Providers
+from parley.settings import Settings
+
+
+class ProviderHealth(BaseModel):
+    name: str
+    state: Literal["pending", "loading", "ready", "failed"]
+    load_seconds: float | None
+    error: str | None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "loading", "failed"]
+    version: str
+    providers: dict[str, ProviderHealth]
+    sessions: int
+
+
+def create_app(settings: Settings | None = None, *, providers: Providers | None = None) -> FastAPI:
+    """The app for `settings`; pass `providers` to skip loading (tests, embedding)."""
+    settings = settings or Settings()
+    state = ServerState(settings, ProviderLoader(settings, providers), SessionManager())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loading = asyncio.create_task(state.loader.load(), name="load providers")
+        try:
+            yield
+        finally:
+            loading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await loading
+            await state.sessions.close_all(settings.session.close_deadline_s + 1.0)
+
+    app = FastAPI(title="parley", version=__version__, lifespan=lifespan)
+    app.state.parley = state
+
+    @app.get("/health", response_model=Health)
+    async def health() -> JSONResponse:
+        loader = state.loader
+        status: Literal["ok", "loading", "failed"] = (
+            "ok" if loader.ready else "failed" if loader.failed else "loading"
+        )
+        body = Health(
+            status=status,
+            version=__version__,
+            providers={
+                kind: ProviderHealth(
+                    name=s.name, state=s.state, load_seconds=s.load_seconds, error=s.error
+                )
+                for kind, s in loader.status.items()
+            },
+            sessions=len(state.sessions),
+        )
+        return JSONResponse(body.model_dump(), status_code=200 if status == "ok" else 503)
+
+    return app

@@ -1,0 +1,85 @@
+"""Loads the configured providers once per process, in a worker thread, with progress.
+
+Models are shared by every session (each session opens its own streams on them), so they
+load once at startup. Loading runs off the event loop so /health answers meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from parley.providers import registry
+from parley.session.config import Providers
+from parley.settings import Settings
+
+log = logging.getLogger("parley.server")
+
+LoadState = Literal["pending", "loading", "ready", "failed"]
+
+
+@dataclass
+class ProviderStatus:
+    kind: registry.Kind
+    name: str
+    state: LoadState = "pending"
+    load_seconds: float | None = None
+    error: str | None = None
+
+
+class ProviderLoader:
+    def __init__(self, settings: Settings, preloaded: Providers | None = None) -> None:
+        self._settings = settings
+        self._built: dict[str, Any] = {}
+        names = {"vad": settings.vad, "stt": settings.stt, "llm": settings.llm, "tts": settings.tts}
+        self.status = {kind: ProviderStatus(kind, names[kind]) for kind in registry.KINDS}
+        if preloaded is not None:
+            for kind in registry.KINDS:
+                provider = getattr(preloaded, kind)
+                self._built[kind] = provider
+                status = self.status[kind]
+                status.name, status.state, status.load_seconds = provider.name, "ready", 0.0
+
+    @property
+    def ready(self) -> bool:
+        return all(s.state == "ready" for s in self.status.values())
+
+    @property
+    def failed(self) -> bool:
+        return any(s.state == "failed" for s in self.status.values())
+
+    @property
+    def providers(self) -> Providers:
+        if not self.ready:
+            raise RuntimeError("providers are not loaded")
+        return Providers(**self._built)
+
+    async def load(self, progress: Callable[[ProviderStatus], None] | None = None) -> None:
+        """Build each pending provider in turn, in a worker thread; failures are recorded."""
+        for kind in registry.KINDS:
+            status = self.status[kind]
+            if status.state != "pending":
+                continue
+            status.state = "loading"
+            log.info("loading %s provider %r", kind, status.name)
+            if progress:
+                progress(status)
+            started = time.perf_counter()
+            try:
+                provider = await asyncio.to_thread(
+                    registry.create, kind, status.name, self._settings
+                )
+            except Exception as exc:
+                status.state, status.error = "failed", f"{type(exc).__name__}: {exc}"
+                log.error("%s provider %r failed to load: %s", kind, status.name, status.error)
+            else:
+                self._built[kind] = provider
+                status.state = "ready"
+                status.load_seconds = time.perf_counter() - started
+                log.info("%s provider %r ready in %.1f s", kind, status.name, status.load_seconds)
+            if progress:
+                progress(status)

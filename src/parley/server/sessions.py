@@ -1,0 +1,44 @@
+"""The sessions a server is running: counted for /health, hung up on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from parley.session import Session
+
+log = logging.getLogger("parley.server")
+
+
+class SessionManager:
+    def __init__(self) -> None:
+        self._sessions: dict[str, Session] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def get(self, session_id: str) -> Session | None:
+        return self._sessions.get(session_id)
+
+    async def run(self, session: Session) -> None:
+        """Run a session to its end (called by a transport's connection handler)."""
+        self._sessions[session.id] = session
+        self._idle.clear()
+        try:
+            await session.run()
+        finally:
+            del self._sessions[session.id]
+            if not self._sessions:
+                self._idle.set()
+
+    async def close_all(self, deadline: float) -> None:
+        """Hang up every session and wait (bounded) for them to close."""
+        for session in list(self._sessions.values()):
+            session.hangup("server shutting down")
+        try:
+            async with asyncio.timeout(deadline):
+                await self._idle.wait()
+        except TimeoutError:
+            log.error("%d sessions still open at shutdown", len(self._sessions))

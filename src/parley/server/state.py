@@ -1,0 +1,64 @@
+"""What the server's routes share: settings, loaded providers, running sessions."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from fastapi import Request, WebSocket
+
+from parley.server.providers import ProviderLoader
+from parley.server.sessions import SessionManager
+from parley.session import Session, SessionConfig
+from parley.settings import Settings
+from parley.transports.base import Transport
+
+
+class ServerNotReadyError(RuntimeError):
+    """Providers are still loading (or failed): no session can start yet."""
+
+
+@dataclass
+class ServerState:
+    settings: Settings
+    loader: ProviderLoader
+    sessions: SessionManager
+
+    def new_session(
+        self,
+        transport: Transport,
+        *,
+        config: SessionConfig | None = None,
+        session_id: str | None = None,
+    ) -> Session:
+        if not self.loader.ready:
+            problem = "failed to load" if self.loader.failed else "still loading"
+            raise ServerNotReadyError(f"providers {problem}; see /health")
+        return Session(
+            transport, self.loader.providers, config or self.settings.session, session_id=session_id
+        )
+
+    def token_matches(self, presented: str | None) -> bool:
+        """Constant-time check of a client's access token; no token configured admits all."""
+        expected = self.settings.access_token
+        if expected is None:
+            return True
+        if presented is None:
+            return False
+        return hmac.compare_digest(presented.encode(), expected.get_secret_value().encode())
+
+    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
+        """Browsers send Origin: allow the same origin and the configured ones. Clients that
+        are not browsers send none and are judged by the token alone."""
+        if origin is None:
+            return True
+        allowed = self.settings.allowed_origins
+        if "*" in allowed or origin in allowed:
+            return True
+        return host is not None and urlsplit(origin).netloc == host
+
+
+def server_state(connection: Request | WebSocket) -> ServerState:
+    state: ServerState = connection.app.state.parley
+    return state

@@ -1,0 +1,105 @@
+"""Settings for the server and its providers, from flags, environment and a settings file.
+
+Precedence, highest first: values passed in code (CLI flags), environment variables
+(`PARLEY_...`, nested with `__`: `PARLEY_SESSION__POLICY__MIN_SILENCE_MS=700`), the settings
+file (TOML: `--settings FILE`, `PARLEY_SETTINGS_FILE`, or `parley.toml` in the working
+directory), then the defaults below. Secrets are `SecretStr`: they never print.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from parley.session.config import SessionConfig
+
+_settings_file: ContextVar[Path | None] = ContextVar("parley_settings_file", default=None)
+
+
+class FakeProviderSettings(BaseModel):
+    """Latencies of the scripted fakes when chosen by name (demos, load tests, benchmarks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stt_transcript: str = Field(
+        "hello there", description="What the fake STT hears in every voiced segment."
+    )
+    stt_final_latency_ms: int = Field(150, ge=0)
+    stt_partial_interval_ms: int | None = Field(250, ge=10)
+    llm_first_token_ms: int = Field(200, ge=0)
+    llm_token_ms: int = Field(20, ge=0)
+    llm_replies: list[str] = Field(
+        default_factory=list, description="Replies in order; when empty, echo the person."
+    )
+    tts_first_byte_ms: int = Field(50, ge=0)
+    tts_chunk_ms: int = Field(10, ge=0, description="Latency of each further 100 ms chunk.")
+    tts_word_ms: int = Field(250, ge=10, description="Audio length of each word.")
+    tts_sample_rate: int = 16000
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PARLEY_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    host: str = Field("127.0.0.1", description="Address the server listens on.")
+    port: int = Field(8000, ge=1, le=65535)
+    vad: str = Field("silero", description="VAD provider by name (`parley providers` lists).")
+    stt: str = Field("whisper", description="STT provider by name.")
+    llm: str = Field("llama", description="LLM provider by name.")
+    tts: str = Field("piper", description="TTS provider by name.")
+    session: SessionConfig = Field(default_factory=SessionConfig)
+    access_token: SecretStr | None = Field(
+        None, description="When set, clients must present it to open a session."
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to open sessions; empty allows same-origin only.",
+    )
+    fake: FakeProviderSettings = Field(default_factory=FakeProviderSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = settings_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def settings_file() -> Path | None:
+    """The settings file in force: the one given, $PARLEY_SETTINGS_FILE, or ./parley.toml."""
+    given = _settings_file.get() or os.environ.get("PARLEY_SETTINGS_FILE")
+    if given:
+        path = Path(given)
+        if not path.is_file():
+            raise FileNotFoundError(f"settings file not found: {path}")
+        return path
+    default = Path("parley.toml")
+    return default if default.is_file() else None
+
+
+def load_settings(file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from every source; `overrides` (CLI flags) win over all of them."""
+    token = _settings_file.set(file)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    finally:
+        _settings_file.reset(token)
