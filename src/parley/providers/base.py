@@ -165,4 +165,7 @@ class TTS(ABC):
     sample_rate: int = 16000
 
     @abstractmethod
-    def stream(self) -> TTSStream: ...
+    def stream(self, output_rate: int | None = None) -> TTSStream:
+        """A stream for one response. `output_rate` is the rate the audio will be played at:
+        a provider that can synthesize at it directly should (one resample fewer, and
+        ulaw_8000 for phones); chunks carry their actual rate either way."""

@@ -23,7 +23,7 @@ class SegmentTTS(TTS):
     def synthesize(self, text: str) -> AsyncIterator[TTSChunk]:
         """Audio of one segment; word times (if any) relative to the segment's start."""
 
-    def stream(self) -> TTSStream:
+    def stream(self, output_rate: int | None = None) -> TTSStream:
         return SegmentTTSStream(self)
 
 

@@ -50,7 +50,7 @@ class Responder:
         text to TTS, the player feeds TTS audio to the output. No TaskGroup joins them, so a
         second cancel from the supervisor reaches each one directly."""
         llm_stream = self._llm.stream(messages)
-        tts_stream = self._tts.stream()
+        tts_stream = self._tts.stream(self._output.sample_rate)
         spawn = self._supervisor.spawn
         writer = spawn(f"{response_id} llm->tts", self._write(response_id, llm_stream, tts_stream))
         player = spawn(f"{response_id} tts->out", self._play(response_id, tts_stream))

@@ -54,7 +54,7 @@ class FakeTTS(SegmentTTS):
         self.closes: list[tuple[float, float]] = []  # (began, finished) of completed closes
         self._next_sample = 0
 
-    def stream(self) -> TTSStream:
+    def stream(self, output_rate: int | None = None) -> TTSStream:
         self.streams_opened += 1
         return _FakeTTSStream(_FakeTTSCall(self, self.streams_opened))
 
