@@ -15,6 +15,10 @@ from parley.settings import Settings, load_settings
 FAKES = {"vad": "energy", "stt": "fake", "llm": "fake", "tts": "fake"}
 
 
+def fake_settings(**changes: object) -> Settings:
+    return Settings.model_validate({**FAKES, **changes})
+
+
 def wait_ready(client: TestClient) -> dict[str, object]:
     for _ in range(100):
         body: dict[str, object] = client.get("/health").json()
@@ -25,7 +29,7 @@ def wait_ready(client: TestClient) -> dict[str, object]:
 
 
 def test_health_reports_each_provider_loaded() -> None:
-    with TestClient(create_app(Settings(**FAKES))) as client:
+    with TestClient(create_app(fake_settings())) as client:
         body = wait_ready(client)
         assert body["status"] == "ok"
         providers = body["providers"]
@@ -36,7 +40,7 @@ def test_health_reports_each_provider_loaded() -> None:
 
 
 def test_health_names_a_provider_that_failed_to_load() -> None:
-    with TestClient(create_app(Settings(**{**FAKES, "stt": "nonexistent"}))) as client:
+    with TestClient(create_app(fake_settings(stt="nonexistent"))) as client:
         body = wait_ready(client)
         assert body["status"] == "failed"
         providers = body["providers"]
@@ -66,13 +70,13 @@ def test_missing_settings_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_secrets_do_not_print() -> None:
-    settings = Settings(access_token="s3cret-token")
+    settings = fake_settings(access_token="s3cret-token")
     assert "s3cret-token" not in repr(settings)
     assert "s3cret-token" not in settings.model_dump_json()
 
 
 def state_with(**settings: object) -> ServerState:
-    app = create_app(Settings(**{**FAKES, **settings}))  # type: ignore[arg-type]
+    app = create_app(fake_settings(**settings))
     state: ServerState = app.state.parley
     return state
 
