@@ -13,12 +13,14 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, Self
 
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
+from parley.providers.scope import SessionScope
 from parley.types import ChatMessage, TimedWord
 
 
@@ -26,12 +28,30 @@ class ProviderError(Exception):
     """A provider failed in a way worth telling the person about (bad key, no route...)."""
 
 
+class Provider(ABC):  # noqa: B024 - the common base of the four kinds, with one optional hook
+    name: str = "provider"
+
+    def for_session(self, scope: SessionScope) -> Self:
+        """This provider as one session uses it. Most are shared as they are; one that keeps
+        per-call state returns a view bound to what it keeps in `scope`."""
+        return self
+
+
+async def close_generator(generator: AsyncGenerator[Any, None]) -> None:
+    """Close an async generator unless a task is inside it right now: then that task's
+    cancellation closes it, and aclose() would only raise "already running"."""
+    if not generator.ag_running:
+        await generator.aclose()
+
+
 # --- VAD ------------------------------------------------------------------------------------
 
 
 class VADEventKind(StrEnum):
-    START = "start"
-    END = "end"
+    START = "start"  # speech began: a decision the conversation acts on
+    END = "end"  # the turn-ending silence passed: a decision the conversation acts on
+    PAUSE = "pause"  # speech went quiet (may be just a breath): a hint for STT
+    RESUME = "resume"  # speech came back before the turn ended: a hint for STT
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +86,7 @@ class VADStream(ABC):
         """Release per-stream resources."""
 
 
-class VAD(ABC):
+class VAD(Provider):
     name: str = "vad"
 
     @abstractmethod
@@ -97,6 +117,13 @@ class STTStream(ABC):
     def speech_started(self) -> None:  # noqa: B027 - a hint, ignorable
         """Hint from the local VAD: speech began (the onset was prefix padding ago or less)."""
 
+    def speech_paused(self) -> None:  # noqa: B027 - a hint, ignorable
+        """Hint from the local VAD: the speech went quiet; the turn may be ending. A provider
+        may start transcribing speculatively (and must discard that if speech resumes)."""
+
+    def speech_resumed(self) -> None:  # noqa: B027 - a hint, ignorable
+        """Hint from the local VAD: the speech came back before the turn ended."""
+
     def speech_ended(self) -> None:  # noqa: B027 - a hint, ignorable
         """Hint from the local VAD: the turn-ending silence passed. Finalize what you have
         and answer with a final marked `complete` (possibly empty)."""
@@ -108,7 +135,7 @@ class STTStream(ABC):
         """Close the connection; may be slow, the session bounds it."""
 
 
-class STT(ABC):
+class STT(Provider):
     name: str = "stt"
     sample_rate: int = 16000  # the rate the session resamples inbound audio to for this STT
 
@@ -119,7 +146,7 @@ class STT(ABC):
 # --- LLM ------------------------------------------------------------------------------------
 
 
-class LLM(ABC):
+class LLM(Provider):
     name: str = "llm"
 
     @abstractmethod
@@ -156,11 +183,19 @@ class TTSStream(ABC):
     @abstractmethod
     def __aiter__(self) -> AsyncIterator[TTSChunk]: ...
 
+    def interrupted(self, played: float) -> None:  # noqa: B027 - most TTS need not know
+        """The response was cut short after `played` seconds of its audio were heard.
+
+        Called synchronously just before the stream is cancelled and closed. A provider that
+        keeps its own copy of the conversation (a speech-to-speech session) uses it to forget
+        what the person never heard; it must not block.
+        """
+
     async def aclose(self) -> None:  # noqa: B027 - nothing to close by default
         """Cancel synthesis and close; may be slow, the session bounds it."""
 
 
-class TTS(ABC):
+class TTS(Provider):
     name: str = "tts"
     sample_rate: int = 16000
 

@@ -12,7 +12,7 @@ from abc import abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from parley.audio.frames import AudioFrame
-from parley.providers.base import TTS, TTSChunk, TTSStream
+from parley.providers.base import TTS, TTSChunk, TTSStream, close_generator
 from parley.types import TimedWord
 
 
@@ -74,4 +74,4 @@ class SegmentTTSStream(TTSStream):
             offset += duration
 
     async def aclose(self) -> None:
-        await self._iterator.aclose()
+        await close_generator(self._iterator)

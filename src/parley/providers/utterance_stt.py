@@ -2,8 +2,15 @@
 
 The local VAD's hints cut the audio: capture starts `prefix_padding_ms` before the speech
 start hint (from a small ring of recent audio) and ends at the speech end hint, which is
-answered by one final transcript marked complete. Transcription runs inside the stream's
-iterator, which the session consumes in a task it owns; pushing audio never waits for it.
+answered by one final transcript marked complete.
+
+Speculation hides the provider's latency inside the turn-ending silence: once the speech has
+been quiet for `speculation_delay` seconds, the audio so far is transcribed at once. If the
+person goes on (a resume hint), the guess is discarded; if the turn ends with nothing new, the
+guess is the answer, often ready the moment the silence completes.
+
+Transcription runs inside the stream's iterator, which the session consumes in a task it
+owns; pushing audio never waits for it.
 """
 
 from __future__ import annotations
@@ -12,14 +19,17 @@ import asyncio
 from abc import abstractmethod
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass
 
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
-from parley.providers.base import STT, STTStream, Transcript
+from parley.providers.base import STT, STTStream, Transcript, close_generator
 
 
 class UtteranceSTT(STT):
     """Implement `transcribe`; get a streaming interface for free."""
+
+    speculation_delay: float | None = None  # seconds of quiet before guessing; None: never
 
     @abstractmethod
     async def transcribe(self, audio: AudioFrame) -> str:
@@ -29,44 +39,92 @@ class UtteranceSTT(STT):
         return UtteranceSTTStream(self, policy)
 
 
+@dataclass(frozen=True, slots=True)
+class _Job:
+    audio: AudioFrame | None  # None: answer with the live speculative guess
+    guess: int | None = None  # set on speculative jobs: which guess this is
+
+
 class UtteranceSTTStream(STTStream):
     def __init__(self, stt: UtteranceSTT, policy: TurnTakingPolicy) -> None:
         self._stt = stt
-        self._prefix_samples = round(policy.prefix_padding_ms * stt.sample_rate / 1000)
+        self._prefix = round(policy.prefix_padding_ms * stt.sample_rate / 1000)
         self._ring: deque[bytes] = deque()
         self._ring_samples = 0
         self._capture: list[bytes] | None = None
-        self._utterances: asyncio.Queue[AudioFrame | None] = asyncio.Queue()
+        self._quiet_for: float | None = None  # seconds of quiet while capturing
+        self._guesses = 0
+        self._live_guess: int | None = None  # the guess that covers the capture so far
+        self._owed: set[int] = set()  # guesses an ended utterance will be answered with
+        self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._iterator = self._transcripts()
+        self.speculations = 0
+        self.speculations_used = 0
 
     def push_audio(self, frame: AudioFrame) -> None:
-        if self._capture is not None:
-            self._capture.append(frame.pcm)
+        if self._capture is None:
+            self._ring.append(frame.pcm)
+            self._ring_samples += frame.samples
+            while self._ring and self._ring_samples - len(self._ring[0]) // 2 >= self._prefix:
+                self._ring_samples -= len(self._ring.popleft()) // 2
             return
-        self._ring.append(frame.pcm)
-        self._ring_samples += frame.samples
-        while self._ring and self._ring_samples - len(self._ring[0]) // 2 >= self._prefix_samples:
-            self._ring_samples -= len(self._ring.popleft()) // 2
+        self._capture.append(frame.pcm)
+        delay = self._stt.speculation_delay
+        if self._quiet_for is None or delay is None or self._live_guess is not None:
+            return
+        self._quiet_for += frame.duration
+        if self._quiet_for >= delay:
+            self._guesses += 1
+            self._live_guess = self._guesses
+            self.speculations += 1
+            self._jobs.put_nowait(_Job(self._captured(), guess=self._live_guess))
 
     def speech_started(self) -> None:
         if self._capture is None:
             self._capture = list(self._ring)
             self._ring.clear()
             self._ring_samples = 0
+            self._quiet_for, self._live_guess = None, None
+
+    def speech_paused(self) -> None:
+        if self._capture is not None:
+            self._quiet_for = 0.0
+
+    def speech_resumed(self) -> None:
+        self._quiet_for = None
+        self._live_guess = None  # the person went on: any guess is stale
 
     def speech_ended(self) -> None:
-        pcm = b"".join(self._capture or ())
+        if self._live_guess is not None:
+            self.speculations_used += 1
+            self._owed.add(self._live_guess)
+            self._jobs.put_nowait(_Job(None, guess=self._live_guess))
+        else:
+            self._jobs.put_nowait(_Job(self._captured()))
         self._capture = None
-        self._utterances.put_nowait(AudioFrame(pcm, self._stt.sample_rate))
+        self._quiet_for, self._live_guess = None, None
+
+    def _captured(self) -> AudioFrame:
+        return AudioFrame(b"".join(self._capture or ()), self._stt.sample_rate)
 
     def __aiter__(self) -> AsyncIterator[Transcript]:
         return self._iterator
 
     async def _transcripts(self) -> AsyncGenerator[Transcript, None]:
-        while (audio := await self._utterances.get()) is not None:
-            text = await self._stt.transcribe(audio) if audio.samples else ""
-            yield Transcript(text.strip(), final=True, complete=True)
+        guessed: tuple[int, str] | None = None  # (guess number, its text)
+        while (job := await self._jobs.get()) is not None:
+            if job.audio is None:  # answer with the guess (its job ran before this one)
+                text = guessed[1] if guessed and guessed[0] == job.guess else ""
+                self._owed.discard(job.guess or 0)
+                yield Transcript(text.strip(), final=True, complete=True)
+            elif job.guess is None:
+                text = await self._stt.transcribe(job.audio) if job.audio.samples else ""
+                yield Transcript(text.strip(), final=True, complete=True)
+            elif job.guess == self._live_guess or job.guess in self._owed:
+                # Still live, or its utterance ended on it: worth the compute. A guess the
+                # person talked past is skipped, unless it is already running.
+                guessed = (job.guess, await self._stt.transcribe(job.audio))
 
     async def aclose(self) -> None:
-        self._utterances.put_nowait(None)
-        await self._iterator.aclose()
+        self._jobs.put_nowait(None)
+        await close_generator(self._iterator)

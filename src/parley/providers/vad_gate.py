@@ -23,6 +23,7 @@ class SpeechGate:
         self._speaking = False
         self._run_start: int | None = None  # onset of the voiced run not yet declared speech
         self._voiced_until = 0  # end of the last voiced window while speaking
+        self._quiet = False  # speaking, but the latest windows were silent
 
     @property
     def speaking(self) -> bool:
@@ -45,9 +46,16 @@ class SpeechGate:
             return (VADEvent(VADEventKind.START, self._run_start / self.sample_rate),)
         if probability >= self._release:
             self._voiced_until = end
+            if self._quiet:
+                self._quiet = False
+                return (VADEvent(VADEventKind.RESUME, start / self.sample_rate),)
             return ()
+        events: tuple[VADEvent, ...] = ()
+        if not self._quiet:
+            self._quiet = True
+            events = (VADEvent(VADEventKind.PAUSE, self._voiced_until / self.sample_rate),)
         if end - self._voiced_until < self._min_silence:
-            return ()
-        self._speaking = False
+            return events
+        self._speaking = self._quiet = False
         self._run_start = None
-        return (VADEvent(VADEventKind.END, self._voiced_until / self.sample_rate),)
+        return (*events, VADEvent(VADEventKind.END, self._voiced_until / self.sample_rate))

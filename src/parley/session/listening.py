@@ -115,15 +115,21 @@ class InputPath:
             self._report_vad_error(exc)
             return
         end = self._position / self.sample_rate
+        stt = self._stt.stream
         for decision in decisions:
             # Map the decision's audio position onto the clock: this frame ends at `now`.
             at_clock = now - (end - decision.offset)
-            if decision.kind is VADEventKind.START:
-                self._stt.stream.speech_started()
-                self._notify(SpeechStarted(now, onset=at_clock))
-            else:
-                self._stt.stream.speech_ended()
-                self._notify(SpeechEnded(now, last_voiced=at_clock))
+            match decision.kind:
+                case VADEventKind.START:
+                    stt.speech_started()
+                    self._notify(SpeechStarted(now, onset=at_clock))
+                case VADEventKind.END:
+                    stt.speech_ended()
+                    self._notify(SpeechEnded(now, last_voiced=at_clock))
+                case VADEventKind.PAUSE:
+                    stt.speech_paused()
+                case VADEventKind.RESUME:
+                    stt.speech_resumed()
 
     def client_speech_started(self, now: float) -> None:
         """The client's VAD heard speech begin: the same decision, made elsewhere."""

@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
-from parley.providers.base import STT, STTStream, Transcript
+from parley.providers.base import STT, STTStream, Transcript, close_generator
 from parley.providers.fake.faults import Fault, slow_close, strike
 
 
@@ -118,4 +118,4 @@ class FakeSTTStream(STTStream):
 
     async def aclose(self) -> None:
         await slow_close(self._stt.close_delay)
-        await self._iterator.aclose()
+        await close_generator(self._iterator)
