@@ -12,12 +12,16 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from parley.audio.frames import AudioFrame
+from parley.audio.resample import resample
 from parley.events import SessionEvent
 from parley.transports.base import Hangup, InboundItem, OutboundAudio, Transport
+
+E = TypeVar("E")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +106,7 @@ class MemoryTransport(Transport):
     async def aclose(self) -> None:
         self.closed = True
 
-    def events_of(self, kind: type) -> list[tuple[float, SessionEvent]]:
+    def events_of(self, kind: type[E]) -> list[tuple[float, E]]:
         return [(t, e) for t, e in self.events if isinstance(e, kind)]
 
 
@@ -131,6 +135,14 @@ class Silence:
 
 
 @dataclass(frozen=True, slots=True)
+class Play:
+    """Real audio (a recording, synthesized speech), sent frame by frame."""
+
+    audio: AudioFrame
+    transcript: str | None = None  # what a scripted STT hears in it
+
+
+@dataclass(frozen=True, slots=True)
 class Wait:
     """Silence until `until(transport)` holds (checked every frame), then `then` s more."""
 
@@ -144,7 +156,7 @@ class HangUp:
     reason: str = "caller hung up"
 
 
-Step = Say | Noise | Silence | Wait | HangUp
+Step = Say | Noise | Silence | Play | Wait | HangUp
 
 
 def stt_script(steps: Sequence[Step]) -> list[str | None]:
@@ -193,6 +205,9 @@ class ScriptedCaller:
             if isinstance(step, Wait):
                 await self._wait(step)
                 continue
+            if isinstance(step, Play):
+                await self._play(step.audio)
+                continue
             frame = self._silent if isinstance(step, Silence) else self._voiced
             await self._send(frame, round(step.duration / self.frame_duration))
 
@@ -201,6 +216,16 @@ class ScriptedCaller:
             # A frame leaves when its last sample has been captured, as from a microphone.
             await self._sleep_until_frame(self.frames_sent + 1)
             self.transport.feed(frame)
+            self.frames_sent += 1
+
+    async def _play(self, audio: AudioFrame) -> None:
+        if audio.sample_rate != self.sample_rate:
+            audio = resample(audio, self.sample_rate)
+        size = self.frame_samples * 2
+        pcm = audio.pcm + bytes(-len(audio.pcm) % size)  # pad the last frame with silence
+        for start in range(0, len(pcm), size):
+            await self._sleep_until_frame(self.frames_sent + 1)
+            self.transport.feed(AudioFrame(pcm[start : start + size], self.sample_rate))
             self.frames_sent += 1
 
     async def _wait(self, step: Wait) -> None:
