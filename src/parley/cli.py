@@ -30,6 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     _provider_flags(serve)
+    talk = commands.add_parser("talk", help="one spoken turn offline: question.wav -> reply.wav")
+    talk.add_argument("--in", dest="question", type=Path, required=True, help="a WAV question")
+    talk.add_argument("--out", dest="reply", type=Path, required=True, help="where the reply goes")
+    _provider_flags(talk)
     commands.add_parser("demo", help="a scripted call with fake providers, printed live")
     commands.add_parser("providers", help="list the providers that can be chosen by name")
     args = parser.parse_args(argv)
@@ -41,6 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.command == "serve":
         return _serve(args)
+    if args.command == "talk":
+        from parley.settings import load_settings
+        from parley.talk import run_talk
+
+        flags = {k: getattr(args, k) for k in ("vad", "stt", "llm", "tts")}
+        settings = load_settings(args.settings, **flags)
+        return asyncio.run(run_talk(args.question, args.reply, settings, console))
     if args.command == "demo":
         from parley.demo import run_demo
 

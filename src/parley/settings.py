@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from parley.providers.local.config import LlamaSettings, PiperSettings, WhisperSettings
 from parley.session.config import SessionConfig
 
 _settings_file: ContextVar[Path | None] = ContextVar("parley_settings_file", default=None)
@@ -67,6 +68,9 @@ class Settings(BaseSettings):
         description="Browser origins allowed to open sessions; empty allows same-origin only.",
     )
     fake: FakeProviderSettings = Field(default_factory=FakeProviderSettings)
+    whisper: WhisperSettings = Field(default_factory=WhisperSettings)
+    llama: LlamaSettings = Field(default_factory=LlamaSettings)
+    piper: PiperSettings = Field(default_factory=PiperSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -24,15 +24,20 @@ FACTORIES: dict[Kind, dict[str, str]] = {
     "vad": {
         "energy": "parley.providers.fake.factories:energy_vad",
         "fake": "parley.providers.fake.factories:energy_vad",
+        "silero": "parley.providers.local.silero:create",
     },
     "stt": {
         "fake": "parley.providers.fake.factories:fake_stt",
+        "whisper": "parley.providers.local.whisper:create",
+        "whisper-base": "parley.providers.local.whisper:create_base",
     },
     "llm": {
         "fake": "parley.providers.fake.factories:fake_llm",
+        "llama": "parley.providers.local.llama:create",
     },
     "tts": {
         "fake": "parley.providers.fake.factories:fake_tts",
+        "piper": "parley.providers.local.piper:create",
     },
 }
 EXPECTED: dict[Kind, type[Any]] = {"vad": VAD, "stt": STT, "llm": LLM, "tts": TTS}

@@ -1,0 +1,45 @@
+"""Settings of the embedded providers (light: importing this loads no model library)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WhisperSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: Literal["tiny.en", "base"] = Field(
+        "tiny.en",
+        description="tiny.en is fast; base (multilingual, run in English) is more "
+        "accurate and about twice as slow.",
+    )
+    threads: int = Field(2, ge=1, le=64)
+    beam_size: int = Field(1, ge=1, le=10)
+    speculation_ms: int | None = Field(
+        150,
+        ge=0,
+        description="Quiet before transcribing speculatively, inside the turn-"
+        "ending silence; None turns speculation off.",
+    )
+    cache_dir: Path | None = Field(None, description="Where Whisper base is assembled once.")
+
+
+class LlamaSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_path: Path | None = Field(None, description="A GGUF file; default SmolLM2-135M.")
+    threads: int = Field(2, ge=1, le=64)
+    context_tokens: int = Field(2048, ge=256)
+    max_tokens: int = Field(64, ge=8, description="Longest reply, in tokens (about 45 words).")
+    temperature: float = Field(0.6, ge=0.0, le=2.0)
+
+
+class PiperSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_path: Path | None = Field(None, description="A Piper .onnx voice; default en_US joe.")
+    threads: int = Field(2, ge=1, le=64)
+    length_scale: float | None = Field(None, gt=0, description="Speaking rate: above 1 is slower.")
