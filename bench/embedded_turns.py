@@ -132,7 +132,7 @@ def main() -> None:
     turns, loads = asyncio.run(run(args.turns))
     report = summarize(turns, loads)
     v2v = report["voice_to_voice_ms"]
-    print(f"load: " + ", ".join(f"{k} {v:.2f} s" for k, v in loads.items()))
+    print("load: " + ", ".join(f"{k} {v:.2f} s" for k, v in loads.items()))
     print(f"voice-to-voice over {len(turns)} turns: {json.dumps(v2v)}")
     for label, value in report["stages_p50"].items():  # type: ignore[union-attr]
         print(f"  {label:<36} p50 {value['p50_ms']:7.0f} ms")

@@ -62,8 +62,8 @@ def no_network() -> Iterator[None]:
             raise NetworkAccessError(f"test tried to resolve {host!r}: only loopback is allowed")
         return original_getaddrinfo(host, *args, **kwargs)
 
-    socket.socket.connect = connect  # type: ignore[method-assign]
-    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign]
+    socket.socket.connect = connect  # type: ignore[method-assign, assignment]
+    socket.socket.connect_ex = connect_ex  # type: ignore[method-assign, assignment]
     socket.getaddrinfo = getaddrinfo
     try:
         yield

@@ -12,7 +12,15 @@ from parley.audio.wavfile import read_wav, write_wav
 from parley.events import AgentResponseDone, UserTranscript
 from parley.providers.local.whisper import WhisperSTT
 from parley.session import Providers, Session, SessionConfig
-from parley.transports.memory import HangUp, MemoryTransport, Play, ScriptedCaller, Silence, Wait
+from parley.transports.memory import (
+    HangUp,
+    MemoryTransport,
+    Play,
+    ScriptedCaller,
+    Silence,
+    Step,
+    Wait,
+)
 
 from .conftest import Speak
 
@@ -30,7 +38,7 @@ def test_a_spoken_question_gets_a_spoken_answer(
 
     async def call() -> tuple[MemoryTransport, Session]:
         transport = MemoryTransport(output_sample_rate=16000)
-        steps = [Silence(0.5), Play(question), answered(1), HangUp()]
+        steps: list[Step] = [Silence(0.5), Play(question), answered(1), HangUp()]
         session = Session(transport, embedded, SessionConfig())
         async with asyncio.TaskGroup() as group:
             group.create_task(session.run())

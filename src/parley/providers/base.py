@@ -40,7 +40,7 @@ class Provider(ABC):  # noqa: B024 - the common base of the four kinds, with one
 async def close_generator(generator: AsyncGenerator[Any, None]) -> None:
     """Close an async generator unless a task is inside it right now: then that task's
     cancellation closes it, and aclose() would only raise "already running"."""
-    if not generator.ag_running:
+    if not getattr(generator, "ag_running", False):
         await generator.aclose()
 
 
