@@ -175,6 +175,7 @@ class Conversation:
     # --- the person -----------------------------------------------------------------------
 
     def _on_speech_started(self, event: SpeechStarted) -> None:
+        self._pause_response()  # first: the agent stops before anything else happens
         self._user_speaking = True
         self._cancel_timer(Timer.COMMIT)
         self._cancel_timer(Timer.FALSE_INTERRUPTION)
@@ -182,7 +183,6 @@ class Conversation:
             self._user = _UserSpeech()
         self._user.merge_gap_passed = False
         self._emit(UserSpeechStarted(event.onset))
-        self._pause_response()
 
     def _on_speech_ended(self, event: SpeechEnded) -> None:
         if not self._user_speaking or self._user is None:

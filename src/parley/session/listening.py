@@ -103,10 +103,20 @@ class InputPath:
 
     def accept(self, frame: AudioFrame, now: float) -> None:
         """Take one inbound frame, received at `now`."""
-        if self._resampler is None or self._resampler.from_rate != frame.sample_rate:
-            self._resampler = StreamResampler(frame.sample_rate, self.sample_rate)
-        audio = self._resampler.process(frame)
         self.frames += 1
+        resampler = self._resampler
+        if resampler is None or resampler.from_rate != frame.sample_rate:
+            if resampler is not None:  # the rate changed: the old filter's tail goes first
+                self._listen(
+                    resampler.process(AudioFrame(b"", resampler.from_rate), last=True), now
+                )
+            self._resampler = resampler = StreamResampler(frame.sample_rate, self.sample_rate)
+        self._listen(resampler.process(frame), now)
+
+    def _listen(self, audio: AudioFrame, now: float) -> None:
+        """Audio at the pipeline rate: to STT first, then through the VAD."""
+        if not audio.samples:
+            return
         self._position += audio.samples
         self._stt.stream.push_audio(audio)
         try:
