@@ -6,7 +6,7 @@ from parley.events import AgentResponseDone, UserSpeechStarted
 from parley.providers.fake import FakeLLM, FakeTTS
 from parley.transports.memory import HangUp, Say, Silence, Step, Wait
 
-from .harness import FRAME, Measure, agent_started_speaking, converse
+from .harness import FRAME, Measure, agent_started_speaking, contiguous, converse
 
 LONG_REPLY = " ".join(f"word{i}" for i in range(40)) + "."
 
@@ -37,6 +37,9 @@ def test_barge_in_clears_within_one_frame_and_no_old_audio_follows(measured: Mea
     assert call.session.output.stale_chunks_dropped >= tts.chunks_after_cancel
     heard_old = [p for p in call.transport.listener.heard if p.frame.response_id == "resp_1"]
     assert max(p.at for p in heard_old) <= decided_at
+    # By content, not only by tag: each response's audio is one unbroken count of its own.
+    assert contiguous(call.transport.listener.heard_samples("resp_1"))
+    assert contiguous(call.transport.listener.heard_samples("resp_2"))
 
     done = {e.response_id: e for _, e in call.events(AgentResponseDone)}
     assert done["resp_1"].status == "interrupted"

@@ -1,8 +1,9 @@
 """A scripted TTS whose audio can be checked sample by sample.
 
 Every word lasts `word_duration`; audio comes in `chunk_duration` chunks after a first-byte
-latency. Samples count up (1, 2, 3 ... wrapping), continuing across segments and responses,
-so a listener's recording shows any lost or repeated audio as a break in the count.
+latency. Samples count up (wrapping), continuing across the segments of a stream, and each
+stream counts from its own place: a listener's recording of one response shows any lost,
+repeated or foreign audio as a break in the count.
 With `linger_after_cancel` it behaves like a provider that ignores cancellation and keeps
 sending audio for a while, which the output stage must drop (invariant 3).
 """
@@ -52,7 +53,6 @@ class FakeTTS(SegmentTTS):
         self.segments: list[str] = []
         self.chunks_after_cancel = 0
         self.closes: list[tuple[float, float]] = []  # (began, finished) of completed closes
-        self._next_sample = 0
 
     def stream(self, output_rate: int | None = None) -> TTSStream:
         self.streams_opened += 1
@@ -61,10 +61,6 @@ class FakeTTS(SegmentTTS):
     def synthesize(self, text: str) -> AsyncIterator[TTSChunk]:
         return _FakeTTSCall(self, 0).synthesize(text)
 
-    def take_samples(self, count: int) -> AudioFrame:
-        values = (np.arange(self._next_sample, self._next_sample + count) % COUNTER_WRAP) + 1
-        self._next_sample += count
-        return AudioFrame(values.astype("<i2").tobytes(), self.sample_rate)
 
 
 class _FakeTTSCall(SegmentTTS):
@@ -75,6 +71,12 @@ class _FakeTTSCall(SegmentTTS):
         self.call = call
         self.sample_rate = tts.sample_rate
         self.produced = 0
+        self._next_sample = call * 10007  # each stream counts from its own place
+
+    def take_samples(self, count: int) -> AudioFrame:
+        values = (np.arange(self._next_sample, self._next_sample + count) % COUNTER_WRAP) + 1
+        self._next_sample += count
+        return AudioFrame(values.astype("<i2").tobytes(), self.sample_rate)
 
     async def synthesize(self, text: str) -> AsyncGenerator[TTSChunk, None]:
         tts = self.tts
@@ -107,7 +109,7 @@ class _FakeTTSCall(SegmentTTS):
             chunk_words = tuple(w for w in timings if start <= w.start < end)
             sent += count
             self.produced += 1
-            yield TTSChunk(tts.take_samples(count), chunk_words if tts.word_timings else ())
+            yield TTSChunk(self.take_samples(count), chunk_words if tts.word_timings else ())
         if cancelled_at is not None:
             raise asyncio.CancelledError
 
