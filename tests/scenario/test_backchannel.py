@@ -31,6 +31,8 @@ def test_backchannel_resumes_from_the_paused_position(backchannel: str, measured
     resumed = call.events(AgentResumed)
     assert len(paused) == 1 and len(resumed) == 1
     assert resumed[0][0] > paused[0][0]
+    playing = [p.at for p in call.transport.listener.heard]
+    assert not [t for t in playing if paused[0][0] < t < resumed[0][0]]  # silent meanwhile
     heard = call.transport.listener.heard_samples("resp_1")
     assert len(heard) == REPLY_SAMPLES  # nothing lost, nothing repeated...
     assert contiguous(heard)  # ...and in order
