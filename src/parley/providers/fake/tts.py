@@ -62,7 +62,6 @@ class FakeTTS(SegmentTTS):
         return _FakeTTSCall(self, 0).synthesize(text)
 
 
-
 class _FakeTTSCall(SegmentTTS):
     """The segments of one stream: knows its call number for scripted faults."""
 
