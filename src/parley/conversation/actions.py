@@ -41,10 +41,12 @@ class StartResponse:
 
 @dataclass(frozen=True, slots=True)
 class CancelResponse:
-    """Drop the response's audio at once; stop and close its providers in the background."""
+    """Drop the response's audio at once; stop and close its providers in the background.
+    `played`: seconds of its audio the person heard (a provider may need to know)."""
 
     response_id: str
     reason: str
+    played: float
 
 
 @dataclass(frozen=True, slots=True)

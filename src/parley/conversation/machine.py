@@ -305,7 +305,7 @@ class Conversation:
 
     def _interrupt_response(self, response: _Response) -> None:
         self._cancel_timer(Timer.FALSE_INTERRUPTION)
-        self._actions.append(CancelResponse(response.id, "interrupted"))
+        self._actions.append(CancelResponse(response.id, "interrupted", response.played))
         self._finish_response(response, response.played)
 
     def _finish_response(self, response: _Response, played: float) -> None:
@@ -342,7 +342,7 @@ class Conversation:
     def _on_output_stopped(self, event: OutputStopped) -> None:
         response = self._response
         if response is not None and response.id == event.response_id:
-            self._actions.append(CancelResponse(response.id, "hangup"))
+            self._actions.append(CancelResponse(response.id, "hangup", event.played))
             self._finish_response(response, event.played)
         if self._ending is not None:
             self._actions.append(EndSession(self._ending))

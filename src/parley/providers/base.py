@@ -186,9 +186,11 @@ class TTSStream(ABC):
     def interrupted(self, played: float) -> None:  # noqa: B027 - most TTS need not know
         """The response was cut short after `played` seconds of its audio were heard.
 
-        Called synchronously just before the stream is cancelled and closed. A provider that
-        keeps its own copy of the conversation (a speech-to-speech session) uses it to forget
-        what the person never heard; it must not block.
+        Called synchronously when the session cancels the response: before the stream is
+        cancelled and closed, or after it ended if all its audio had been generated (it may
+        still have been playing). A provider that keeps its own copy of the conversation (a
+        speech-to-speech session) uses it to forget what the person never heard; it must not
+        block.
         """
 
     async def aclose(self) -> None:  # noqa: B027 - nothing to close by default

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from parley.conversation.policy import TurnTakingPolicy
 from parley.providers.base import LLM, STT, TTS, VAD
+from parley.providers.scope import SessionScope
 
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful voice assistant on a live call. Your words are spoken aloud, so "
@@ -41,3 +42,13 @@ class Providers:
     stt: STT
     llm: LLM
     tts: TTS
+
+    def for_session(self, scope: SessionScope) -> Providers:
+        """The providers as one session uses them: the shared ones as they are, and views
+        bound to per-call state for those that keep some (Provider.for_session)."""
+        return Providers(
+            self.vad.for_session(scope),
+            self.stt.for_session(scope),
+            self.llm.for_session(scope),
+            self.tts.for_session(scope),
+        )

@@ -44,6 +44,9 @@ class Responder:
         self._notify = notify
         self._emit = emit
         self._tasks: dict[str, tuple[asyncio.Task[Any], ...]] = {}
+        # The latest response's TTS stream: told how much was heard if it is cut short,
+        # even after its generation ended (its audio may still be playing).
+        self._speech: tuple[str, TTSStream] | None = None
 
     def start(self, response_id: str, messages: Sequence[ChatMessage]) -> None:
         """Two tasks per response, each closing the stream it reads: the writer feeds LLM
@@ -55,10 +58,18 @@ class Responder:
         writer = spawn(f"{response_id} llm->tts", self._write(response_id, llm_stream, tts_stream))
         player = spawn(f"{response_id} tts->out", self._play(response_id, tts_stream))
         self._tasks[response_id] = (writer, player)
+        self._speech = (response_id, tts_stream)
         player.add_done_callback(lambda _: self._finished(response_id))
 
-    def cancel(self, response_id: str) -> None:
-        """Stop generating now; the providers are closed in the background, with a deadline."""
+    def cancel(self, response_id: str, played: float) -> None:
+        """Stop generating now; the providers are closed in the background, with a deadline.
+        The TTS stream first learns how much of it was heard (`played` seconds)."""
+        if self._speech is not None and self._speech[0] == response_id:
+            tts_stream, self._speech = self._speech[1], None
+            try:
+                tts_stream.interrupted(played)
+            except Exception as exc:  # a provider's bug must not stop the cancellation
+                self._fail(response_id, "tts", exc)
         for task in self._tasks.pop(response_id, ()):
             self._supervisor.retire(task)
 

@@ -39,6 +39,7 @@ from parley.conversation.inputs import (
 )
 from parley.conversation.machine import Conversation
 from parley.events import ErrorEvent, SessionEnded, SessionEvent, TurnMetrics
+from parley.providers.scope import SessionScope
 from parley.session.config import Providers, SessionConfig
 from parley.session.listening import InputPath, STTRunner
 from parley.session.output import PlayoutScheduler
@@ -90,6 +91,7 @@ class Session:
         self._stt: STTRunner | None = None
         self._input: InputPath | None = None
         self._responder: Responder | None = None
+        self._scope = SessionScope()  # per-call state of providers, closed with the session
 
     @property
     def turns(self) -> list[TurnTimings]:
@@ -104,7 +106,7 @@ class Session:
 
     async def run(self) -> None:
         """Run until hangup (either side) or a lost connection; return fully closed."""
-        p, cfg = self.providers, self.config
+        p, cfg = self.providers.for_session(self._scope), self.config
         self._output = PlayoutScheduler(
             self.transport,
             self.dispatch,
@@ -164,7 +166,10 @@ class Session:
         if self._output is not None and self._output.response_id is not None:
             self._output.stop()
         self.emit(SessionEnded(self.end_reason or "closed"))
-        cleanups = {"transport close": self.transport.aclose()}
+        cleanups = {
+            "transport close": self.transport.aclose(),
+            "providers close": self._scope.aclose(),
+        }
         if self._stt is not None:
             cleanups["STT close"] = self._stt.aclose()
         if self._input is not None:
@@ -210,9 +215,9 @@ class Session:
             case StartResponse(response_id, messages):
                 output.start(response_id)
                 responder.start(response_id, messages)
-            case CancelResponse(response_id):
+            case CancelResponse(response_id, _, played):
                 output.drop(response_id)
-                responder.cancel(response_id)
+                responder.cancel(response_id, played)
             case StartTimer(timer, token, deadline):
                 self._cancel_timer(timer)
                 fire = self._timer_callback(timer, token)
