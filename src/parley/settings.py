@@ -21,6 +21,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from parley.providers.cloud.config import (
+    DeepgramSettings,
+    ElevenLabsSettings,
+    OpenAIChatSettings,
+    OpenAIRealtimeSettings,
+)
 from parley.providers.local.config import LlamaSettings, PiperSettings, WhisperSettings
 from parley.session.config import SessionConfig
 
@@ -68,6 +74,10 @@ class Settings(BaseSettings):
         description="Browser origins allowed to open sessions; empty allows same-origin only.",
     )
     fake: FakeProviderSettings = Field(default_factory=FakeProviderSettings)
+    deepgram: DeepgramSettings = Field(default_factory=DeepgramSettings)
+    openai: OpenAIChatSettings = Field(default_factory=OpenAIChatSettings)
+    elevenlabs: ElevenLabsSettings = Field(default_factory=ElevenLabsSettings)
+    openai_realtime: OpenAIRealtimeSettings = Field(default_factory=OpenAIRealtimeSettings)
     whisper: WhisperSettings = Field(default_factory=WhisperSettings)
     llama: LlamaSettings = Field(default_factory=LlamaSettings)
     piper: PiperSettings = Field(default_factory=PiperSettings)

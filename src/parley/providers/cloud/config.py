@@ -1,0 +1,141 @@
+"""Settings of the cloud providers: one section each, in `Settings` (parley.settings).
+
+Every section has a base URL (so tests and self-hosted servers can stand in), a key and a
+model. Keys are `SecretStr`: they never print. When a key is not set as a parley setting
+(`PARLEY_DEEPGRAM__API_KEY`, the settings file), the provider's conventional variable is
+read instead (`DEEPGRAM_API_KEY`, `OPENAI_API_KEY`, `ELEVENLABS_API_KEY`).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import ClassVar, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+
+class _KeyedSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The conventional environment variable read when `api_key` is not set.
+    key_variable: ClassVar[str] = ""
+    api_key: SecretStr | None = Field(None, description="The provider's API key.")
+
+    @property
+    def key_from(self) -> str | None:
+        """Where the key came from: the conventional variable's name, "settings", or None."""
+        if self.api_key is None:
+            return None
+        from_env = os.environ.get(self.key_variable) == self.api_key.get_secret_value()
+        return self.key_variable if from_env else "settings"
+
+    @model_validator(mode="after")
+    def _key_from_environment(self) -> Self:
+        if self.api_key is not None and not self.api_key.get_secret_value():
+            self.api_key = None
+        if self.api_key is None and os.environ.get(self.key_variable):
+            self.api_key = SecretStr(os.environ[self.key_variable])
+        return self
+
+
+class DeepgramSettings(_KeyedSettings):
+    """Deepgram live speech-to-text (stt = "deepgram")."""
+
+    key_variable: ClassVar[str] = "DEEPGRAM_API_KEY"
+    base_url: str = Field(
+        "wss://api.deepgram.com/v1/listen", description="The live transcription endpoint."
+    )
+    model: str = "nova-3"
+    language: str = "en"
+    endpointing_ms: int | None = Field(
+        300, ge=10, description="Deepgram's own end-of-speech silence (None: off)."
+    )
+    utterance_end_ms: int | None = Field(
+        1000, ge=1000, description="Silence after which Deepgram sends UtteranceEnd (None: off)."
+    )
+    smart_format: bool = True
+    keepalive_s: float = Field(
+        4.0, gt=0, lt=10, description="Send KeepAlive after this long without audio (server: 10 s)."
+    )
+    finalize_timeout_ms: int = Field(
+        1200,
+        ge=50,
+        description="After Finalize, how long to wait for its results before calling the "
+        "turn's transcript complete with what came (Deepgram may send nothing for no audio).",
+    )
+    connect_timeout_s: float = Field(5.0, gt=0)
+    reconnect_attempts: int = Field(
+        5, ge=0, description="Reconnections tried in a row before the stream fails."
+    )
+    replay_limit_s: float = Field(
+        30.0, gt=0, description="Most unacknowledged audio kept to replay after a drop."
+    )
+
+
+class OpenAIChatSettings(_KeyedSettings):
+    """Any OpenAI-compatible chat completions server (llm = "openai"): OpenAI, Groq,
+    Ollama, vLLM, llama.cpp server."""
+
+    key_variable: ClassVar[str] = "OPENAI_API_KEY"
+    base_url: str = Field(
+        "https://api.openai.com/v1",
+        description="e.g. https://api.groq.com/openai/v1, http://localhost:11434/v1 (Ollama), "
+        "http://localhost:8000/v1 (vLLM), http://127.0.0.1:8080/v1 (llama.cpp server).",
+    )
+    model: str = "gpt-4o-mini"
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, ge=1)
+    retries: int = Field(2, ge=0, le=10, description="Retries before the first token only.")
+    retry_backoff_s: float = Field(0.25, ge=0, description="First retry delay; doubles each time.")
+    connect_timeout_s: float = Field(5.0, gt=0)
+    first_token_timeout_s: float = Field(
+        10.0, gt=0, description="A stream with no token by then counts as stalled (retried)."
+    )
+    read_timeout_s: float = Field(
+        10.0, gt=0, description="Longest silence between two chunks once tokens flow."
+    )
+
+
+class ElevenLabsSettings(_KeyedSettings):
+    """ElevenLabs text-to-speech over the multi-context websocket (tts = "elevenlabs")."""
+
+    key_variable: ClassVar[str] = "ELEVENLABS_API_KEY"
+    base_url: str = Field("wss://api.elevenlabs.io/v1", description="The websocket API root.")
+    voice_id: str = Field("21m00Tcm4TlvDq8ikWAM", description="The voice to speak with.")
+    model: str = "eleven_flash_v2_5"
+    output_format: str | None = Field(
+        None,
+        description="None matches the transport: ulaw_8000 for phones (8 kHz), else the "
+        "PCM rate closest to the output rate (pcm_16000, pcm_22050, pcm_24000, pcm_44100).",
+    )
+    stability: float | None = Field(None, ge=0, le=1)
+    similarity_boost: float | None = Field(None, ge=0, le=1)
+    speed: float | None = Field(None, ge=0.7, le=1.2)
+    inactivity_timeout_s: int = Field(
+        180, ge=5, le=180, description="How long ElevenLabs keeps an idle socket open."
+    )
+    connect_timeout_s: float = Field(5.0, gt=0)
+    first_audio_timeout_s: float = Field(
+        10.0, gt=0, description="Longest wait for a context's first audio, and between chunks."
+    )
+
+
+class OpenAIRealtimeSettings(_KeyedSettings):
+    """OpenAI Realtime as a speech-to-speech provider (vad, stt, llm and tts all =
+    "openai-realtime"; vad may instead be a local VAD)."""
+
+    key_variable: ClassVar[str] = "OPENAI_API_KEY"
+    base_url: str = Field("wss://api.openai.com/v1/realtime", description="The realtime endpoint.")
+    model: str = "gpt-realtime"
+    voice: str = "marin"
+    transcription_model: str = Field(
+        "gpt-4o-mini-transcribe", description="Transcribes the person's audio (input transcripts)."
+    )
+    output_format: Literal["auto", "pcm", "pcmu"] = Field(
+        "auto", description="auto: audio/pcmu for 8 kHz (phone) transports, else audio/pcm 24 kHz."
+    )
+    connect_timeout_s: float = Field(5.0, gt=0)
+    response_timeout_s: float = Field(
+        10.0, gt=0, description="Longest wait for a response's next event (else: stalled)."
+    )
+    reconnect_attempts: int = Field(3, ge=0)

@@ -1,0 +1,242 @@
+"""An LLM over any OpenAI-compatible chat completions server, streamed with SSE.
+
+OpenAI, Groq, Ollama, vLLM and llama.cpp's server all speak `POST {base}/chat/completions`
+with `"stream": true`. The reply's text deltas are yielded as they arrive.
+
+- Retries (with doubling backoff) happen only before the first token: once words have
+  been spoken, a retry would say them twice. A failure after that ends the text with what
+  came, which the responder speaks.
+- A stream that stalls (no token within `first_token_timeout_s`, or no chunk within
+  `read_timeout_s` afterwards) fails as stalled rather than hanging the response.
+- Closing the iterator (the session does, on barge-in) leaves the `async with` around the
+  HTTP response at once, which closes the connection: the server sees the client go.
+- Each session keeps one HTTP client (via its SessionScope), so its responses reuse the
+  connection; without a session, each stream has its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource, ServerSentEvent
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from parley.providers.base import LLM, ProviderError
+from parley.providers.cloud.common import (
+    CredentialsError,
+    StalledError,
+    UnreachableError,
+    backoff,
+    is_loopback,
+    redact,
+    require_key,
+)
+from parley.providers.cloud.config import OpenAIChatSettings
+from parley.providers.scope import SessionScope
+from parley.types import ChatMessage
+
+log = logging.getLogger("parley.cloud.openai")
+PROVIDER = "openai-compatible LLM"
+
+
+# --- wire messages ---------------------------------------------------------------------------
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Delta(_Wire):
+    content: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+class Choice(_Wire):
+    index: int = 0
+    delta: Delta = Delta()
+    finish_reason: str | None = None
+
+
+class ErrorBody(_Wire):
+    message: str = ""
+    type: str | None = None
+    code: str | int | None = None
+
+
+class ChatChunk(_Wire):
+    choices: list[Choice] = []
+    error: ErrorBody | None = None
+
+
+class ErrorReply(_Wire):
+    error: ErrorBody | None = None
+
+
+# --- the provider ----------------------------------------------------------------------------
+
+
+class _RetryableError(ProviderError):
+    """A failure before the first token that another attempt may not meet."""
+
+    def __init__(self, cause: ProviderError) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class OpenAIChatLLM(LLM):
+    name = "openai"
+
+    def __init__(self, settings: OpenAIChatSettings, client: httpx.AsyncClient | None = None):
+        self.settings = settings
+        self._client = client  # a session's client (see for_session); None: one per stream
+
+    def for_session(self, scope: SessionScope) -> OpenAIChatLLM:
+        def create() -> httpx.AsyncClient:
+            client = self.new_client()
+            scope.on_close(client.aclose)
+            return client
+
+        return OpenAIChatLLM(self.settings, scope.get((OpenAIChatLLM, id(self)), create))
+
+    def new_client(self) -> httpx.AsyncClient:
+        s = self.settings
+        timeout = httpx.Timeout(s.connect_timeout_s, read=None, write=s.connect_timeout_s)
+        # Environment proxies are for reaching the internet, not a server on this machine.
+        return httpx.AsyncClient(timeout=timeout, trust_env=not is_loopback(s.base_url))
+
+    @property
+    def url(self) -> str:
+        return self.settings.base_url.rstrip("/") + "/chat/completions"
+
+    def request_body(self, messages: Sequence[ChatMessage]) -> dict[str, Any]:
+        s = self.settings
+        body: dict[str, Any] = {
+            "model": s.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": True,
+        }
+        if s.temperature is not None:
+            body["temperature"] = s.temperature
+        if s.max_tokens is not None:
+            body["max_tokens"] = s.max_tokens
+        return body
+
+    def stream(self, messages: Sequence[ChatMessage]) -> AsyncGenerator[str, None]:
+        return self._generate(self.request_body(messages))
+
+    async def _generate(self, body: dict[str, Any]) -> AsyncGenerator[str, None]:
+        s = self.settings
+        key = require_key(s.api_key, PROVIDER, s.key_variable, "PARLEY_OPENAI__API_KEY")
+        headers = {"Authorization": f"Bearer {key.get_secret_value()}"}
+        own_client = self._client is None
+        client = self._client or self.new_client()
+        attempt = 0
+        try:
+            while True:
+                produced = False
+                try:
+                    async with client.stream("POST", self.url, json=body, headers=headers) as reply:
+                        await self._check_status(reply)
+                        async for text in self._deltas(reply):
+                            produced = True
+                            yield text
+                    return
+                except httpx.TransportError as exc:  # connecting failed (or a late drop)
+                    failure = _RetryableError(_transport_error(exc, s.connect_timeout_s))
+                except _RetryableError as exc:
+                    failure = exc
+                if produced or attempt >= s.retries:
+                    raise failure.cause from None
+                attempt += 1
+                delay = backoff(attempt, s.retry_backoff_s)
+                log.warning("%s; retry %d in %.2f s", failure, attempt, delay)
+                await asyncio.sleep(delay)
+        finally:
+            if own_client:
+                await client.aclose()
+
+    async def _check_status(self, reply: httpx.Response) -> None:
+        if reply.status_code == 200:
+            return
+        await reply.aread()
+        status = reply.status_code
+        code, message = _error_of(reply.content)
+        if status in (401, 403):
+            what = f"HTTP {status}" + (f", {code}" if code else "")
+            raise CredentialsError(f"{PROVIDER}: bad credentials ({what})")
+        detail = f"HTTP {status}" + (f": {message}" if message else "")
+        detail = redact(detail, self.settings.api_key)
+        error = ProviderError(f"{PROVIDER}: {detail}")
+        if status == 429 or status >= 500:
+            raise _RetryableError(error)
+        raise error
+
+    async def _deltas(self, reply: httpx.Response) -> AsyncIterator[str]:
+        """Text deltas of the SSE stream, with the stall deadlines applied to each read."""
+        s = self.settings
+        events = EventSource(reply).aiter_sse()
+        produced = False
+        while True:
+            deadline = s.read_timeout_s if produced else s.first_token_timeout_s
+            event = await self._next_event(events, deadline, produced)
+            if event is None or event.data.strip() == "[DONE]":
+                return
+            chunk = self._parse(event)
+            for choice in chunk.choices:
+                if choice.index != 0:
+                    continue
+                if choice.delta.tool_calls:
+                    log.debug("tool calls are not supported; ignored")
+                if choice.delta.content:
+                    produced = True
+                    yield choice.delta.content
+
+    async def _next_event(
+        self, events: AsyncIterator[ServerSentEvent], deadline: float, produced: bool
+    ) -> ServerSentEvent | None:
+        try:
+            async with asyncio.timeout(deadline):
+                return await anext(events)
+        except StopAsyncIteration:
+            return None
+        except TimeoutError:
+            what = "no further text" if produced else "no first token"
+            raise _RetryableError(
+                StalledError(f"{PROVIDER}: {what} within {deadline:g} s")
+            ) from None
+        except httpx.TransportError as exc:  # the server dropped the connection mid-stream
+            error = UnreachableError(f"{PROVIDER}: connection lost ({type(exc).__name__})")
+            raise _RetryableError(error) from None
+
+    def _parse(self, event: ServerSentEvent) -> ChatChunk:
+        try:
+            chunk = ChatChunk.model_validate_json(event.data)
+        except ValidationError:
+            raise ProviderError(f"{PROVIDER}: malformed stream chunk") from None
+        if chunk.error is not None:
+            message = redact(chunk.error.message, self.settings.api_key)
+            raise ProviderError(f"{PROVIDER}: error in stream: {message}")
+        return chunk
+
+
+def _transport_error(exc: httpx.TransportError, timeout: float) -> ProviderError:
+    if isinstance(exc, httpx.TimeoutException):
+        return StalledError(f"{PROVIDER}: no answer within {timeout:g} s")
+    return UnreachableError(f"{PROVIDER}: cannot connect ({type(exc).__name__}: {exc})")
+
+
+def _error_of(body: bytes) -> tuple[str | None, str]:
+    """(code, message) of an OpenAI-style error reply, as far as it is one."""
+    try:
+        reply = ErrorReply.model_validate_json(body)
+    except ValidationError:
+        text = body.decode("utf-8", "replace").strip()
+        return None, text[:200]
+    if reply.error is None:
+        return None, body.decode("utf-8", "replace").strip()[:200]
+    code = None if reply.error.code is None else str(reply.error.code)
+    return code, reply.error.message[:200]

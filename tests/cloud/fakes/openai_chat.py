@@ -1,0 +1,159 @@
+"""A fake OpenAI-compatible chat completions server (POST /v1/chat/completions, SSE).
+
+It answers like OpenAI: 401 with an `invalid_api_key` error body for a wrong key, 400 for a
+malformed request, and `data: {chunk}` lines ending in `data: [DONE]` for a stream. Each
+request takes the next scripted plan: a reply (with latencies), optionally stalling or
+dropping the connection after some tokens, or a bare HTTP status. It records the requests
+and when each streaming client went away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+KEY = "sk-test-0123456789abcdef"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str = "Hello there. How can I help?"
+    first_token_delay: float = 0.01
+    token_delay: float = 0.005
+    then: Literal["finish", "stall", "drop"] = "finish"
+    after: int = 0  # tokens sent before stalling or dropping
+
+
+@dataclass(frozen=True)
+class Status:
+    code: int
+    message: str = "The server had an error while processing your request."
+
+
+Plan = Reply | Status
+
+
+@dataclass
+class FakeChatServer:
+    key: str = KEY
+    plans: deque[Plan] = field(default_factory=deque)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    disconnects: list[float] = field(default_factory=list)  # loop time of each client's leaving
+    tokens_sent: list[int] = field(default_factory=list)  # per streamed request
+
+    def script(self, *plans: Plan) -> None:
+        self.plans.extend(plans)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["method"] != "POST" or scope["path"] != "/v1/chat/completions":
+            await _json(send, 404, _error("Unknown request URL.", "invalid_request_error", None))
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        if headers.get("authorization") != f"Bearer {self.key}":
+            presented = headers.get("authorization", "").removeprefix("Bearer ")
+            masked = f"{presented[:3]}***{presented[-4:]}" if presented else ""
+            message = f"Incorrect API key provided: {masked}."
+            await _json(send, 401, _error(message, "invalid_request_error", "invalid_api_key"))
+            return
+        try:
+            request = json.loads(body)
+            assert isinstance(request["model"], str) and isinstance(request["messages"], list)
+        except (ValueError, KeyError, AssertionError, TypeError):
+            await _json(send, 400, _error("Invalid request body.", "invalid_request_error", None))
+            return
+        self.requests.append(request)
+        plan = self.plans.popleft() if self.plans else Reply()
+        if isinstance(plan, Status):
+            await _json(send, plan.code, _error(plan.message, "server_error", None))
+            return
+        if not request.get("stream"):
+            await _json(send, 400, _error("This fake only streams.", "invalid_request", None))
+            return
+        await self._stream(plan, request["model"], receive, send)
+
+    async def _stream(self, plan: Reply, model: str, receive: Any, send: Any) -> None:
+        gone = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            self.disconnects.append(loop.time())
+            gone.set()
+
+        watcher = asyncio.create_task(watch())
+        sent = 0
+        self.tokens_sent.append(0)
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream")],
+                }
+            )
+            await _event(send, _chunk(model, {"role": "assistant", "content": ""}, None))
+            await asyncio.sleep(plan.first_token_delay)
+            for token in re.findall(r"\S+\s*", plan.text):
+                if plan.then != "finish" and sent == plan.after:
+                    break
+                if gone.is_set():
+                    return
+                if sent:
+                    await asyncio.sleep(plan.token_delay)
+                await _event(send, _chunk(model, {"content": token}, None))
+                sent += 1
+                self.tokens_sent[-1] = sent
+            if plan.then == "stall":
+                await gone.wait()
+                return
+            if plan.then == "drop":
+                raise ConnectionAbortedError("fake server drops the connection")
+            await _event(send, _chunk(model, {}, "stop"))
+            await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
+        finally:
+            watcher.cancel()
+
+
+def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish}
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": model,
+        "choices": [choice],
+    }
+
+
+async def _event(send: Any, data: dict[str, Any]) -> None:
+    line = f"data: {json.dumps(data)}\n\n".encode()
+    await send({"type": "http.response.body", "body": line, "more_body": True})
+
+
+def _error(message: str, kind: str, code: str | None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+async def _json(send: Any, status: int, body: dict[str, Any]) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,170 @@
+"""The OpenAI-compatible LLM against a fake chat completions server (real sockets, real time)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from pydantic import SecretStr
+
+from parley.providers.base import ProviderError
+from parley.providers.cloud.common import CredentialsError, StalledError, UnreachableError
+from parley.providers.cloud.config import OpenAIChatSettings
+from parley.providers.cloud.openai_chat import OpenAIChatLLM
+from parley.providers.scope import SessionScope
+from parley.types import ChatMessage
+
+from .fakes.openai_chat import KEY, FakeChatServer, Reply, Status
+from .fakes.servers import asgi_server, closed_port
+
+MESSAGES = (ChatMessage("system", "Be brief."), ChatMessage("user", "Hi!"))
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[FakeChatServer, str]]:
+    fake = FakeChatServer()
+    async with asgi_server(fake) as url:
+        yield fake, url + "/v1"
+
+
+def llm(base_url: str, key: str = KEY, **changes: object) -> OpenAIChatLLM:
+    base = {"base_url": base_url, "api_key": key, "model": "test-model", "retry_backoff_s": 0.05}
+    settings = OpenAIChatSettings.model_validate({**base, **changes})
+    return OpenAIChatLLM(settings)
+
+
+async def collect(stream: AsyncIterator[str]) -> list[str]:
+    return [delta async for delta in stream]
+
+
+async def test_streams_the_reply_token_by_token(server: tuple[FakeChatServer, str]) -> None:
+    fake, url = server
+    fake.script(Reply("Sure, here you go."))
+    deltas = await collect(llm(url).stream(MESSAGES))
+    assert deltas == ["Sure, ", "here ", "you ", "go."]
+    request = fake.requests[0]
+    assert request["model"] == "test-model" and request["stream"] is True
+    assert request["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi!"},
+    ]
+
+
+async def test_closing_mid_stream_closes_the_connection_at_once(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    fake, url = server
+    fake.script(Reply(" ".join(["word"] * 200), token_delay=0.02))
+    stream = llm(url).stream(MESSAGES)
+    assert [await anext(stream) for _ in range(3)] == ["word "] * 3
+    loop = asyncio.get_running_loop()
+    closed_at = loop.time()
+    await stream.aclose()
+    for _ in range(100):
+        if fake.disconnects:
+            break
+        await asyncio.sleep(0.01)
+    assert fake.disconnects, "the server never saw the client go"
+    assert fake.disconnects[0] - closed_at < 0.5
+    assert fake.tokens_sent[0] < 20  # it stopped streaming long before the 200 tokens
+
+
+async def test_a_stall_before_the_first_token_is_retried(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    fake, url = server
+    fake.script(Reply("never", then="stall", after=0), Reply("Second try."))
+    started = time.monotonic()
+    deltas = await collect(llm(url, first_token_timeout_s=0.3).stream(MESSAGES))
+    assert "".join(deltas) == "Second try."
+    assert len(fake.requests) == 2
+    assert 0.3 <= time.monotonic() - started < 3.0
+
+
+async def test_a_stall_after_tokens_fails_without_retrying(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    fake, url = server
+    fake.script(Reply("one two three four", then="stall", after=2), Reply("unused"))
+    stream = llm(url, read_timeout_s=0.3).stream(MESSAGES)
+    got = [await anext(stream), await anext(stream)]
+    with pytest.raises(StalledError, match=r"no further text within 0\.3 s"):
+        await anext(stream)
+    assert got == ["one ", "two "]
+    assert len(fake.requests) == 1  # words were out: a retry would say them twice
+
+
+async def test_a_drop_before_the_first_token_is_retried_and_after_it_fails(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    fake, url = server
+    fake.script(Reply("x", then="drop", after=0), Reply("Made it."))
+    assert "".join(await collect(llm(url).stream(MESSAGES))) == "Made it."
+    fake.script(Reply("one two three", then="drop", after=1))
+    stream = llm(url).stream(MESSAGES)
+    assert await anext(stream) == "one "
+    with pytest.raises(UnreachableError, match="connection lost"):
+        await anext(stream)
+    assert len(fake.requests) == 3
+
+
+async def test_server_errors_are_retried_with_backoff_then_reported(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    fake, url = server
+    fake.script(Status(503), Status(429), Reply("Third time."))
+    started = time.monotonic()
+    assert "".join(await collect(llm(url).stream(MESSAGES))) == "Third time."
+    assert time.monotonic() - started >= 0.05 + 0.1  # two backoffs: 50 ms, then 100 ms
+    fake.script(Status(500), Status(500), Status(500))
+    with pytest.raises(ProviderError, match="HTTP 500"):
+        await collect(llm(url, retries=2).stream(MESSAGES))
+    assert len(fake.requests) == 6
+
+
+async def test_bad_credentials_fail_at_once_and_never_show_the_key(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    fake, url = server
+    wrong = "sk-wrong-key-that-must-stay-secret"
+    with pytest.raises(CredentialsError) as failure:
+        await collect(llm(url, key=wrong).stream(MESSAGES))
+    message = str(failure.value)
+    assert "HTTP 401" in message and "invalid_api_key" in message
+    assert wrong not in message and wrong[-4:] not in message
+    assert fake.requests == []  # refused before the body was looked at; no retry either
+
+
+async def test_no_key_and_no_route_are_reported_clearly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    settings = OpenAIChatSettings.model_validate({"base_url": "http://127.0.0.1:9/v1"})
+    with pytest.raises(CredentialsError, match="no API key"):
+        await collect(OpenAIChatLLM(settings).stream(MESSAGES))
+    with pytest.raises(UnreachableError, match="cannot connect"):
+        await collect(llm(f"http://{closed_port()}/v1", retries=0).stream(MESSAGES))
+
+
+async def test_a_session_reuses_one_client_and_closes_it_with_the_session(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    _, url = server
+    scope = SessionScope()
+    provider = llm(url)
+    bound = provider.for_session(scope)
+    assert bound._client is not None and bound._client is provider.for_session(scope)._client
+    first = "".join(await collect(bound.stream(MESSAGES)))
+    second = "".join(await collect(bound.stream(MESSAGES)))
+    assert first == second == "Hello there. How can I help?"
+    client = bound._client
+    assert client is not None and not client.is_closed
+    await scope.aclose()
+    assert client.is_closed
+
+
+def test_the_key_is_secret_in_settings() -> None:
+    settings = OpenAIChatSettings.model_validate({"api_key": SecretStr("sk-very-secret")})
+    assert "sk-very-secret" not in repr(settings) and "sk-very-secret" not in str(settings)
