@@ -1,0 +1,133 @@
+"""ElevenLabs multi-context TTS against a fake ElevenLabs server (real sockets, real time)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+from parley.providers.base import TTSChunk
+from parley.providers.cloud.common import ConnectionLostError, CredentialsError, StalledError
+from parley.providers.cloud.config import ElevenLabsSettings
+from parley.providers.cloud.elevenlabs import ElevenLabsStream, ElevenLabsTTS
+from parley.providers.scope import SessionScope
+
+from .fakes.elevenlabs import KEY, FakeElevenLabs
+from .fakes.servers import ws_server
+
+
+@asynccontextmanager
+async def elevenlabs(
+    fake: FakeElevenLabs, **changes: object
+) -> AsyncIterator[tuple[ElevenLabsTTS, SessionScope]]:
+    """A TTS bound to one session's scope (its socket), closed at the end."""
+    async with ws_server(fake.handler, fake.process_request) as url:
+        settings = ElevenLabsSettings.model_validate(
+            {"base_url": url + "/v1", "api_key": KEY, "voice_id": "voice1", **changes}
+        )
+        scope = SessionScope()
+        try:
+            yield ElevenLabsTTS(settings).for_session(scope), scope
+        finally:
+            await asyncio.wait_for(scope.aclose(), 3)
+
+
+async def speak(stream: ElevenLabsStream, *segments: str) -> list[TTSChunk]:
+    for segment in segments:
+        stream.push_text(segment)
+    stream.end_input()
+    chunks = [chunk async for chunk in stream]
+    await stream.aclose()
+    return chunks
+
+
+async def test_streams_audio_with_word_timings_and_closes_the_context() -> None:
+    fake = FakeElevenLabs()
+    async with elevenlabs(fake) as (tts, _):
+        stream = tts.stream(16000)
+        chunks = await speak(stream, "Hello there.", "How are you?")
+    words = [w for c in chunks for w in c.words]
+    assert [w.text for w in words] == ["Hello", "there.", "How", "are", "you?"]
+    assert [round(w.start, 3) for w in words] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert all(c.audio.sample_rate == 16000 for c in chunks)
+    assert sum(c.audio.duration for c in chunks) == pytest.approx(1.25)
+    query = {k: v[0] for k, v in fake.queries[0].items()}
+    assert query["output_format"] == "pcm_16000" and query["model_id"] == "eleven_flash_v2_5"
+    context = stream.context_id
+    assert fake.received[0] == {"text": " ", "context_id": context}
+    assert {"context_id": context, "flush": True} in fake.received
+    assert {"context_id": context, "close_context": True} in fake.received
+
+
+async def test_phones_get_ulaw_8000_decoded_to_pcm() -> None:
+    fake = FakeElevenLabs()
+    async with elevenlabs(fake) as (tts, _):
+        chunks = await speak(tts.stream(8000), "One two.")
+    assert fake.queries[0]["output_format"] == ["ulaw_8000"]
+    assert {c.audio.sample_rate for c in chunks} == {8000}
+    assert sum(c.audio.samples for c in chunks) == 2 * 2000  # two words of 0.25 s, as PCM16
+
+
+async def test_cancelling_closes_the_context_and_late_audio_is_dropped() -> None:
+    fake = FakeElevenLabs(late_chunks=3, chunk_s=0.02)
+    async with elevenlabs(fake) as (tts, _):
+        first = tts.stream(16000)
+        first.push_text(" ".join(f"w{i}" for i in range(40)) + ".")
+        first.end_input()
+        got = [await anext(aiter(first)) for _ in range(2)]
+        await first.aclose()  # the session cancels the response
+        second = await speak(tts.stream(16000), "Fresh answer.")
+        assert tts.socket is not None
+        await asyncio.sleep(0.05)
+        late = tts.socket.late_chunks_dropped
+        connections = tts.socket.connections
+    assert len(got) == 2
+    assert fake.late_sent == 3 and late == 3  # all of the closed context's late audio dropped
+    assert [w.text for c in second for w in c.words] == ["Fresh", "answer."]
+    assert connections == 1 and fake.connections == 1  # the socket outlived the cancellation
+    assert len(fake.spoken) < 40
+
+
+async def test_one_socket_serves_many_responses_past_the_five_context_limit() -> None:
+    fake = FakeElevenLabs(word_s=0.05)
+    async with elevenlabs(fake) as (tts, _):
+        for i in range(8):
+            chunks = await speak(tts.stream(16000), f"Answer number {i}.")
+            assert [w.text for c in chunks for w in c.words] == ["Answer", "number", f"{i}."]
+    assert fake.connections == 1
+
+
+async def test_a_stalled_server_fails_the_stream_after_the_timeout() -> None:
+    fake = FakeElevenLabs(stall_after_chunks=2)
+    async with elevenlabs(fake, first_audio_timeout_s=0.3) as (tts, _):
+        stream = tts.stream(16000)
+        with pytest.raises(StalledError, match="no audio within"):
+            await speak(stream, "one two three four five.")
+        await stream.aclose()
+
+
+async def test_a_dropped_socket_fails_the_response_and_the_next_one_reconnects() -> None:
+    fake = FakeElevenLabs(drop_after_chunks=2)
+    async with elevenlabs(fake) as (tts, _):
+        stream = tts.stream(16000)
+        with pytest.raises(ConnectionLostError):
+            await speak(stream, "one two three four five.")
+        await stream.aclose()
+        fake.drop_after_chunks = None
+        chunks = await speak(tts.stream(16000), "Back again.")
+    assert [w.text for c in chunks for w in c.words] == ["Back", "again."]
+    assert fake.connections == 2
+
+
+@pytest.mark.parametrize("refused", ["at the handshake", "after opening"])
+async def test_bad_credentials_are_reported_without_the_key(refused: str) -> None:
+    fake = FakeElevenLabs(reject_after_open=refused == "after opening")
+    wrong = "xi-wrong-secret-key-12345"
+    async with elevenlabs(fake, api_key=wrong) as (tts, _):
+        stream = tts.stream(16000)
+        with pytest.raises(CredentialsError) as failure:
+            await speak(stream, "Hello.")
+        await stream.aclose()
+    assert wrong not in str(failure.value) and wrong[-8:] not in str(failure.value)
