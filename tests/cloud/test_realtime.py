@@ -1,0 +1,223 @@
+"""OpenAI Realtime facets against a fake Realtime server: settings mapping, the session
+configuration, faults (bad key, stall, drop and reconnect) and cutting an unheard response."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from parley.conversation.policy import TurnTakingPolicy
+from parley.providers.base import ProviderError, STTStream, Transcript, TTSChunk
+from parley.providers.cloud.common import CredentialsError, StalledError
+from parley.providers.cloud.config import OpenAIRealtimeSettings
+from parley.providers.cloud.realtime import RealtimeLLM, RealtimeSTT, RealtimeTTS, RealtimeVAD
+from parley.providers.cloud.realtime_wire import (
+    ServerVAD,
+    policy_from_server_vad,
+    server_vad_from_policy,
+)
+from parley.providers.scope import SessionScope
+from parley.types import ChatMessage
+
+from .fakes.realtime import KEY, FakeRealtime
+from .fakes.servers import ws_server
+
+HISTORY = (ChatMessage("system", "Be brief."), ChatMessage("user", "hello"))
+
+
+def test_server_vad_maps_to_and_from_the_turn_taking_policy() -> None:
+    policy = TurnTakingPolicy(vad_threshold=0.6, prefix_padding_ms=200, min_silence_ms=700)
+    assert server_vad_from_policy(policy) == ServerVAD(
+        threshold=0.6,
+        prefix_padding_ms=200,
+        silence_duration_ms=700,
+        create_response=False,
+        interrupt_response=False,
+    )
+    client = {
+        "type": "server_vad",
+        "threshold": 0.7,
+        "prefix_padding_ms": 100,
+        "silence_duration_ms": 800,
+        "create_response": True,
+    }
+    mapped = policy_from_server_vad(client, policy)
+    assert (mapped.vad_threshold, mapped.prefix_padding_ms, mapped.min_silence_ms) == (
+        0.7,
+        100,
+        800,
+    )
+    assert mapped.merge_gap_ms == policy.merge_gap_ms  # parley's own settings stay
+    with pytest.raises(ValidationError):
+        policy_from_server_vad({"type": "server_vad", "silence_duration_ms": 5})
+
+
+@dataclass
+class Bound:
+    fake: FakeRealtime
+    stt: RealtimeSTT
+    llm: RealtimeLLM
+    tts: RealtimeTTS
+    streams: list[STTStream] = field(default_factory=list)
+    transcripts: list[Transcript] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+    readers: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def open(self) -> STTStream:
+        """Open the connection, as the session's STT runner does (again after a failure)."""
+        stream = self.stt.stream(TurnTakingPolicy())
+        self.streams.append(stream)
+        self.readers.append(asyncio.create_task(self._read(stream)))
+        return stream
+
+    async def _read(self, stream: STTStream) -> None:
+        try:
+            async for transcript in stream:
+                self.transcripts.append(transcript)
+        except Exception as exc:
+            self.errors.append(exc)
+
+    async def respond(
+        self, messages: tuple[ChatMessage, ...] = HISTORY
+    ) -> tuple[str, list[TTSChunk]]:
+        text_stream = self.llm.stream(messages)
+        speech = self.tts.stream(24000)
+        text = "".join([d async for d in text_stream])
+        chunks = [c async for c in speech]
+        await speech.aclose()
+        return text, chunks
+
+
+@asynccontextmanager
+async def realtime(
+    fake: FakeRealtime, *, server_vad: bool = True, **changes: Any
+) -> AsyncIterator[Bound]:
+    async with ws_server(fake.handler, fake.process_request) as url:
+        settings = OpenAIRealtimeSettings.model_validate(
+            {"base_url": url + "/v1/realtime", "api_key": KEY, "response_timeout_s": 2, **changes}
+        )
+        scope = SessionScope()
+        if server_vad:
+            RealtimeVAD(settings).for_session(scope)
+        bound = Bound(
+            fake,
+            RealtimeSTT(settings).for_session(scope),
+            RealtimeLLM(settings).for_session(scope),
+            RealtimeTTS(settings).for_session(scope),
+        )
+        try:
+            yield bound
+        finally:
+            for stream in bound.streams:
+                await asyncio.wait_for(stream.aclose(), 3)
+            await asyncio.wait_for(scope.aclose(), 3)
+            await asyncio.wait(bound.readers, timeout=3)
+
+
+async def until(predicate: Any, limit: float = 3.0) -> None:
+    for _ in range(round(limit / 0.01)):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+async def test_a_response_streams_text_audio_and_word_timings() -> None:
+    fake = FakeRealtime()
+    fake.replies.append("Hi there, friend.")
+    async with realtime(fake) as bound:
+        bound.open()
+        text, chunks = await bound.respond()
+    assert text == "Hi there, friend. "
+    audio = sum(c.audio.duration for c in chunks)
+    assert audio == pytest.approx(0.75)
+    words = [w for c in chunks for w in c.words]
+    assert [w.text for w in words] == ["Hi", "there,", "friend."]
+    assert words[0].start == 0 and words[-1].end == pytest.approx(0.75)
+    config = fake.sessions[0]["audio"]
+    assert config["input"]["turn_detection"] == {
+        "type": "server_vad",
+        "threshold": 0.5,
+        "prefix_padding_ms": 300,
+        "silence_duration_ms": 500,
+        "create_response": False,
+        "interrupt_response": False,
+    }
+    assert config["output"]["format"] == {"type": "audio/pcm", "rate": 24000}
+    assert fake.sessions[-1]["instructions"] == "Be brief."
+
+
+async def test_with_a_local_vad_each_end_of_speech_commits_and_is_answered() -> None:
+    from parley.audio.frames import AudioFrame
+
+    fake = FakeRealtime()
+    fake.transcripts.append("book a table")
+    async with realtime(fake, server_vad=False) as bound:
+        stream = bound.open()
+        stream.speech_ended()  # nothing captured: an empty commit, answered with ""
+        stream.speech_started()
+        for _ in range(25):
+            stream.push_audio(AudioFrame(b"\x10\x00" * 480, 24000))
+        stream.speech_ended()
+        await until(lambda: len(bound.transcripts) == 2)
+    assert fake.sessions[0]["audio"]["input"]["turn_detection"] is None
+    assert bound.transcripts == [Transcript("", True, True), Transcript("book a table", True, True)]
+
+
+async def test_bad_credentials_fail_the_connection_without_the_key() -> None:
+    fake = FakeRealtime()
+    async with realtime(fake, api_key="sk-wrong-secret-realtime-key") as bound:
+        bound.open()
+        await until(lambda: bound.errors)
+    [error] = bound.errors
+    assert isinstance(error, CredentialsError) and "HTTP 401" in str(error)
+    assert "sk-wrong-secret-realtime-key" not in str(error)
+
+
+async def test_a_stalled_response_fails_after_the_response_timeout() -> None:
+    fake = FakeRealtime(stall_after_deltas=1)
+    fake.replies.append("one two three")
+    async with realtime(fake, response_timeout_s=0.3) as bound:
+        bound.open()
+        with pytest.raises(StalledError, match="stalled"):
+            await bound.respond()
+
+
+async def test_a_drop_fails_the_response_and_the_next_connection_restores_the_history() -> None:
+    fake = FakeRealtime(drop_after_deltas=1)
+    fake.replies.extend(["one two three", "Back again."])
+    async with realtime(fake) as bound:
+        bound.open()
+        with pytest.raises(ProviderError):
+            await bound.respond()
+        await until(lambda: bound.errors)  # the STT stream fails: the session reopens it
+        fake.drop_after_deltas = None
+        bound.open()
+        history = (*HISTORY, ChatMessage("assistant", "one"), ChatMessage("user", "and now?"))
+        text, _ = await bound.respond(history)
+    assert text == "Back again. "
+    assert fake.connections == 2
+    seeded = [(i.role, i.text) for i in fake.conversations[-1]]
+    assert seeded == [("user", "hello"), ("assistant", "one"), ("user", "and now?")]
+
+
+async def test_a_response_cut_before_any_audio_was_heard_is_deleted() -> None:
+    fake = FakeRealtime(word_delay=0.2)
+    fake.replies.append(" ".join(f"w{i}" for i in range(20)))
+    async with realtime(fake) as bound:
+        bound.open()
+        text_stream = bound.llm.stream(HISTORY)
+        speech = bound.tts.stream(24000)
+        assert await anext(text_stream) == "w0 "
+        speech.interrupted(0.0)  # the person spoke before hearing any of it
+        await speech.aclose()
+        await text_stream.aclose()
+        await until(lambda: fake.deleted)
+    assert fake.cancelled == 1
+    assert fake.truncated == [] and len(fake.deleted) == 1
