@@ -25,19 +25,26 @@ FACTORIES: dict[Kind, dict[str, str]] = {
         "energy": "parley.providers.fake.factories:energy_vad",
         "fake": "parley.providers.fake.factories:energy_vad",
         "silero": "parley.providers.local.silero:create",
+        "openai-realtime": "parley.providers.cloud.factories:realtime_vad",
     },
     "stt": {
         "fake": "parley.providers.fake.factories:fake_stt",
         "whisper": "parley.providers.local.whisper:create",
         "whisper-base": "parley.providers.local.whisper:create_base",
+        "deepgram": "parley.providers.cloud.factories:deepgram_stt",
+        "openai-realtime": "parley.providers.cloud.factories:realtime_stt",
     },
     "llm": {
         "fake": "parley.providers.fake.factories:fake_llm",
         "llama": "parley.providers.local.llama:create",
+        "openai": "parley.providers.cloud.factories:openai_llm",
+        "openai-realtime": "parley.providers.cloud.factories:realtime_llm",
     },
     "tts": {
         "fake": "parley.providers.fake.factories:fake_tts",
         "piper": "parley.providers.local.piper:create",
+        "elevenlabs": "parley.providers.cloud.factories:elevenlabs_tts",
+        "openai-realtime": "parley.providers.cloud.factories:realtime_tts",
     },
 }
 EXPECTED: dict[Kind, type[Any]] = {"vad": VAD, "stt": STT, "llm": LLM, "tts": TTS}

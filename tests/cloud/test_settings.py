@@ -1,0 +1,55 @@
+"""Cloud providers by name, their settings sections, and keys from the usual variables."""
+
+from __future__ import annotations
+
+import pytest
+
+from parley.providers import registry
+from parley.settings import Settings
+
+
+def test_every_cloud_provider_is_built_by_name_without_connecting() -> None:
+    settings = Settings.model_validate({})
+    names = {
+        "vad": ["openai-realtime"],
+        "stt": ["deepgram", "openai-realtime"],
+        "llm": ["openai", "openai-realtime"],
+        "tts": ["elevenlabs", "openai-realtime"],
+    }
+    for kind, chosen in names.items():
+        for name in chosen:
+            provider = registry.create(kind, name, settings)  # type: ignore[arg-type]
+            assert provider.name == name
+
+
+def test_keys_come_from_parley_settings_first_then_the_usual_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "dg-from-environment")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-environment")
+    monkeypatch.delenv("ELEVENLABS_API_KEY", raising=False)
+    monkeypatch.setenv("PARLEY_OPENAI__API_KEY", "sk-from-parley")
+    settings = Settings()
+    assert settings.deepgram.api_key is not None
+    assert settings.deepgram.api_key.get_secret_value() == "dg-from-environment"
+    assert settings.deepgram.key_from == "DEEPGRAM_API_KEY"
+    assert settings.openai.api_key is not None
+    assert settings.openai.api_key.get_secret_value() == "sk-from-parley"
+    assert settings.openai.key_from == "settings"
+    realtime_key = settings.openai_realtime.api_key
+    assert realtime_key is not None and realtime_key.get_secret_value() == "sk-from-environment"
+    assert settings.elevenlabs.api_key is None and settings.elevenlabs.key_from is None
+    shown = repr(settings) + str(settings.model_dump())
+    assert "from-environment" not in shown and "from-parley" not in shown
+
+
+def test_provider_settings_come_from_nested_environment_variables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PARLEY_OPENAI__BASE_URL", "http://localhost:11434/v1")
+    monkeypatch.setenv("PARLEY_OPENAI_REALTIME__VOICE", "cedar")
+    monkeypatch.setenv("PARLEY_DEEPGRAM__ENDPOINTING_MS", "250")
+    settings = Settings()
+    assert settings.openai.base_url == "http://localhost:11434/v1"
+    assert settings.openai_realtime.voice == "cedar"
+    assert settings.deepgram.endpointing_ms == 250
