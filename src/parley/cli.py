@@ -34,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     talk.add_argument("--in", dest="question", type=Path, required=True, help="a WAV question")
     talk.add_argument("--out", dest="reply", type=Path, required=True, help="where the reply goes")
     _provider_flags(talk)
+    check = commands.add_parser("check", help="try each configured cloud provider, with timings")
+    check.add_argument("--timeout", type=float, default=15.0, help="per provider (s)")
+    _provider_flags(check)
     commands.add_parser("demo", help="a scripted call with fake providers, printed live")
     commands.add_parser("providers", help="list the providers that can be chosen by name")
     args = parser.parse_args(argv)
@@ -52,6 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         flags = {k: getattr(args, k) for k in ("vad", "stt", "llm", "tts")}
         settings = load_settings(args.settings, **flags)
         return asyncio.run(run_talk(args.question, args.reply, settings, console))
+    if args.command == "check":
+        return _check(args)
     if args.command == "demo":
         from parley.demo import run_demo
 
@@ -77,6 +82,20 @@ def _serve(args: argparse.Namespace) -> int:
     app = create_app(settings)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, ws_ping_interval=20)
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from parley.check import render, run_checks
+    from parley.settings import load_settings
+
+    flags = {k: getattr(args, k) for k in ("vad", "stt", "llm", "tts")}
+    settings = load_settings(args.settings, **flags)
+    results = asyncio.run(run_checks(settings, args.timeout))
+    if not results:
+        console.print("No cloud provider is configured (see docs/providers.md).")
+        return 0
+    console.print(render(results))
+    return 0 if all(r.ok for r in results) else 1
 
 
 def _list_providers() -> int:

@@ -1,0 +1,135 @@
+"""`parley check` against the fake servers: what works, with latencies; what fails, and why."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from parley.check import render, run_checks
+from parley.settings import Settings
+
+from .fakes import deepgram, elevenlabs, openai_chat, realtime
+from .fakes.servers import asgi_server, closed_port, ws_server
+
+
+@asynccontextmanager
+async def all_fakes() -> AsyncIterator[dict[str, Any]]:
+    fakes: dict[str, Any] = {
+        "deepgram": deepgram.FakeDeepgram(),
+        "chat": openai_chat.FakeChatServer(),
+        "elevenlabs": elevenlabs.FakeElevenLabs(),
+        "realtime": realtime.FakeRealtime(),
+    }
+    async with AsyncExitStack() as stack:
+        urls = {}
+        for name in ("deepgram", "elevenlabs", "realtime"):
+            fake = fakes[name]
+            urls[name] = await stack.enter_async_context(
+                ws_server(fake.handler, fake.process_request)
+            )
+        urls["chat"] = await stack.enter_async_context(asgi_server(fakes["chat"]))
+        fakes["urls"] = urls
+        yield fakes
+
+
+def settings_for(urls: dict[str, str], **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "vad": "energy",
+        "stt": "deepgram",
+        "llm": "openai",
+        "tts": "elevenlabs",
+        "deepgram": {"base_url": urls["deepgram"] + "/v1/listen", "api_key": deepgram.KEY},
+        "openai": {"base_url": urls["chat"] + "/v1", "api_key": openai_chat.KEY},
+        "elevenlabs": {"base_url": urls["elevenlabs"] + "/v1", "api_key": elevenlabs.KEY},
+        "openai_realtime": {"base_url": urls["realtime"] + "/v1/realtime", "api_key": realtime.KEY},
+    }
+    for section, changes in overrides.items():
+        if isinstance(changes, dict):
+            values[section] = {**values[section], **changes}
+        else:
+            values[section] = changes
+    return Settings.model_validate(values)
+
+
+def text_of(results: Any) -> str:
+    console = Console(width=200, record=True, color_system=None)
+    console.print(render(results))
+    return console.export_text()
+
+
+async def test_every_configured_provider_works_against_the_fakes() -> None:
+    async with all_fakes() as fakes:
+        results = await run_checks(settings_for(fakes["urls"]))
+        realtime_results = await run_checks(
+            settings_for(
+                fakes["urls"],
+                vad="openai-realtime",
+                stt="openai-realtime",
+                llm="openai-realtime",
+                tts="openai-realtime",
+            )
+        )
+    assert [(r.provider, r.ok) for r in results] == [
+        ("deepgram", True),
+        ("openai", True),
+        ("elevenlabs", True),
+    ]
+    assert [(r.provider, r.kinds, r.ok) for r in realtime_results] == [
+        ("openai-realtime", ["vad", "stt", "llm", "tts"], True)
+    ]
+    assert set(results[0].latencies) == {"connect", "flush", "total"}
+    assert "first token" in results[1].latencies and "first audio" in results[2].latencies
+    assert all(0 < ms < 5000 for r in results for ms in r.latencies.values())
+    table = text_of(results + realtime_results)
+    assert "replied 'Hello there. How can I help?'" in table
+    assert "accepted the session" in table
+
+
+async def test_failures_say_why_and_never_show_a_key() -> None:
+    wrong = "wrong-secret-key-0123456789"
+    async with all_fakes() as fakes:
+        fakes["chat"].script(openai_chat.Reply("x", then="stall"))
+        settings = settings_for(
+            fakes["urls"],
+            deepgram={"api_key": wrong},
+            openai={"first_token_timeout_s": 0.3},
+            elevenlabs={"base_url": f"ws://{closed_port()}/v1"},
+        )
+        results = await run_checks(settings)
+    problems = {r.provider: r.problem for r in results}
+    assert problems == {"deepgram": "bad key", "openai": "timeout", "elevenlabs": "no route"}
+    table = text_of(results)
+    assert wrong not in table and wrong[-8:] not in table
+    assert "HTTP 401" in table and "no first token within 0.3 s" in table
+
+
+async def test_a_server_that_never_answers_the_handshake_is_a_timeout() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)  # take the upgrade request, answer nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, all_fakes() as fakes:
+        settings = settings_for(
+            fakes["urls"],
+            llm="fake",
+            tts="fake",
+            deepgram={"base_url": f"ws://127.0.0.1:{port}/v1/listen", "connect_timeout_s": 0.3},
+        )
+        results = await run_checks(settings)
+    assert [(r.provider, r.problem) for r in results] == [("deepgram", "timeout")]
+    assert "no answer within 0.3 s" in results[0].detail
+
+
+def test_no_cloud_provider_means_nothing_to_check(capsys: pytest.CaptureFixture[str]) -> None:
+    from parley.cli import main
+
+    assert (
+        main(["check", "--stt", "fake", "--llm", "fake", "--tts", "fake", "--vad", "energy"]) == 0
+    )
+    assert "No cloud provider is configured" in capsys.readouterr().out
