@@ -48,7 +48,9 @@ def user_turn(machine: Conversation, text: str, at: float = 0.0) -> list[Action]
     """Speech, its end, its final transcript and the merge gap: returns the last actions."""
     machine.handle(SpeechStarted(at, onset=at))
     ended = machine.handle(SpeechEnded(at + 1.5, last_voiced=at + 1.0))
-    machine.handle(TranscriptReceived(at + 1.6, text, final=True, complete=True))
+    final = machine.handle(TranscriptReceived(at + 1.6, text, final=True, complete=True))
+    if machine.policy.merge_gap_ms == 0:
+        return final  # no merge gap: answered on the final
     return machine.handle(TimerFired(at + 1.7, Timer.COMMIT, timer_token(ended, Timer.COMMIT)))
 
 
@@ -103,6 +105,7 @@ def test_a_partial_that_may_still_grow_into_a_backchannel_waits() -> None:
     machine = Conversation(POLICY)
     response = speaking(machine, "a b c d")
     machine.handle(SpeechStarted(3.0, onset=2.9))
+    machine.handle(OutputPaused(3.0, response, played=0.6))
     assert kinds(machine.handle(TranscriptReceived(3.2, "go", final=False))) == []
     assert kinds(machine.handle(TranscriptReceived(3.4, "go on", final=False))) == []
     machine.handle(SpeechEnded(4.0, last_voiced=3.5))
@@ -113,6 +116,7 @@ def test_noise_with_no_words_resumes_at_the_false_interruption_timeout() -> None
     machine = Conversation(POLICY)
     response = speaking(machine)
     machine.handle(SpeechStarted(3.0, onset=2.9))
+    machine.handle(OutputPaused(3.0, response, played=0.6))
     ended = machine.handle(SpeechEnded(3.6, last_voiced=3.1))
     token = timer_token(ended, Timer.FALSE_INTERRUPTION)
     timer = next(

@@ -39,8 +39,25 @@ class History:
         else:
             self._messages.append(ChatMessage("user", text))
 
-    def add_agent_speech(self, text: str, *, interrupted: bool) -> None:
+    def add_agent_speech(self, text: str, *, interrupted: bool) -> int | None:
         """Append what the person heard of a response; a response heard not at all leaves no
-        message, so the next user turn joins the previous one."""
+        message, so the next user turn joins the previous one. Returns its index."""
+        if not text:
+            return None
+        self._messages.append(ChatMessage("assistant", text, interrupted=interrupted))
+        return len(self._messages) - 1
+
+    def cut_agent_speech(self, index: int, text: str) -> None:
+        """Shorten an earlier assistant message to what was heard (removed if nothing)."""
         if text:
-            self._messages.append(ChatMessage("assistant", text, interrupted=interrupted))
+            self._messages[index] = ChatMessage("assistant", text, interrupted=True)
+        else:
+            del self._messages[index]
+
+    def set_instructions(self, instructions: str) -> None:
+        """The system message leads the history; replace it, or add one."""
+        message = ChatMessage("system", instructions)
+        if self._messages and self._messages[0].role == "system":
+            self._messages[0] = message
+        else:
+            self._messages.insert(0, message)

@@ -114,6 +114,48 @@ class HangupRequested:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class UserTextAdded:
+    """A user message given as text (typed, or an API item) rather than spoken.
+
+    With `respond`, it is answered at once, interrupting a response in flight; without, it
+    only joins the history (the Realtime API's conversation.item.create).
+    """
+
+    at: float
+    text: str
+    respond: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRequested:
+    """Answer now, from the history as it stands (manual turns: response.create)."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequested:
+    """Stop the response in flight; keep what was heard of it (response.cancel)."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TruncateRequested:
+    """The client says only `played` seconds of a response were heard (item.truncate)."""
+
+    at: float
+    response_id: str
+    played: float
+
+
+@dataclass(frozen=True, slots=True)
+class InstructionsChanged:
+    at: float
+    instructions: str
+
+
 ConversationInput = (
     SpeechStarted
     | SpeechEnded
@@ -127,4 +169,9 @@ ConversationInput = (
     | PlaybackFinished
     | ResponseFailed
     | HangupRequested
+    | UserTextAdded
+    | ResponseRequested
+    | CancelRequested
+    | TruncateRequested
+    | InstructionsChanged
 )

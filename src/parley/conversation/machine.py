@@ -18,7 +18,6 @@ The turn-taking rules it applies (all numbers come from TurnTakingPolicy):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
 
 from parley.conversation.actions import (
@@ -36,22 +35,28 @@ from parley.conversation.actions import (
 from parley.conversation.backchannel import could_be_backchannel, is_backchannel, words_of
 from parley.conversation.history import History, heard_words, join_words
 from parley.conversation.inputs import (
+    CancelRequested,
     ConversationInput,
     HangupRequested,
+    InstructionsChanged,
     OutputPaused,
     OutputStopped,
     PlaybackFinished,
     PlaybackStarted,
     ResponseFailed,
+    ResponseRequested,
     SpeechEnded,
     SpeechStarted,
     Timer,
     TimerFired,
     TranscriptFailed,
     TranscriptReceived,
+    TruncateRequested,
+    UserTextAdded,
     WordsAligned,
 )
 from parley.conversation.policy import TurnTakingPolicy
+from parley.conversation.state import CancelReason, Response, SpokenResponse, UserSpeech
 from parley.events import (
     AgentPaused,
     AgentResponseDone,
@@ -64,30 +69,7 @@ from parley.events import (
     UserSpeechStopped,
     UserTranscript,
 )
-from parley.types import ChatMessage, TimedWord
-
-
-@dataclass
-class _UserSpeech:
-    """The person's words since their last answered turn."""
-
-    segments: list[str] = field(default_factory=list)
-    partial: str = ""
-    finals_due: int = 0  # speech segments ended whose complete final has not arrived
-    merge_gap_passed: bool = False
-
-    def text(self, *, with_partial: bool) -> str:
-        parts = [*self.segments, self.partial] if with_partial else self.segments
-        return " ".join(p for p in parts if p)
-
-
-@dataclass
-class _Response:
-    id: str
-    words: list[TimedWord] = field(default_factory=list)
-    played: float = 0.0
-    paused: bool = False
-    audible: bool = False
+from parley.types import ChatMessage
 
 
 class Conversation:
@@ -98,13 +80,15 @@ class Conversation:
     ) -> None:
         self.policy = policy or TurnTakingPolicy()
         self._history = History(history)
-        self._user: _UserSpeech | None = None
+        self._user: UserSpeech | None = None
         self._user_speaking = False
-        self._response: _Response | None = None
+        self._response: Response | None = None
         self._responses_started = 0
         self._timers: dict[Timer, int] = {}
         self._timer_serial = 0
         self._ending: str | None = None
+        self._respond_when_committed = False  # a response was asked for before the turn ended
+        self._spoken: list[SpokenResponse] = []  # the last few finished responses
         self._actions: list[Action] = []
 
     # --- what others may read -------------------------------------------------------------
@@ -160,9 +144,7 @@ class Conversation:
                     self._response.audible = True
                     self._emit(AgentSpeaking(event.response_id))
             case OutputPaused():
-                if self._is_current(event.response_id):
-                    assert self._response is not None
-                    self._response.played = event.played
+                self._on_output_paused(event)
             case PlaybackFinished():
                 self._on_playback_finished(event)
             case ResponseFailed():
@@ -171,16 +153,27 @@ class Conversation:
                 self._on_hangup(event)
             case OutputStopped():
                 self._on_output_stopped(event)
+            case UserTextAdded():
+                self._on_user_text(event)
+            case ResponseRequested():
+                self._on_response_requested()
+            case CancelRequested():
+                self._on_cancel_requested()
+            case TruncateRequested():
+                self._on_truncate_requested(event)
+            case InstructionsChanged():
+                self._history.set_instructions(event.instructions)
 
     # --- the person -----------------------------------------------------------------------
 
     def _on_speech_started(self, event: SpeechStarted) -> None:
-        self._pause_response()  # first: the agent stops before anything else happens
+        if self.policy.interrupt_on_speech:
+            self._pause_response()  # first: the agent stops before anything else happens
         self._user_speaking = True
         self._cancel_timer(Timer.COMMIT)
         self._cancel_timer(Timer.FALSE_INTERRUPTION)
         if self._user is None:
-            self._user = _UserSpeech()
+            self._user = UserSpeech()
         self._user.merge_gap_passed = False
         self._emit(UserSpeechStarted(event.onset))
 
@@ -206,8 +199,9 @@ class Conversation:
             if not text or not event.final:
                 return  # partials only count alongside speech the VAD heard
             # STT settled on words the VAD did not hear: speech that has already ended.
-            self._user = _UserSpeech(merge_gap_passed=True)
-            self._pause_response()
+            self._user = UserSpeech(merge_gap_passed=True)
+            if self.policy.interrupt_on_speech:
+                self._pause_response()
         user = self._user
         if event.final:
             if text:
@@ -263,12 +257,15 @@ class Conversation:
         settled = not self._user_speaking and user.finals_due == 0
         response = self._response
         if response is not None and response.paused:
+            if response.position_due:
+                return  # decide once the output has said how much was heard
             text = user.text(with_partial=True)
             lexicon = self.policy.backchannel_words
-            if settled and (not words_of(text) or is_backchannel(text, lexicon)):
+            ignorable = not words_of(text) or is_backchannel(text, lexicon)
+            if settled and ignorable and not user.typed:
                 self._resume_response(response)
                 return
-            if settled or not could_be_backchannel(text, lexicon):
+            if settled or user.typed or not could_be_backchannel(text, lexicon):
                 self._interrupt_response(response)
             else:
                 return  # wait: it may still be a backchannel
@@ -276,13 +273,17 @@ class Conversation:
             self._user = None
             self._cancel_timer(Timer.TRANSCRIPT)
             text = user.text(with_partial=False) or user.partial
-            if text:
+            if not text:
+                return
+            self._history.add_user_turn(text)
+            if self.policy.auto_respond or self._respond_when_committed:
                 self._start_response(text)
 
     def _start_response(self, user_text: str) -> None:
-        self._history.add_user_turn(user_text)
+        """Answer the history as it stands (its last message is usually the person's)."""
+        self._respond_when_committed = False
         self._responses_started += 1
-        response = _Response(id=f"resp_{self._responses_started}")
+        response = Response(id=f"resp_{self._responses_started}")
         self._response = response
         self._actions.append(StartResponse(response.id, self._history.messages, user_text))
         self._emit(AgentResponseStarted(response.id))
@@ -292,10 +293,20 @@ class Conversation:
         if response is None or response.paused:
             return
         response.paused = True
+        response.position_due = True  # the runtime answers PauseOutput with OutputPaused
         self._actions.append(PauseOutput(response.id))
         self._emit(AgentPaused(response.id))
 
-    def _resume_response(self, response: _Response) -> None:
+    def _on_output_paused(self, event: OutputPaused) -> None:
+        response = self._response
+        if response is None or response.id != event.response_id:
+            return
+        response.played, response.position_due = event.played, False
+        if response.cancel_when_paused is not None:
+            self._cancel_response(response, response.cancel_when_paused)
+        self._decide()
+
+    def _resume_response(self, response: Response) -> None:
         response.paused = False
         self._user = None
         for timer in (Timer.FALSE_INTERRUPTION, Timer.TRANSCRIPT, Timer.COMMIT):
@@ -303,19 +314,31 @@ class Conversation:
         self._actions.append(ResumeOutput(response.id))
         self._emit(AgentResumed(response.id))
 
-    def _interrupt_response(self, response: _Response) -> None:
-        self._cancel_timer(Timer.FALSE_INTERRUPTION)
-        self._actions.append(CancelResponse(response.id, "interrupted", response.played))
-        self._finish_response(response, response.played)
+    def _interrupt_response(self, response: Response) -> None:
+        self._cancel_response(response, "interrupted")
 
-    def _finish_response(self, response: _Response, played: float) -> None:
+    def _cancel_response(self, response: Response, reason: CancelReason) -> None:
+        if response.position_due:  # wait to learn how much was heard
+            response.cancel_when_paused = reason
+            return
+        self._cancel_timer(Timer.FALSE_INTERRUPTION)
+        self._actions.append(CancelResponse(response.id, reason, response.played))
+        self._finish_response(response, response.played, reason)
+
+    def _finish_response(
+        self,
+        response: Response,
+        played: float,
+        status: Literal["completed", "interrupted", "cancelled"] = "interrupted",
+    ) -> None:
         """Record what was heard of the response and forget it. `played` is inf when all
         of it was played; anything less means it was cut short."""
         text = join_words(heard_words(response.words, played))
-        completed = played == float("inf")
-        self._history.add_agent_speech(text, interrupted=not completed)
+        if played == float("inf"):
+            status = "completed"
+        index = self._history.add_agent_speech(text, interrupted=status != "completed")
+        self._spoken = [*self._spoken[-7:], SpokenResponse(response.id, response.words, index)]
         self._response = None
-        status: Literal["completed", "interrupted"] = "completed" if completed else "interrupted"
         self._emit(AgentResponseDone(response.id, text, status))
 
     # --- the agent's output ---------------------------------------------------------------
@@ -325,8 +348,62 @@ class Conversation:
         if response is None or response.id != event.response_id:
             return
         # Everything generated was played: all words were heard.
-        self._finish_response(response, float("inf"))
+        self._finish_response(response, float("inf"), "completed")
         self._decide()
+
+    # --- requests from the client (typed text, API calls) -----------------------------------
+
+    def _on_user_text(self, event: UserTextAdded) -> None:
+        text = event.text.strip()
+        if not text:
+            return
+        if not event.respond:
+            self._history.add_user_turn(text)
+            return
+        # Typed words are settled real words: they interrupt like speech that ended.
+        self._user = self._user or UserSpeech()
+        self._user.segments.append(text)
+        self._user.merge_gap_passed = self._user.typed = True
+        self._respond_when_committed = True
+        response = self._response
+        if response is not None and not response.paused:
+            self._pause_response()
+        self._decide()
+
+    def _on_response_requested(self) -> None:
+        if self._response is not None:
+            message = "a response is already in progress; cancel it first"
+            self._emit(ErrorEvent("conversation_already_has_active_response", message))
+        elif self._user is not None:
+            self._respond_when_committed = True  # answer once the person's turn is in
+        else:
+            last = next((m.content for m in reversed(self.history) if m.role == "user"), "")
+            self._start_response(last)
+
+    def _on_cancel_requested(self) -> None:
+        response = self._response
+        if response is None:
+            self._emit(ErrorEvent("response_cancel_not_active", "no response is in progress"))
+            return
+        self._pause_response()
+        self._cancel_response(response, "cancelled")
+
+    def _on_truncate_requested(self, event: TruncateRequested) -> None:
+        response = self._response
+        if response is not None and response.id == event.response_id:
+            response.played, response.position_due = event.played, False  # the client's word
+            self._cancel_response(response, "interrupted")
+            return
+        spoken = next((r for r in self._spoken if r.id == event.response_id), None)
+        if spoken is None or spoken.history_index is None:
+            return  # nothing of it is in the history: nothing to cut
+        text = join_words(heard_words(spoken.words, event.played))
+        self._history.cut_agent_speech(spoken.history_index, text)
+        if not text:  # its message is gone: later indexes moved up by one
+            for other in self._spoken:
+                if other.history_index is not None and other.history_index > spoken.history_index:
+                    other.history_index -= 1
+            spoken.history_index = None
 
     # --- the end --------------------------------------------------------------------------
 

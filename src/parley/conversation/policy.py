@@ -74,6 +74,16 @@ class TurnTakingPolicy(BaseModel):
         description="Longest wait for the final transcript after speech ended. Past it the "
         "turn goes on with whatever text arrived, and an error event reports the slow STT.",
     )
+    auto_respond: bool = Field(
+        True,
+        description="Answer each turn when it ends. Off, a turn only joins the history until "
+        "a response is asked for (manual turns; the Realtime API's create_response).",
+    )
+    interrupt_on_speech: bool = Field(
+        True,
+        description="Speech over the agent pauses it (and may interrupt it). Off, the agent "
+        "speaks on and the person's turn is answered after (interrupt_response).",
+    )
     backchannel_words: frozenset[str] = Field(
         DEFAULT_BACKCHANNELS,
         description="Words and phrases that, alone, mean 'go on': said while the agent "

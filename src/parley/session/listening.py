@@ -91,6 +91,7 @@ class InputPath:
         emit: Callable[[SessionEvent], None],
     ) -> None:
         self.sample_rate = sample_rate
+        self._vad = vad
         self._vad_stream: VADStream = vad.stream(policy, sample_rate)
         self._stt = stt
         self._notify = notify
@@ -140,6 +141,11 @@ class InputPath:
                     stt.speech_paused()
                 case VADEventKind.RESUME:
                     stt.speech_resumed()
+
+    def restart_vad(self, policy: TurnTakingPolicy) -> None:
+        """Use new turn-taking settings: a fresh VAD stream (speech in progress starts over)."""
+        self._vad_stream.close()
+        self._vad_stream = self._vad.stream(policy, self.sample_rate)
 
     def client_speech_started(self, now: float) -> None:
         """The client's VAD heard speech begin: the same decision, made elsewhere."""

@@ -30,14 +30,20 @@ from parley.conversation.actions import (
     StopOutput,
 )
 from parley.conversation.inputs import (
+    CancelRequested,
     ConversationInput,
     HangupRequested,
+    InstructionsChanged,
     OutputPaused,
     OutputStopped,
+    ResponseRequested,
     Timer,
     TimerFired,
+    TruncateRequested,
+    UserTextAdded,
 )
 from parley.conversation.machine import Conversation
+from parley.conversation.policy import TurnTakingPolicy
 from parley.events import ErrorEvent, SessionEnded, SessionEvent, TurnMetrics
 from parley.providers.scope import SessionScope
 from parley.session.config import Providers, SessionConfig
@@ -134,6 +140,33 @@ class Session:
     def hangup(self, reason: str = "agent ended the call") -> None:
         """End the session from the server side: audio stops now, closing follows."""
         self.dispatch(HangupRequested(self._now(), reason))
+
+    # --- requests a client can make besides speaking (typed text, Realtime API calls) -----
+
+    def submit_text(self, text: str, *, respond: bool = True) -> None:
+        """A user message as text: answered now (interrupting the agent), or only recorded."""
+        self.dispatch(UserTextAdded(self._now(), text, respond))
+
+    def request_response(self) -> None:
+        """Answer the history as it stands (manual turns); an error event if one is running."""
+        self.dispatch(ResponseRequested(self._now()))
+
+    def cancel_response(self) -> None:
+        """Stop the response in flight, keeping what was heard; an error event if none."""
+        self.dispatch(CancelRequested(self._now()))
+
+    def truncate_response(self, response_id: str, played: float) -> None:
+        """The client heard only `played` seconds of that response: cut it there."""
+        self.dispatch(TruncateRequested(self._now(), response_id, played))
+
+    def update_instructions(self, instructions: str) -> None:
+        self.dispatch(InstructionsChanged(self._now(), instructions))
+
+    def update_policy(self, policy: TurnTakingPolicy) -> None:
+        """New turn-taking settings from now on (the VAD restarts with them)."""
+        self.conversation.policy = policy
+        if self._input is not None:
+            self._input.restart_vad(policy)
 
     async def _receive(self) -> None:
         """The input loop: its only wait is for the next inbound item."""

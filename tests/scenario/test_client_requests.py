@@ -1,0 +1,98 @@
+"""Typed text, cancel and manual turns through a running session (virtual clock)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from parley.conversation import TurnTakingPolicy
+from parley.events import AgentResponseDone, AgentSpeaking
+from parley.providers.fake import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
+from parley.session import Providers, Session, SessionConfig
+from parley.transports.memory import (
+    HangUp,
+    MemoryTransport,
+    Say,
+    ScriptedCaller,
+    Silence,
+    Step,
+    stt_script,
+)
+
+from .harness import FRAME, run_virtual
+
+LONG = " ".join(f"w{i}" for i in range(16)) + "."
+
+
+async def until(check: Callable[[], bool]) -> None:
+    """Look every frame period, as the caller's clock ticks (polling is the point here)."""
+    while not check():  # noqa: ASYNC110
+        await asyncio.sleep(FRAME)
+
+
+def call_with(
+    steps: list[Step],
+    requests: Callable[[Session, MemoryTransport], Awaitable[None]],
+    *,
+    policy: TurnTakingPolicy | None = None,
+    replies: list[str] | None = None,
+) -> tuple[Session, MemoryTransport, FakeLLM]:
+    async def main() -> tuple[Session, MemoryTransport, FakeLLM]:
+        transport = MemoryTransport()
+        llm = FakeLLM(replies or [LONG, "Sure."])
+        providers = Providers(EnergyVAD(), FakeSTT(stt_script(steps)), llm, FakeTTS())
+        config = SessionConfig(policy=policy or TurnTakingPolicy())
+        session = Session(transport, providers, config)
+        async with asyncio.TaskGroup() as group:
+            group.create_task(session.run())
+            group.create_task(ScriptedCaller(transport, steps).run())
+            group.create_task(requests(session, transport))
+        return session, transport, llm
+
+    return run_virtual(main)
+
+
+def test_typed_text_interrupts_the_agent_and_is_answered() -> None:
+    async def requests(session: Session, transport: MemoryTransport) -> None:
+        await until(lambda: bool(transport.events_of(AgentSpeaking)))
+        await asyncio.sleep(1.0)
+        session.submit_text("actually, tell me about Mars")
+
+    steps: list[Step] = [Silence(0.3), Say("tell me a story", 1.0), Silence(8.0), HangUp()]
+    _, transport, llm = call_with(steps, requests)
+    assert [c[-1].content for c in llm.calls] == ["tell me a story", "actually, tell me about Mars"]
+    assert llm.calls[1][-2].interrupted
+    statuses = [e.status for _, e in transport.events_of(AgentResponseDone)]
+    assert statuses == ["interrupted", "completed"]
+
+
+def test_cancel_stops_the_audio_at_once_and_keeps_what_was_heard() -> None:
+    cancelled_at: list[float] = []
+
+    async def requests(session: Session, transport: MemoryTransport) -> None:
+        await until(lambda: bool(transport.events_of(AgentSpeaking)))
+        await asyncio.sleep(1.2)
+        cancelled_at.append(asyncio.get_running_loop().time())
+        session.cancel_response()
+
+    steps: list[Step] = [Silence(0.3), Say("tell me a story", 1.0), Silence(6.0), HangUp()]
+    session, transport, _ = call_with(steps, requests)
+    assert max(t for t, f in transport.sent if f.response_id == "resp_1") <= cancelled_at[0]
+    assert transport.clears[0] == cancelled_at[0]
+    [done] = [e for _, e in transport.events_of(AgentResponseDone)]
+    assert done.status == "cancelled"
+    assert 4 <= len(done.text.split()) <= 6  # ~1.2 s of 0.25 s words
+    assert session.conversation.history[-1].content == done.text
+
+
+def test_manual_turns_answer_only_when_asked() -> None:
+    async def requests(session: Session, transport: MemoryTransport) -> None:
+        await asyncio.sleep(4.0)
+        assert not transport.sent  # the turn ended long ago, and nobody asked for a response
+        session.request_response()
+
+    steps: list[Step] = [Silence(0.3), Say("hello there", 1.0), Silence(6.0), HangUp()]
+    manual = TurnTakingPolicy(auto_respond=False)
+    _, transport, llm = call_with(steps, requests, policy=manual, replies=["Hi."])
+    assert [c[-1].content for c in llm.calls] == ["hello there"]
+    assert transport.sent[0][0] >= 4.0
