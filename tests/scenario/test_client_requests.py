@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from parley.conversation import TurnTakingPolicy
 from parley.events import AgentResponseDone, AgentSpeaking
@@ -32,7 +33,7 @@ async def until(check: Callable[[], bool]) -> None:
 
 def call_with(
     steps: list[Step],
-    requests: Callable[[Session, MemoryTransport], Awaitable[None]],
+    requests: Callable[[Session, MemoryTransport], Coroutine[Any, Any, None]],
     *,
     policy: TurnTakingPolicy | None = None,
     replies: list[str] | None = None,
