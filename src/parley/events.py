@@ -29,6 +29,13 @@ class UserTranscript:
 
 
 @dataclass(frozen=True, slots=True)
+class UserDtmf:
+    """The person pressed a key on a phone's keypad."""
+
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentResponseStarted:
     response_id: str
 
@@ -93,6 +100,7 @@ SessionEvent = (
     UserSpeechStarted
     | UserSpeechStopped
     | UserTranscript
+    | UserDtmf
     | AgentResponseStarted
     | AgentSpeaking
     | AgentTranscript

@@ -44,7 +44,7 @@ from parley.conversation.inputs import (
 )
 from parley.conversation.machine import Conversation
 from parley.conversation.policy import TurnTakingPolicy
-from parley.events import ErrorEvent, SessionEnded, SessionEvent, TurnMetrics
+from parley.events import ErrorEvent, SessionEnded, SessionEvent, TurnMetrics, UserDtmf
 from parley.providers.scope import SessionScope
 from parley.session.config import Providers, SessionConfig
 from parley.session.listening import InputPath, STTRunner
@@ -56,6 +56,7 @@ from parley.timing import TurnTimings
 from parley.transports.base import (
     ClientSpeechStarted,
     ClientUtterance,
+    DtmfDigit,
     Hangup,
     PlaybackReport,
     Transport,
@@ -184,6 +185,8 @@ class Session:
                     listen.client_speech_started(now)
                 case ClientUtterance(audio):
                     listen.client_utterance(audio, now)
+                case DtmfDigit(digit):
+                    self.emit(UserDtmf(digit))
                 case Hangup(reason):
                     self.dispatch(HangupRequested(now, reason))
                     return

@@ -45,7 +45,16 @@ class ClientUtterance:
     audio: AudioFrame
 
 
-InboundItem = AudioFrame | Hangup | PlaybackReport | ClientSpeechStarted | ClientUtterance
+@dataclass(frozen=True, slots=True)
+class DtmfDigit:
+    """The caller pressed a key on the phone's keypad (0-9, *, #, A-D)."""
+
+    digit: str
+
+
+InboundItem = (
+    AudioFrame | Hangup | PlaybackReport | ClientSpeechStarted | ClientUtterance | DtmfDigit
+)
 
 
 @dataclass(frozen=True, slots=True)
