@@ -51,6 +51,9 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
 
     app = FastAPI(title="parley", version=__version__, lifespan=lifespan)
     app.state.parley = state
+    from parley.transports.twilio.routes import router as twilio_router  # imports parley.server
+
+    app.include_router(twilio_router)
 
     @app.get("/health", response_model=Health)
     async def health() -> JSONResponse:

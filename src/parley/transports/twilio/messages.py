@@ -1,0 +1,133 @@
+"""Twilio Media Streams wire messages, both directions, as pydantic models.
+
+Field names are snake_case here and camelCase on the wire (aliases). Inbound models ignore
+fields they do not know, since Twilio may add some; what they do require is what parley uses.
+`sequenceNumber`, `chunk` and `timestamp` are strings on the wire, as Twilio sends them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.alias_generators import to_camel
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+
+
+# --- inbound: Twilio -> parley ---------------------------------------------------------------
+
+
+class MediaFormat(_Wire):
+    encoding: str = "audio/x-mulaw"
+    sample_rate: int = 8000
+    channels: int = 1
+
+
+class StreamStart(_Wire):
+    stream_sid: str
+    account_sid: str
+    call_sid: str
+    tracks: list[str] = Field(default_factory=lambda: ["inbound"])
+    custom_parameters: dict[str, str] = Field(default_factory=dict)
+    media_format: MediaFormat = Field(default_factory=MediaFormat)
+
+
+class Connected(_Wire):
+    event: Literal["connected"]
+    protocol: str = "Call"
+    version: str = "1.0.0"
+
+
+class Start(_Wire):
+    event: Literal["start"]
+    sequence_number: str | None = None
+    stream_sid: str
+    start: StreamStart
+
+
+class InboundMedia(_Wire):
+    track: str = "inbound"
+    chunk: str | None = None
+    timestamp: str | None = None
+    payload: str
+
+
+class Media(_Wire):
+    event: Literal["media"]
+    sequence_number: str | None = None
+    stream_sid: str
+    media: InboundMedia
+
+
+class MarkName(_Wire):
+    name: str
+
+
+class Mark(_Wire):
+    event: Literal["mark"]
+    sequence_number: str | None = None
+    stream_sid: str
+    mark: MarkName
+
+
+class DtmfDigitInfo(_Wire):
+    track: str = "inbound_track"
+    digit: str = Field(pattern=r"^[0-9*#A-D]$")
+
+
+class Dtmf(_Wire):
+    event: Literal["dtmf"]
+    sequence_number: str | None = None
+    stream_sid: str
+    dtmf: DtmfDigitInfo
+
+
+class StreamStop(_Wire):
+    account_sid: str | None = None
+    call_sid: str | None = None
+
+
+class Stop(_Wire):
+    event: Literal["stop"]
+    sequence_number: str | None = None
+    stream_sid: str
+    stop: StreamStop = Field(default_factory=StreamStop)
+
+
+InboundMessage = Annotated[
+    Connected | Start | Media | Mark | Dtmf | Stop, Field(discriminator="event")
+]
+INBOUND = TypeAdapter[InboundMessage](InboundMessage)
+INBOUND_EVENTS = frozenset({"connected", "start", "media", "mark", "dtmf", "stop"})
+
+
+# --- outbound: parley -> Twilio --------------------------------------------------------------
+
+
+class OutboundPayload(_Wire):
+    payload: str
+
+
+class OutboundMedia(_Wire):
+    event: Literal["media"] = "media"
+    stream_sid: str
+    media: OutboundPayload
+
+
+class OutboundMark(_Wire):
+    event: Literal["mark"] = "mark"
+    stream_sid: str
+    mark: MarkName
+
+
+class Clear(_Wire):
+    event: Literal["clear"] = "clear"
+    stream_sid: str
+
+
+def to_wire(message: _Wire) -> str:
+    """The JSON text of a message, camelCase as Twilio spells it."""
+    return message.model_dump_json(by_alias=True, exclude_none=True)

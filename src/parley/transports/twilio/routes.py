@@ -1,0 +1,190 @@
+"""Twilio's two doors into the server: the voice webhook and the media stream.
+
+`POST /twilio/voice` answers a call with TwiML that connects it to `wss://HOST/twilio/media`.
+With an auth token configured, the webhook's X-Twilio-Signature must check out (the twilio
+SDK's RequestValidator), and the TwiML hands the stream a per-call token (an HMAC of the Call
+SID) that `/twilio/media` requires in `start.customParameters`: only calls Twilio really
+placed get a session. `TwilioCalls` knows the calls in progress, so server code can hang one
+up by its Call SID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable
+
+from fastapi import APIRouter, FastAPI, Request, Response, WebSocket
+from pydantic import SecretStr
+from twilio.request_validator import RequestValidator
+from twilio.twiml.voice_response import Connect, VoiceResponse
+
+from parley.server.state import ServerNotReadyError, server_state
+from parley.session import Session
+from parley.settings import TwilioSettings
+from parley.transports.twilio.messages import StreamStart
+from parley.transports.twilio.rest import TwilioRest, TwilioRestError
+from parley.transports.twilio.transport import (
+    HangUpCall,
+    StreamNotStartedError,
+    TwilioTransport,
+)
+
+log = logging.getLogger("parley.twilio")
+router = APIRouter(tags=["twilio"])
+
+TOKEN_PARAMETER = "parley_token"
+CallStarted = Callable[[StreamStart, Session], None]
+
+
+class TwilioCalls:
+    """The calls in progress on this server, by Call SID."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, Session] = {}
+        # Called as each call's session starts: attach observers (DTMF, transcripts) here.
+        self.on_call_started: list[CallStarted] = []
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def get(self, call_sid: str) -> Session | None:
+        return self._sessions.get(call_sid)
+
+    def hang_up(self, call_sid: str, reason: str = "agent ended the call") -> bool:
+        """End a call from the server: audio stops now, then the REST hangup and close.
+        False if no such call is in progress here."""
+        session = self._sessions.get(call_sid)
+        if session is None:
+            return False
+        session.hangup(reason)
+        return True
+
+    def _started(self, call: StreamStart, session: Session) -> None:
+        self._sessions[call.call_sid] = session
+        for callback in self.on_call_started:
+            try:
+                callback(call, session)
+            except Exception:
+                log.exception("twilio call %s: an on_call_started callback failed", call.call_sid)
+
+    def _ended(self, call_sid: str) -> None:
+        self._sessions.pop(call_sid, None)
+
+
+def twilio_calls(app: FastAPI) -> TwilioCalls:
+    """The app's call registry (made on first use)."""
+    calls: TwilioCalls | None = getattr(app.state, "twilio_calls", None)
+    if calls is None:
+        calls = TwilioCalls()
+        app.state.twilio_calls = calls
+    return calls
+
+
+def call_token(auth_token: SecretStr, call_sid: str) -> str:
+    """The stream token for a call: proves the stream came from a signed webhook."""
+    key = auth_token.get_secret_value().encode()
+    return hmac.new(key, f"parley-stream:{call_sid}".encode(), hashlib.sha256).hexdigest()
+
+
+def public_url(request: Request, settings: TwilioSettings) -> str:
+    """The URL Twilio requested, as Twilio saw it (behind a tunnel, the public host)."""
+    if settings.public_host is None:
+        return str(request.url)
+    query = f"?{request.url.query}" if request.url.query else ""
+    return f"https://{settings.public_host}{request.url.path}{query}"
+
+
+# --- the voice webhook -----------------------------------------------------------------------
+
+
+@router.post("/twilio/voice")
+async def voice_webhook(request: Request) -> Response:
+    state = server_state(request)
+    settings = state.settings.twilio
+    form = await request.form()
+    if settings.auth_token is not None:
+        signature = request.headers.get("X-Twilio-Signature")
+        validator = RequestValidator(settings.auth_token.get_secret_value())
+        if not signature or not validator.validate(public_url(request, settings), form, signature):
+            problem = "no X-Twilio-Signature" if not signature else "a wrong X-Twilio-Signature"
+            log.warning("twilio webhook: refused a request with %s", problem)
+            return Response(f"forbidden: {problem}", status_code=403, media_type="text/plain")
+    call_sid = str(form.get("CallSid", ""))
+    twiml = VoiceResponse()
+    if not state.loader.ready:
+        log.warning("twilio call %s: refused, providers not ready", call_sid or "(unknown)")
+        twiml.say("Sorry, the assistant is not ready yet. Please call again in a minute.")
+        twiml.hangup()
+        return Response(str(twiml), media_type="application/xml")
+    host = settings.public_host or request.headers.get("host", request.url.netloc)
+    connect = Connect()
+    stream = connect.stream(url=f"wss://{host}/twilio/media")
+    parameters = {"from": str(form.get("From", "")), "to": str(form.get("To", ""))}
+    if settings.auth_token is not None:
+        parameters[TOKEN_PARAMETER] = call_token(settings.auth_token, call_sid)
+    for name, value in parameters.items():
+        stream.parameter(name=name, value=value)
+    twiml.append(connect)
+    log.info("twilio call %s: answered, streaming to wss://%s/twilio/media", call_sid, host)
+    return Response(str(twiml), media_type="application/xml")
+
+
+# --- the media stream ------------------------------------------------------------------------
+
+
+@router.websocket("/twilio/media")
+async def media_stream(websocket: WebSocket) -> None:
+    state = server_state(websocket)
+    settings = state.settings.twilio
+    await websocket.accept()
+    transport = TwilioTransport(
+        websocket, max_message_bytes=settings.max_message_bytes, hang_up=_rest_hangup(settings)
+    )
+    try:
+        call = await transport.wait_for_start(settings.start_timeout_s)
+        _check_token(call, settings)
+        session = state.new_session(transport, session_id=f"twilio-{call.call_sid}")
+    except (StreamNotStartedError, ServerNotReadyError) as exc:
+        log.warning("twilio call %s: stream refused: %s", transport.call_id, exc)
+        transport.stopped = True  # no session: nothing to hang up by REST
+        await transport.aclose()
+        return
+    calls = twilio_calls(websocket.app)
+    calls._started(call, session)
+    try:
+        await state.sessions.run(session)
+    finally:
+        calls._ended(call.call_sid)
+
+
+def _check_token(call: StreamStart, settings: TwilioSettings) -> None:
+    if settings.auth_token is None:
+        return
+    presented = call.custom_parameters.get(TOKEN_PARAMETER, "")
+    expected = call_token(settings.auth_token, call.call_sid)
+    if not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise StreamNotStartedError(f"missing or wrong `{TOKEN_PARAMETER}` parameter")
+
+
+def _rest_hangup(settings: TwilioSettings) -> HangUpCall | None:
+    """The REST hangup for calls the server ends, when credentials are configured."""
+    if settings.account_sid is None or settings.auth_token is None:
+        return None
+    rest = TwilioRest(
+        settings.account_sid,
+        settings.auth_token,
+        base_url=settings.api_base_url,
+        timeout=settings.rest_timeout_s,
+    )
+
+    async def hang_up(call_sid: str) -> None:
+        try:
+            outcome = await rest.hang_up(call_sid)
+        except (TwilioRestError, ValueError) as exc:
+            log.error("twilio call %s: REST hangup failed: %s", call_sid, exc)
+        else:
+            log.info("twilio call %s: hung up by REST (%s)", call_sid, outcome)
+
+    return hang_up

@@ -1,0 +1,283 @@
+"""The Twilio Media Streams transport: one phone call's websocket, translated (invariant 9).
+
+Inbound, mu-law 8 kHz media becomes PCM16 frames (the input path resamples them to the STT's
+rate), DTMF becomes digits, echoed marks become playback reports and `stop` a hangup.
+Outbound, the session's paced 20 ms frames (the pipeline resamples speech to 8 kHz for us)
+go out as mu-law, each followed by a mark naming where it ends in its response, so the
+echoes tell the server how far the caller has really heard. A clear drops queued audio and
+its marks, voids the marks already sent and tells Twilio to empty its buffer, in that order.
+
+Bad input is logged with the call id and dropped; the call goes on. Twilio's protocol has
+no way to tell it about an error, so the log is where it shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from parley.audio.codecs import pcm16_to_ulaw, ulaw_to_pcm16
+from parley.audio.frames import AudioFrame
+from parley.audio.resample import resample
+from parley.events import SessionEvent
+from parley.transports.base import (
+    DtmfDigit,
+    Hangup,
+    InboundItem,
+    OutboundAudio,
+    PlaybackReport,
+    Transport,
+)
+from parley.transports.outbound import OutboundQueue, pump
+from parley.transports.twilio.marks import MarkLedger, UnknownMarkError
+from parley.transports.twilio.messages import (
+    INBOUND,
+    Clear,
+    Connected,
+    Dtmf,
+    InboundMessage,
+    Mark,
+    MarkName,
+    Media,
+    OutboundMark,
+    OutboundMedia,
+    OutboundPayload,
+    Start,
+    Stop,
+    StreamStart,
+    to_wire,
+)
+
+log = logging.getLogger("parley.twilio")
+
+TWILIO_RATE = 8000
+HangUpCall = Callable[[str], Awaitable[None]]
+
+
+class StreamNotStartedError(Exception):
+    """The stream closed, timed out or was unusable before a valid `start`."""
+
+
+class TwilioTransport(Transport):
+    output_sample_rate = TWILIO_RATE
+    reports_playback = True
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        *,
+        max_message_bytes: int = 65_536,
+        hang_up: HangUpCall | None = None,
+    ) -> None:
+        self._ws = websocket
+        self._max_message_bytes = max_message_bytes
+        self._hang_up = hang_up
+        self._queue: OutboundQueue[tuple[str, ...]] = OutboundQueue()
+        self._marks = MarkLedger()
+        self._gone = False  # the websocket is closed (either side)
+        self.call: StreamStart | None = None
+        self.stopped = False  # Twilio sent `stop`: the call is over on its side
+        self.problems: Counter[str] = Counter()  # bad input, by kind
+        self.frames_in = 0
+        self.frames_out = 0
+        self.clears = 0
+
+    @property
+    def call_id(self) -> str:
+        return self.call.call_sid if self.call is not None else "(before start)"
+
+    @property
+    def marks(self) -> MarkLedger:
+        return self._marks
+
+    # --- the handshake ----------------------------------------------------------------------
+
+    async def wait_for_start(self, limit: float) -> StreamStart:
+        """Read `connected` and `start` within `limit` s; anything else first is dropped."""
+        try:
+            async with asyncio.timeout(limit):
+                while True:
+                    message = await self._next_message()
+                    match message:
+                        case None:
+                            raise StreamNotStartedError("the stream closed before `start`")
+                        case Connected():
+                            continue
+                        case Start():
+                            self._check_format(message.start)
+                            self.call = message.start
+                            log.info("twilio call %s: stream %s started", self.call_id,
+                                     message.stream_sid)  # fmt: skip
+                            return message.start
+                        case _:
+                            self._complain("early", f"`{message.event}` before `start`: dropped")
+        except TimeoutError:
+            raise StreamNotStartedError(f"no `start` within {limit:g} s") from None
+
+    def _check_format(self, start: StreamStart) -> None:
+        fmt = start.media_format
+        if (fmt.encoding, fmt.sample_rate, fmt.channels) != ("audio/x-mulaw", TWILIO_RATE, 1):
+            raise StreamNotStartedError(
+                f"unsupported media format {fmt.encoding} {fmt.sample_rate} Hz "
+                f"x{fmt.channels} (Media Streams sends audio/x-mulaw 8000 Hz mono)"
+            )
+
+    # --- inbound ----------------------------------------------------------------------------
+
+    async def receive(self) -> InboundItem | None:
+        while True:
+            message = await self._next_message()
+            if message is None:
+                return None
+            item = self._translate(message)
+            if item is not None:
+                return item
+
+    def _translate(self, message: InboundMessage) -> InboundItem | None:
+        assert self.call is not None, "receive() before wait_for_start()"
+        if isinstance(message, Connected | Start):
+            self._complain("repeat", f"`{message.event}` again mid-call: ignored")
+            return None
+        if message.stream_sid != self.call.stream_sid:
+            self._complain("stream", f"`{message.event}` for another stream "
+                           f"({message.stream_sid[:40]!r}): dropped")  # fmt: skip
+            return None
+        match message:
+            case Media():
+                return self._audio(message)
+            case Mark():
+                return self._echo(message.mark.name)
+            case Dtmf():
+                return DtmfDigit(message.dtmf.digit)
+            case Stop():
+                self.stopped = True
+                log.info("twilio call %s: stream stopped by Twilio", self.call_id)
+                return Hangup("Twilio stopped the stream")
+        return None
+
+    def _audio(self, message: Media) -> AudioFrame | None:
+        if message.media.track not in ("inbound", "inbound_track"):
+            return None  # the agent's own audio, when a stream asks for both tracks
+        try:
+            ulaw = base64.b64decode(message.media.payload, validate=True)
+        except (binascii.Error, ValueError):
+            self._complain("base64", "media payload is not valid base64: dropped")
+            return None
+        if not ulaw:
+            self._complain("empty", "media with an empty payload: dropped")
+            return None
+        self.frames_in += 1
+        return AudioFrame(ulaw_to_pcm16(ulaw), TWILIO_RATE)
+
+    def _echo(self, name: str) -> PlaybackReport | None:
+        try:
+            return self._marks.echoed(name)
+        except UnknownMarkError as exc:
+            self._complain("mark", str(exc))
+            return None
+
+    async def _next_message(self) -> InboundMessage | None:
+        """The next well-formed message; None once the socket is closed."""
+        while not self._gone:
+            try:
+                raw = await self._ws.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                raw = {"type": "websocket.disconnect"}
+            if raw["type"] == "websocket.disconnect":
+                self._gone = True
+                return None
+            text: str | None = raw.get("text")
+            if text is None:
+                size = len(raw.get("bytes") or b"")
+                self._complain("binary", f"binary frame of {size} bytes (Media Streams sends "
+                               "JSON text): dropped")  # fmt: skip
+                continue
+            if len(text) > self._max_message_bytes:
+                self._complain("size", f"message of {len(text)} bytes is over the "
+                               f"{self._max_message_bytes}-byte limit: dropped")  # fmt: skip
+                continue
+            try:
+                return INBOUND.validate_json(text)
+            except ValidationError as exc:
+                self._complain(*describe_invalid(exc))
+        return None
+
+    def _complain(self, kind: str, problem: str) -> None:
+        self.problems[kind] += 1
+        count = self.problems[kind]
+        if count & (count - 1) == 0:  # 1st, 2nd, 4th, 8th... of a kind: a flood stays quiet
+            log.warning("twilio call %s: %s (%d so far)", self.call_id, problem, count)
+
+    # --- outbound (synchronous, never blocks) ---------------------------------------------
+
+    def send_audio(self, frame: OutboundAudio) -> None:
+        if self.call is None:
+            return
+        audio = frame.audio
+        if audio.sample_rate != TWILIO_RATE:
+            audio = resample(audio, TWILIO_RATE)
+        sid = self.call.stream_sid
+        payload = base64.b64encode(pcm16_to_ulaw(audio.pcm)).decode("ascii")
+        name = self._marks.issue(frame.response_id, frame.offset + audio.duration)
+        media = OutboundMedia(stream_sid=sid, media=OutboundPayload(payload=payload))
+        mark = OutboundMark(stream_sid=sid, mark=MarkName(name=name))
+        self._queue.put((to_wire(media), to_wire(mark)), audio=True)
+        self.frames_out += 1
+
+    def clear_audio(self) -> None:
+        if self.call is None:
+            return
+        self._queue.drop_audio()  # with their marks: those will never be echoed
+        self._marks.void_outstanding()
+        self._queue.put((to_wire(Clear(stream_sid=self.call.stream_sid)),))
+        self.clears += 1
+
+    def send_event(self, event: SessionEvent) -> None:
+        """Media Streams has no words for session events."""
+
+    # --- the writer and closing ------------------------------------------------------------
+
+    async def serve(self) -> None:
+        await pump(self._queue, self._write)
+
+    async def _write(self, texts: tuple[str, ...]) -> None:
+        if self._gone:
+            return
+        try:
+            for text in texts:
+                await self._ws.send_text(text)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self._gone = True
+
+    async def aclose(self) -> None:
+        """End the call: by REST hangup unless Twilio already stopped it, then the socket."""
+        try:
+            if not self.stopped and self.call is not None and self._hang_up is not None:
+                await self._hang_up(self.call.call_sid)
+        finally:
+            if not self._gone:
+                self._gone = True
+                with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                    await self._ws.close(code=1000)
+
+
+def describe_invalid(exc: ValidationError) -> tuple[str, str]:
+    """The kind of problem and one line naming it, for the log."""
+    error = exc.errors(include_url=False)[0]
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "json_invalid":
+        return "json", f"malformed JSON ({ctx.get('error', error['msg'])}): dropped"
+    if kind == "union_tag_invalid":
+        return "event", f"unknown event {str(ctx.get('tag'))[:40]!r}: ignored"
+    if kind in ("union_tag_not_found", "model_attributes_type", "model_type"):
+        return "no event", "a message without an `event` field: dropped"
+    where = ".".join(str(part) for part in error["loc"])
+    return "fields", f"invalid message ({where}: {error['msg'][:100]}): dropped"
