@@ -34,6 +34,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     talk.add_argument("--in", dest="question", type=Path, required=True, help="a WAV question")
     talk.add_argument("--out", dest="reply", type=Path, required=True, help="where the reply goes")
     _provider_flags(talk)
+    call = commands.add_parser("call", help="phone a running server's Twilio endpoint, no phone")
+    call.add_argument("wavs", type=Path, nargs="+", help="the caller's speech, one WAV a turn")
+    call.add_argument("--url", default="ws://127.0.0.1:8000/twilio/media", help="media stream")
+    call.add_argument("--barge-in", type=float, metavar="S", help="cut in after S s of answer")
+    call.add_argument("--wait", type=float, default=30.0, help="longest wait for an answer (s)")
+    call.add_argument("--record", type=Path, help="write what the caller heard to this WAV")
+    call.add_argument("--settings", type=Path, help="settings file (for twilio.auth_token)")
     check = commands.add_parser("check", help="try each configured cloud provider, with timings")
     check.add_argument("--timeout", type=float, default=15.0, help="per provider (s)")
     _provider_flags(check)
@@ -55,6 +62,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         flags = {k: getattr(args, k) for k in ("vad", "stt", "llm", "tts")}
         settings = load_settings(args.settings, **flags)
         return asyncio.run(run_talk(args.question, args.reply, settings, console))
+    if args.command == "call":
+        from parley.settings import load_settings
+        from parley.transports.twilio.call_command import run_call
+
+        options = {"barge_in_after": args.barge_in, "wait": args.wait, "record": args.record}
+        caller = asyncio.run(
+            run_call(args.url, args.wavs, load_settings(args.settings), console, **options)
+        )
+        return 1 if caller.log.protocol_errors else 0
     if args.command == "check":
         return _check(args)
     if args.command == "demo":

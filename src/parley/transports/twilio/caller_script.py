@@ -1,0 +1,150 @@
+"""What a fake caller does and what it records: script steps, wait conditions, call logs,
+and the audio helpers that turn WAV files into speech with a known onset and end.
+"""
+
+from __future__ import annotations
+
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from parley.audio.frames import AudioFrame, rms_dbfs
+
+if TYPE_CHECKING:
+    from parley.transports.twilio.fake_caller import FakeCaller
+
+# --- the script ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Speak:
+    """Say this audio (any rate; sent as 8 kHz mu-law frames)."""
+
+    audio: AudioFrame
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Send silence for `duration` seconds."""
+
+    duration: float
+
+
+@dataclass(frozen=True, slots=True)
+class WaitFor:
+    """Send silence until `condition(caller, now)` holds, then `then` seconds more."""
+
+    condition: Condition
+    then: float = 0.0
+    limit: float = 30.0
+    what: str = "the condition"
+
+
+@dataclass(frozen=True, slots=True)
+class PressKeys:
+    digits: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendRaw:
+    """Send this exact text or binary frame (to test how a server takes bad input)."""
+
+    message: str | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class HangUp:
+    """Send `stop` and close, as Twilio does when the caller hangs up."""
+
+
+CallerStep = Speak | Pause | WaitFor | PressKeys | SendRaw | HangUp
+
+
+Condition = Callable[["FakeCaller", float], bool]
+
+
+def any_of(*conditions: Condition) -> Condition:
+    """Condition: any of these holds."""
+    return lambda caller, now: any(condition(caller, now) for condition in conditions)
+
+
+def agent_heard(seconds: float) -> Condition:
+    """Condition: the caller has heard `seconds` of agent audio since its last utterance."""
+    return lambda caller, now: caller.heard_since_last_utterance(now) >= seconds
+
+
+def agent_finished(quiet: float = 1.0) -> Condition:
+    """Condition: the agent answered the last utterance and has been quiet for `quiet` s."""
+
+    def done(caller: FakeCaller, now: float) -> bool:
+        return (
+            caller.heard_since_last_utterance(now) > 0 and caller.playback.idle_since(now) >= quiet
+        )
+
+    return done
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Utterance:
+    """One Speak step: when its audio was captured, with its voiced part located."""
+
+    label: str
+    started: float  # capture time of its first sample
+    ended: float = 0.0  # capture time of its last sample
+    onset: float | None = None  # first voiced sample (None: the audio is silent)
+    speech_end: float | None = None  # last voiced sample
+
+
+@dataclass(slots=True)
+class CallLog:
+    """Everything that happened on the line, timestamped on the loop's clock."""
+
+    frames: list[tuple[float, float]] = field(default_factory=list)  # (due, sent)
+    utterances: list[Utterance] = field(default_factory=list)
+    media_received: list[float] = field(default_factory=list)
+    marks_received: list[tuple[float, str]] = field(default_factory=list)
+    marks_echoed: list[tuple[float, str]] = field(default_factory=list)
+    clears_received: list[float] = field(default_factory=list)
+    digits_sent: list[tuple[float, str]] = field(default_factory=list)
+    protocol_errors: list[str] = field(default_factory=list)  # what the server got wrong
+    ended_by: str | None = None  # "caller", "twilio" or "server"
+    closed_at: float | None = None
+
+
+# --- audio helpers ---------------------------------------------------------------------------
+
+
+def load_wav(path: Path | str) -> AudioFrame:
+    """A PCM16 WAV file (mono, or mixed down to mono) as a frame."""
+    with wave.open(str(path), "rb") as wav:
+        if wav.getsampwidth() != 2:
+            raise ValueError(f"{path}: needs 16-bit PCM, got {8 * wav.getsampwidth()}-bit")
+        channels, rate = wav.getnchannels(), wav.getframerate()
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1).astype("<i2")
+    return AudioFrame(samples.tobytes(), rate)
+
+
+def voiced_span(
+    audio: AudioFrame, threshold_dbfs: float = -40.0, window: float = 0.01
+) -> tuple[float, float] | None:
+    """First and last voiced moments of a clip (10 ms windows louder than the threshold)."""
+    size = max(1, round(window * audio.sample_rate))
+    samples = audio.as_array()
+    voiced = [
+        i
+        for i in range(0, len(samples), size)
+        if rms_dbfs(AudioFrame(samples[i : i + size].tobytes(), audio.sample_rate)) > threshold_dbfs
+    ]
+    if not voiced:
+        return None
+    return voiced[0] / audio.sample_rate, min(len(samples), voiced[-1] + size) / audio.sample_rate
