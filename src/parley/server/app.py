@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Literal
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from parley import __version__
@@ -54,6 +55,11 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
     from parley.transports.twilio.routes import router as twilio_router  # imports parley.server
 
     app.include_router(twilio_router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        state.metrics.sessions_active.set(len(state.sessions))
+        return Response(state.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/health", response_model=Health)
     async def health() -> JSONResponse:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from fastapi import Request, WebSocket
 
+from parley.server.metrics import ServerMetrics
 from parley.server.providers import ProviderLoader
 from parley.server.sessions import SessionManager
 from parley.session import Session, SessionConfig
@@ -24,6 +25,7 @@ class ServerState:
     settings: Settings
     loader: ProviderLoader
     sessions: SessionManager
+    metrics: ServerMetrics = field(default_factory=ServerMetrics)
 
     def new_session(
         self,
@@ -35,9 +37,12 @@ class ServerState:
         if not self.loader.ready:
             problem = "failed to load" if self.loader.failed else "still loading"
             raise ServerNotReadyError(f"providers {problem}; see /health")
-        return Session(
+        session = Session(
             transport, self.loader.providers, config or self.settings.session, session_id=session_id
         )
+        session.observers.append(self.metrics.observe)
+        self.metrics.sessions.labels(type(transport).__name__).inc()
+        return session
 
     def token_matches(self, presented: str | None) -> bool:
         """Constant-time check of a client's access token; no token configured admits all."""
