@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 
 import jiwer
 import numpy as np
 
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
+from parley.providers import registry
 from parley.providers.base import VADEvent, VADEventKind
 from parley.providers.local.llama import LlamaLLM
 from parley.providers.local.silero import SileroVAD
 from parley.providers.local.whisper import WhisperSTT
+from parley.settings import Settings
 from parley.types import ChatMessage
 
 from .conftest import Speak
@@ -97,3 +100,16 @@ def _downsample(audio: AudioFrame) -> AudioFrame:
     from parley.audio.resample import resample
 
     return resample(audio, 8000)
+
+
+def test_whisper_base_is_assembled_from_its_two_packages_and_hears_piper(
+    speak: Speak, tmp_path: Path
+) -> None:
+    settings = Settings.model_validate({"whisper": {"model": "base", "cache_dir": str(tmp_path)}})
+    stt = registry.create("stt", "whisper-base", settings)
+    assert isinstance(stt, WhisperSTT)
+    assert stt.name == "whisper-base"
+    # (Base writes numbers as digits, "7.30": a sentence without any keeps the count fair.)
+    heard = asyncio.run(stt.transcribe(speak(SENTENCES[2])))
+    error_rate = jiwer.wer(normalize(SENTENCES[2]), normalize(heard))
+    assert error_rate <= 0.15, heard
