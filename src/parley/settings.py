@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
@@ -93,6 +93,35 @@ class TwilioSettings(BaseModel):
     )
 
 
+class BrowserSettings(BaseModel):
+    """The browser client's websocket, `WS /ws` (docs/protocol.md): limits and audio out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_message_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Larger text messages are refused with an error event (a 60 s utterance "
+        "as base64 WAV at 16 kHz is about 2.6 MB). Messages over 16 MiB close the connection.",
+    )
+    max_frame_bytes: int = Field(
+        65_536, ge=256, description="Largest binary audio frame in streaming mode (2 s at 16 kHz)."
+    )
+    max_utterance_s: float = Field(
+        60.0, gt=0, le=600, description="Longest utterance a `speech_end` may carry."
+    )
+    max_messages_per_second: int = Field(
+        250,
+        ge=10,
+        description="Messages past this many in one second are dropped with an error event "
+        "(streaming 20 ms frames plus playback reports is about 100 a second).",
+    )
+    output_sample_rate: Literal[16000, 22050, 24000, 48000] = Field(
+        24000, description="Sample rate of the agent audio sent to the page."
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PARLEY_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -121,6 +150,7 @@ class Settings(BaseSettings):
     llama: LlamaSettings = Field(default_factory=LlamaSettings)
     piper: PiperSettings = Field(default_factory=PiperSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
+    browser: BrowserSettings = Field(default_factory=BrowserSettings)
 
     @classmethod
     def settings_customise_sources(

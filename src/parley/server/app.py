@@ -55,6 +55,9 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
     from parley.transports.twilio.routes import router as twilio_router  # imports parley.server
 
     app.include_router(twilio_router)
+    from parley.transports.browser.routes import router as browser_router  # the page, WS /ws
+
+    app.include_router(browser_router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
