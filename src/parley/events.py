@@ -29,6 +29,13 @@ class UserTranscript:
 
 
 @dataclass(frozen=True, slots=True)
+class UserSpeechTranscribed:
+    """The STT has answered the end of a stretch of speech: every final transcript of it has
+    been sent (as UserTranscript; none if it held no words). Lets a transport tie transcripts
+    to the speech they came from (the Realtime API's transcription.completed)."""
+
+
+@dataclass(frozen=True, slots=True)
 class UserDtmf:
     """The person pressed a key on a phone's keypad."""
 
@@ -100,6 +107,7 @@ SessionEvent = (
     UserSpeechStarted
     | UserSpeechStopped
     | UserTranscript
+    | UserSpeechTranscribed
     | UserDtmf
     | AgentResponseStarted
     | AgentSpeaking

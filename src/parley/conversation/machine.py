@@ -67,6 +67,7 @@ from parley.events import (
     SessionEvent,
     UserSpeechStarted,
     UserSpeechStopped,
+    UserSpeechTranscribed,
     UserTranscript,
 )
 from parley.types import ChatMessage
@@ -210,6 +211,7 @@ class Conversation:
             user.partial = ""
             if event.complete and user.finals_due:
                 user.finals_due -= 1
+                self._emit(UserSpeechTranscribed())
                 if not user.finals_due:
                     self._cancel_timer(Timer.TRANSCRIPT)
         else:

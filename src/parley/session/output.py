@@ -45,6 +45,7 @@ class PlayoutScheduler:
         self.sample_rate = transport.output_sample_rate
         self._transport = transport
         self._notify = notify
+        self._frame_duration = frame_duration
         self._frame_bytes = round(frame_duration * self.sample_rate) * SAMPLE_WIDTH
         self._lookahead = lookahead
         self._response: str | None = None
@@ -72,6 +73,11 @@ class PlayoutScheduler:
         """Make `response_id` current; any other response's audio is gone from now on."""
         if self._response is not None:
             self.stop()
+        # A transport may change its output rate between responses (a Realtime client's
+        # session.update of the output format): each response is paced at the rate of its start.
+        if self._transport.output_sample_rate != self.sample_rate:
+            self.sample_rate = self._transport.output_sample_rate
+            self._frame_bytes = round(self._frame_duration * self.sample_rate) * SAMPLE_WIDTH
         self._response = response_id
         self._audio = bytearray()
         self._read = self._played = self._confirmed = 0

@@ -164,9 +164,10 @@ class Session:
         self.dispatch(InstructionsChanged(self._now(), instructions))
 
     def update_policy(self, policy: TurnTakingPolicy) -> None:
-        """New turn-taking settings from now on (the VAD restarts with them)."""
-        self.conversation.policy = policy
-        if self._input is not None:
+        """New turn-taking settings from now on. The VAD restarts with them only if its own
+        settings changed, so a client re-sending its settings loses no speech in progress."""
+        previous, self.conversation.policy = self.conversation.policy, policy
+        if self._input is not None and _vad_settings(previous) != _vad_settings(policy):
             self._input.restart_vad(policy)
 
     async def _receive(self) -> None:
@@ -293,3 +294,13 @@ class Session:
     @staticmethod
     def _now() -> float:
         return asyncio.get_running_loop().time()
+
+
+def _vad_settings(policy: TurnTakingPolicy) -> tuple[float, int, int, int]:
+    """The settings a VAD stream is built with (see providers/vad_gate.py)."""
+    return (
+        policy.vad_threshold,
+        policy.min_interruption_ms,
+        policy.min_silence_ms,
+        policy.prefix_padding_ms,
+    )
