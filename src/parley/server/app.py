@@ -58,6 +58,9 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
     from parley.transports.browser.routes import router as browser_router  # the page, WS /ws
 
     app.include_router(browser_router)
+    from parley.transports.realtime.routes import router as realtime_router  # WS /v1/realtime
+
+    app.include_router(realtime_router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

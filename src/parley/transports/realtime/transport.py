@@ -1,0 +1,277 @@
+"""The Realtime API transport: one client's websocket, translated (invariant 9).
+
+Inbound, each text message is parsed into a client event (`client_events`) and handled at
+once (`requests`): session calls happen in the session's input task, between frames, and
+audio joins a small queue that `receive` hands to the session frame by frame, in order with
+everything else the client sent. Outbound, session events become server events (`narrator`)
+and paced agent audio becomes audio deltas; both go through the OutboundQueue, where a clear
+drops the deltas not yet written. Each written delta is recorded against its item, so a
+client's truncation maps exactly onto the response.
+
+Bad input never ends the session (invariant 10): every problem is an `error` event naming
+it. A client sending more than `max_messages_per_second` is told once and read no faster
+than that until the second is over; nothing it sent is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter, deque
+from dataclasses import dataclass
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from parley.audio.frames import AudioFrame
+from parley.conversation.policy import TurnTakingPolicy
+from parley.events import (
+    AgentResponseStarted,
+    ErrorEvent,
+    SessionEvent,
+)
+from parley.session import Session
+from parley.settings import RealtimeEndpointSettings
+from parley.transports.base import (
+    ClientSpeechStarted,
+    ClientUtterance,
+    InboundItem,
+    OutboundAudio,
+    Transport,
+)
+from parley.transports.outbound import OutboundQueue, pump
+from parley.transports.realtime.client_events import Rejection, parse
+from parley.transports.realtime.config import RealtimeConfig
+from parley.transports.realtime.context import Context, ErrorType
+from parley.transports.realtime.formats import RATES, encode_audio
+from parley.transports.realtime.items import AssistantItem
+from parley.transports.realtime.narrator import Narrator
+from parley.transports.realtime.requests import ClientRequests
+from parley.transports.realtime.server_events import AudioDelta, Dialect, ServerEvent
+
+log = logging.getLogger("parley.realtime")
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    text: str
+    item: AssistantItem | None = None  # an audio delta of this item: where it sits
+    offset: float = 0.0
+    duration: float = 0.0
+
+
+class RateGuard:
+    """Counts messages per one-second window; past the limit, says how long to wait."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._window = float("-inf")
+        self._count = 0
+
+    def delay(self, now: float) -> float:
+        """Seconds to wait before reading the next message (0 within the limit)."""
+        if now - self._window >= 1.0:
+            self._window, self._count = now, 0
+        self._count += 1
+        return 0.0 if self._count <= self.limit else self._window + 1.0 - now
+
+    @property
+    def just_exceeded(self) -> bool:
+        return self._count == self.limit + 1
+
+
+class RealtimeTransport(Transport):
+    reports_playback = False  # the server's playhead model says what was heard
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        settings: RealtimeEndpointSettings,
+        *,
+        dialect: Dialect,
+        config: RealtimeConfig,
+        base_policy: TurnTakingPolicy,
+        session_id: str,
+    ) -> None:
+        self.output_sample_rate = RATES[config.output_format]
+        self._ws = websocket
+        self._settings = settings
+        self._queue: OutboundQueue[_Outgoing] = OutboundQueue()
+        self._inbound: deque[InboundItem] = deque()
+        self._guard = RateGuard(settings.max_messages_per_second)
+        self._gone = False
+        self.ctx = Context(dialect, config, base_policy, session_id, self._put)
+        self.narrator = Narrator(self.ctx)
+        self.requests = ClientRequests(
+            self.ctx,
+            self.narrator,
+            self._inbound.extend,
+            self._set_output_rate,
+            settings.max_buffer_s,
+        )
+        self.narrator.on_transcribed = self.requests.items.transcribed
+        self.problems: Counter[str] = Counter()  # client errors, by code
+        self.frames_in = 0
+        self.deltas_out = 0
+
+    @property
+    def session_id(self) -> str:
+        return self.ctx.session_id
+
+    def policy(self) -> TurnTakingPolicy:
+        """The turn-taking policy of the session's settings as they stand."""
+        return self.ctx.policy()
+
+    def attach(self, session: Session) -> None:
+        """Bind to the session that runs on this transport; session.created goes first."""
+        self.ctx.session = session
+        self.ctx.send_session("session.created")
+
+    def refuse(self, code: str, message: str, kind: ErrorType = "invalid_request_error") -> None:
+        """Tell the client why it gets no session (the route closes the socket after)."""
+        self.ctx.error(code, message, kind=kind)
+
+    # --- inbound --------------------------------------------------------------------------
+
+    async def receive(self) -> InboundItem | None:
+        self.ctx.client_speech_delivered = False
+        loop = asyncio.get_running_loop()
+        while True:
+            if self._inbound:
+                item = self._inbound.popleft()
+                if isinstance(item, AudioFrame):
+                    self.frames_in += 1
+                    self.ctx.input_ms += item.duration * 1000
+                    self.ctx.input_at = loop.time()
+                elif isinstance(item, ClientSpeechStarted | ClientUtterance):
+                    self.ctx.client_speech_delivered = True
+                return item
+            if self._gone:
+                return None
+            delay = self._guard.delay(loop.time())
+            if delay > 0:
+                if self._guard.just_exceeded:
+                    self._reject(
+                        Rejection(
+                            "rate_limit_exceeded",
+                            f"More than "
+                            f"{self._guard.limit} messages in one second: the rest are "
+                            "read when the second is over.",
+                        )
+                    )
+                await asyncio.sleep(delay)
+            await self._read_one()
+
+    async def _read_one(self) -> None:
+        try:
+            raw = await self._ws.receive()
+        except (WebSocketDisconnect, RuntimeError):
+            raw = {"type": "websocket.disconnect"}
+        if raw["type"] == "websocket.disconnect":
+            self._gone = True
+            return
+        text: str | None = raw.get("text")
+        if text is None:
+            size = len(raw.get("bytes") or b"")
+            self._reject(
+                Rejection(
+                    "invalid_value",
+                    f"A binary frame of {size} bytes: the "
+                    "Realtime protocol sends JSON text events.",
+                )
+            )
+            return
+        limit = self._settings.max_message_bytes
+        if len(text) > limit:
+            self._reject(
+                Rejection(
+                    "message_too_large",
+                    f"A message of {len(text)} bytes is "
+                    f"over the {limit}-byte limit: split the audio into "
+                    "smaller appends.",
+                )
+            )
+            return
+        event = parse(text, beta=self.ctx.dialect.beta)
+        if isinstance(event, Rejection):
+            self._reject(event)
+            return
+        self.ctx.client_event_id = event.event_id
+        try:
+            self.requests.handle(event)
+        except Exception as exc:  # a bug here must not end the session: report it
+            log.exception("%s: could not handle %s", self.session_id, event.type)
+            self.ctx.error(
+                "internal_error",
+                f"{event.type} was not handled ({type(exc).__name__})",
+                kind="server_error",
+            )
+        finally:
+            self.ctx.client_event_id = None
+
+    def _reject(self, rejection: Rejection) -> None:
+        self.problems[rejection.code] += 1
+        count = self.problems[rejection.code]
+        if count & (count - 1) == 0:  # 1st, 2nd, 4th, 8th...: a flood stays quiet in the log
+            log.warning("%s: %s (%d so far)", self.session_id, rejection.message, count)
+        self.ctx.error(
+            rejection.code, rejection.message, rejection.param, event_id=rejection.event_id
+        )
+
+    # --- outbound (synchronous, never blocks) ---------------------------------------------
+
+    def send_audio(self, frame: OutboundAudio) -> None:
+        item = self.ctx.items.response(frame.response_id)
+        if item is None:
+            return
+        delta = AudioDelta(
+            type=self.ctx.dialect.audio_delta,
+            response_id=item.response_id,
+            item_id=item.item_id,
+            delta=encode_audio(frame.audio, self.ctx.config.output_format),
+        )
+        outgoing = _Outgoing(delta.model_dump_json(), item, frame.offset, frame.audio.duration)
+        self._queue.put(outgoing, audio=True)
+
+    def clear_audio(self) -> None:
+        self._queue.drop_audio()  # the websocket protocol has no clear: unsent deltas go
+
+    def send_event(self, event: SessionEvent) -> None:
+        self.narrator.tell(event)
+        match event:
+            case AgentResponseStarted():
+                self.requests.response_started()
+            case ErrorEvent(code="conversation_already_has_active_response"):
+                self.requests.response_refused()
+
+    def _put(self, event: ServerEvent) -> None:
+        self._queue.put(_Outgoing(event.model_dump_json()))
+
+    def _set_output_rate(self, rate: int) -> None:
+        self.output_sample_rate = rate  # from the next response on (PlayoutScheduler.start)
+
+    # --- the writer and closing -----------------------------------------------------------
+
+    async def serve(self) -> None:
+        await pump(self._queue, self._write)
+
+    async def _write(self, outgoing: _Outgoing) -> None:
+        if self._gone:
+            return
+        try:
+            await self._ws.send_text(outgoing.text)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self._gone = True
+            return
+        if outgoing.item is not None:
+            outgoing.item.written(outgoing.offset, outgoing.duration)
+            self.deltas_out += 1
+
+    async def aclose(self, code: int = 1000) -> None:
+        """Send what is still queued (the last response.done among it), then close."""
+        while len(self._queue) and not self._gone:
+            await self._write(await self._queue.get())
+        if not self._gone:
+            self._gone = True
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                await self._ws.close(code=code)
