@@ -1,18 +1,32 @@
-"""Test-wide guard: any attempt to reach beyond this machine fails loudly.
+"""Test-wide fixtures: a guard against the network, and the real models, loaded once.
 
 Tests must pass with the network cut, and nothing may fetch model weights from a hub, so a
 connection or name lookup for anything but loopback raises at once, naming the target,
 instead of hanging on a timeout or, worse, quietly succeeding where a network exists.
+
+The embedded models load once per test run, the first time a test asks for them, and are
+shared by every test that does (each loads in seconds and holds ~100 MB).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+from parley.audio.frames import AudioFrame
+from parley.audio.resample import resample
+from parley.providers import registry
+from parley.providers.local.llama import LlamaLLM
+from parley.providers.local.piper import PiperTTS
+from parley.providers.local.silero import SileroVAD
+from parley.providers.local.whisper import WhisperSTT
+from parley.session import Providers
+from parley.settings import Settings
 
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "testserver", ""}
 
@@ -71,3 +85,63 @@ def no_network() -> Iterator[None]:
         socket.socket.connect = original_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
         socket.getaddrinfo = original_getaddrinfo
+
+
+# --- the embedded models ------------------------------------------------------------------
+
+Speak = Callable[[str], AudioFrame]
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings.model_validate({})  # the embedded defaults, whatever the environment says
+
+
+@pytest.fixture(scope="session")
+def piper(settings: Settings) -> PiperTTS:
+    provider = registry.create("tts", "piper", settings)
+    assert isinstance(provider, PiperTTS)
+    return provider
+
+
+@pytest.fixture(scope="session")
+def whisper(settings: Settings) -> WhisperSTT:
+    provider = registry.create("stt", "whisper", settings)
+    assert isinstance(provider, WhisperSTT)
+    return provider
+
+
+@pytest.fixture(scope="session")
+def silero(settings: Settings) -> SileroVAD:
+    provider = registry.create("vad", "silero", settings)
+    assert isinstance(provider, SileroVAD)
+    return provider
+
+
+@pytest.fixture(scope="session")
+def llama(settings: Settings) -> LlamaLLM:
+    provider = registry.create("llm", "llama", settings)
+    assert isinstance(provider, LlamaLLM)
+    return provider
+
+
+@pytest.fixture(scope="session")
+def embedded(silero: SileroVAD, whisper: WhisperSTT, llama: LlamaLLM, piper: PiperTTS) -> Providers:
+    return Providers(silero, whisper, llama, piper)
+
+
+@pytest.fixture(scope="session")
+def speak(piper: PiperTTS) -> Speak:
+    """Piper's voice saying `text`, at 16 kHz: natural speech for tests, made on the spot."""
+    cache: dict[str, AudioFrame] = {}
+
+    async def synthesize(text: str) -> AudioFrame:
+        chunks = [chunk async for chunk in piper.synthesize(text)]
+        return AudioFrame(b"".join(c.audio.pcm for c in chunks), piper.sample_rate)
+
+    def say(text: str) -> AudioFrame:
+        if text not in cache:
+            cache[text] = resample(asyncio.run(synthesize(text)), 16000)
+        return cache[text]
+
+    return say

@@ -1,21 +1,11 @@
 """Collects what the browser tests measure and prints it after the run. The real models
-(loaded once per test run, only when a test asks for them) come from tests/embedded."""
+(loaded once per test run, only when a test asks for them) come from tests/conftest.py."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import pytest
-
-from tests.embedded.conftest import (  # noqa: F401 - fixtures, found by name
-    embedded,
-    llama,
-    piper,
-    settings,
-    silero,
-    speak,
-    whisper,
-)
 
 _MEASURED: dict[str, str] = {}
 

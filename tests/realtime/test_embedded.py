@@ -11,25 +11,12 @@ import base64
 import pytest
 
 from parley.audio.frames import AudioFrame, rms_dbfs
-from parley.providers import registry
 from parley.session.config import Providers
-from parley.settings import Settings
 
 from .conftest import Measure
 from .harness import chunks, realtime_server, receiving, speech
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def embedded() -> Providers:
-    for module in ("faster_whisper", "llama_cpp", "piper", "onnxruntime"):
-        pytest.importorskip(module, reason="the embedded stack is not installed")
-    settings = Settings.model_validate({})  # the embedded defaults
-    built = {
-        kind: registry.create(kind, getattr(settings, kind), settings) for kind in registry.KINDS
-    }
-    return Providers(**built)
 
 
 async def test_a_spoken_question_with_the_embedded_stack(

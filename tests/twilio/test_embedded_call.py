@@ -11,9 +11,7 @@ import statistics
 import pytest
 
 from parley.events import UserSpeechStarted
-from parley.providers import registry
 from parley.session.config import Providers
-from parley.settings import Settings
 from parley.transports.twilio.fake_caller import (
     FakeCaller,
     HangUp,
@@ -29,17 +27,6 @@ from .conftest import Measure
 from .harness import parley_server, speech
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def embedded() -> Providers:
-    for module in ("faster_whisper", "llama_cpp", "piper", "onnxruntime"):
-        pytest.importorskip(module, reason="the embedded stack is not installed")
-    settings = Settings.model_validate({})  # the embedded defaults
-    built = {
-        kind: registry.create(kind, getattr(settings, kind), settings) for kind in registry.KINDS
-    }
-    return Providers(**built)
 
 
 def heard_or_finished(seconds: float) -> WaitFor:
