@@ -51,6 +51,9 @@ def test_wav_round_trip(tmp_path: object) -> None:
     assert read_wav(tmp_path / "a.wav") == audio
     with pytest.raises(AudioFormatError, match="not a readable PCM WAV"):
         read_wav(b"RIFF nonsense")
+    truncated = (tmp_path / "a.wav").read_bytes()[:30]  # cut inside the fmt chunk
+    with pytest.raises(AudioFormatError, match="not a readable PCM WAV"):
+        read_wav(truncated)
 
 
 def test_estimated_word_timings_follow_word_length() -> None:

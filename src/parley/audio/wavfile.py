@@ -20,7 +20,7 @@ def read_wav(source: Path | bytes) -> AudioFrame:
         with handle, wave.open(handle, "rb") as wav:
             width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()
             raw = wav.readframes(wav.getnframes())
-    except (wave.Error, EOFError) as exc:
+    except (wave.Error, EOFError, RuntimeError) as exc:  # RuntimeError: a truncated chunk
         raise AudioFormatError(f"not a readable PCM WAV file: {exc}") from exc
     if width not in _DTYPES:
         raise AudioFormatError(f"unsupported WAV sample width: {8 * width} bits")
