@@ -14,6 +14,7 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +30,43 @@ from parley.session import Providers
 from parley.settings import Settings
 
 _LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "testserver", ""}
+
+
+# --- measurements, printed after the run -----------------------------------------------------
+
+Measure = Callable[[str, float, str], None]  # the `measured` fixture
+_MEASURED: dict[str, dict[str, str]] = {}  # by test folder: name -> value
+_TITLES = {
+    "scenario": "scenario measurements (virtual clock)",
+    "twilio": "twilio measurements (real time, fake caller over loopback)",
+    "browser": "browser measurements (real time, loopback)",
+    "realtime": "realtime endpoint measurements (official client over loopback)",
+    "cloud": "cloud adapter measurements (real time, local fake servers)",
+}
+
+
+@pytest.fixture
+def measured(request: pytest.FixtureRequest) -> Measure:
+    """Record a measured value under a readable name; `make test` prints them all at the end,
+    grouped by test folder."""
+    folder = Path(str(request.node.path)).parent.name
+
+    def record(name: str, value: float, unit: str) -> None:
+        shown = f"{value:.1f} {unit}" if unit == "ms" else f"{value:g} {unit}"
+        _MEASURED.setdefault(folder, {})[name] = shown
+
+    return record
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for folder, values in _MEASURED.items():
+        terminalreporter.section(_TITLES.get(folder, f"{folder} measurements"))
+        width = max(len(name) for name in values)
+        for name, value in values.items():
+            terminalreporter.write_line(f"{name:<{width}}  {value}")
+
+
+# --- the network guard -------------------------------------------------------------------------
 
 
 class NetworkAccessError(RuntimeError):

@@ -18,13 +18,13 @@ import pytest
 from parley.audio.frames import AudioFrame
 from parley.providers.fake import FakeLLM
 from parley.session import Providers
+from tests.conftest import Measure
 
 from .chromium import audible_at, chromium_page, compose, events, first_audible, probe, wait_for
 from .harness import parley_site
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio]
 Speak = Callable[[str], AudioFrame]
-Measure = Callable[[str, float, str], None]
 
 QUESTION = "What is the capital city of France?"
 FOLLOW_UP = "And what about Germany?"

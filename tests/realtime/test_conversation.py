@@ -13,8 +13,8 @@ from openai import AsyncOpenAI
 from openai.types.realtime import AudioTranscriptionParam
 
 from parley.audio.frames import AudioFrame
+from tests.conftest import Measure
 
-from .conftest import Measure
 from .harness import (
     API_KEY,
     audio_of,

@@ -12,8 +12,8 @@ import pytest
 
 from parley.audio.frames import AudioFrame, rms_dbfs
 from parley.session.config import Providers
+from tests.conftest import Measure
 
-from .conftest import Measure
 from .harness import chunks, realtime_server, receiving, speech
 
 pytestmark = pytest.mark.slow

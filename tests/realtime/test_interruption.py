@@ -14,8 +14,8 @@ from typing import Any
 
 from parley.audio.frames import AudioFrame
 from parley.providers.fake import FakeLLM
+from tests.conftest import Measure
 
-from .conftest import Measure
 from .harness import (
     Received,
     Site,

@@ -21,7 +21,6 @@ from parley.transports.memory import MemoryTransport, ScriptedCaller, Step, stt_
 
 T = TypeVar("T")
 FRAME = 0.02
-Measure = Callable[[str, float, str], None]  # the `measured` fixture
 
 
 def run_virtual(main: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -7,8 +7,9 @@ import pytest
 from parley.events import AgentPaused, AgentResponseDone, AgentResumed, UserSpeechStopped
 from parley.providers.fake import FakeLLM, FakeSTT
 from parley.transports.memory import HangUp, Noise, Say, Silence, Step, Wait, stt_script
+from tests.conftest import Measure
 
-from .harness import FRAME, Measure, agent_started_speaking, contiguous, converse
+from .harness import FRAME, agent_started_speaking, contiguous, converse
 
 REPLY = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen."  # noqa: E501
 REPLY_SAMPLES = 16 * 4000  # 16 words x 0.25 s at 16 kHz

@@ -5,8 +5,9 @@ from __future__ import annotations
 from parley.events import AgentResponseDone, UserSpeechStarted
 from parley.providers.fake import FakeLLM, FakeTTS
 from parley.transports.memory import HangUp, Say, Silence, Step, Wait
+from tests.conftest import Measure
 
-from .harness import FRAME, Measure, agent_started_speaking, contiguous, converse
+from .harness import FRAME, agent_started_speaking, contiguous, converse
 
 LONG_REPLY = " ".join(f"word{i}" for i in range(40)) + "."
 

@@ -8,8 +8,9 @@ from parley.events import AgentResponseDone
 from parley.providers.fake import FakeLLM, FakeTTS
 from parley.session import SessionConfig
 from parley.transports.memory import HangUp, Say, Silence, Step, Wait
+from tests.conftest import Measure
 
-from .harness import FRAME, Measure, agent_started_speaking, converse
+from .harness import FRAME, agent_started_speaking, converse
 
 LONG_REPLY = " ".join(["word"] * 40) + "."
 

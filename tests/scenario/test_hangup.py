@@ -5,8 +5,9 @@ from __future__ import annotations
 from parley.events import SessionEnded
 from parley.providers.fake import FakeLLM, FakeTTS, Fault, FaultKind
 from parley.transports.memory import HangUp, Say, Silence, Step, Wait
+from tests.conftest import Measure
 
-from .harness import Measure, agent_started_speaking, converse
+from .harness import agent_started_speaking, converse
 
 REPLY = "This is the first sentence of a long answer. And here is more that never comes."
 

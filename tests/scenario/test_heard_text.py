@@ -6,8 +6,9 @@ import pytest
 
 from parley.providers.fake import FakeLLM, FakeTTS
 from parley.transports.memory import HangUp, Say, Silence, Step, Wait
+from tests.conftest import Measure
 
-from .harness import Measure, agent_started_speaking, converse, response_started
+from .harness import agent_started_speaking, converse, response_started
 
 WORDS = [f"w{i}" for i in range(16)]
 REPLY = " ".join(WORDS) + "."  # 16 words x 0.25 s: a 4 s response

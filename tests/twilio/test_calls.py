@@ -19,8 +19,8 @@ from parley.transports.twilio.fake_caller import (
     agent_heard,
 )
 from parley.transports.twilio.transport import TwilioTransport
+from tests.conftest import Measure
 
-from .conftest import Measure
 from .harness import FRAME, fake_providers, parley_server, speech
 
 STORY = " ".join(f"word{i}" for i in range(24)) + "."  # 24 words of 250 ms: 6 s of speech

@@ -22,8 +22,8 @@ from parley.transports.twilio.fake_caller import (
     agent_heard,
     any_of,
 )
+from tests.conftest import Measure
 
-from .conftest import Measure
 from .harness import parley_server, speech
 
 pytestmark = pytest.mark.slow

@@ -10,8 +10,8 @@ from pydantic import SecretStr
 from parley.transports.twilio.fake_caller import HangUp, Pause, Speak, WaitFor, agent_finished
 from parley.transports.twilio.rest import TwilioRest, TwilioRestError
 from parley.transports.twilio.routes import call_token, twilio_calls
+from tests.conftest import Measure
 
-from .conftest import Measure
 from .harness import (
     ACCOUNT_SID,
     AUTH_TOKEN,
