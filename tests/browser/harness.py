@@ -15,7 +15,6 @@ from typing import Any
 
 import av
 import numpy as np
-import uvicorn
 from fastapi import FastAPI
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -29,6 +28,7 @@ from parley.server.state import ServerState
 from parley.session.config import Providers
 from parley.settings import Settings
 from parley.transports.browser.audio import wav_bytes
+from tests.serving import serving
 
 
 def fake_providers(
@@ -48,26 +48,6 @@ def settings(**overrides: Any) -> Settings:
     base: dict[str, Any] = {"vad": "energy", "stt": "fake", "llm": "fake", "tts": "fake"}
     base["browser"] = {"output_sample_rate": 16000, **overrides.pop("browser", {})}
     return Settings.model_validate({**base, **overrides})
-
-
-@contextlib.asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """Run `app` on a free loopback port in this loop; yields "127.0.0.1:PORT"."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(1000):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        if not server.started:
-            raise RuntimeError("uvicorn did not start")
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 15)
 
 
 @dataclass

@@ -8,8 +8,9 @@ import logging
 import pytest
 
 from parley.server import create_app
+from tests.serving import serving
 
-from .harness import Client, fake_providers, parley_site, serving, settings
+from .harness import Client, fake_providers, parley_site, settings
 
 pytestmark = pytest.mark.asyncio
 TOKEN = "s3cret-tøken/with+odd=chars"

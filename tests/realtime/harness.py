@@ -36,7 +36,7 @@ from parley.session import Session
 from parley.session.config import Providers
 from parley.settings import Settings
 from parley.transports.twilio.fake_caller import load_wav
-from tests.twilio.harness import serving
+from tests.serving import serving
 
 DATA = Path(__file__).parent.parent / "data"
 API_KEY = "sk-not-a-real-key"

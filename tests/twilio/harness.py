@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -31,6 +30,7 @@ from parley.settings import Settings
 from parley.transports.twilio.fake_caller import FakeCaller, load_wav
 from parley.transports.twilio.messages import StreamStart
 from parley.transports.twilio.routes import twilio_calls
+from tests.serving import serving
 
 DATA = Path(__file__).parent.parent / "data"
 FRAME = 0.02
@@ -54,26 +54,6 @@ def fake_providers(
         llm=FakeLLM(replies, first_token_latency=0.1, token_latency=0.01),
         tts=FakeTTS(sample_rate=16000, word_duration=tts_word, first_byte_latency=0.05),
     )
-
-
-@contextlib.asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """Run `app` on a free loopback port in this loop; yields "127.0.0.1:PORT"."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        for _ in range(500):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        if not server.started:
-            raise RuntimeError("uvicorn did not start")
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
 
 
 @dataclass

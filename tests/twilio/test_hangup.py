@@ -11,6 +11,7 @@ from parley.transports.twilio.fake_caller import HangUp, Pause, Speak, WaitFor, 
 from parley.transports.twilio.rest import TwilioRest, TwilioRestError
 from parley.transports.twilio.routes import call_token, twilio_calls
 from tests.conftest import Measure
+from tests.serving import serving
 
 from .harness import (
     ACCOUNT_SID,
@@ -18,7 +19,6 @@ from .harness import (
     FakeTwilioRest,
     fake_providers,
     parley_server,
-    serving,
     speech,
 )
 
