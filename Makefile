@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml scripts/install-llama.sh scripts/install-browser.sh src
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	bash scripts/install-llama.sh $(VENV)
-	$(PIP) install --quiet -e '.[dev,embedded]'
+	$(PIP) install --quiet -e '.[dev,embedded,bench]'
 	$(PIP) install --quiet --no-deps $(NO_DEPS)
 	bash scripts/install-browser.sh
 	@touch $@

@@ -1,4 +1,4 @@
-"""The `parley` command: serve, demo, providers."""
+"""The `parley` command: serve, demo, providers, bench."""
 
 from __future__ import annotations
 
@@ -46,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _provider_flags(check)
     commands.add_parser("demo", help="a scripted call with fake providers, printed live")
     commands.add_parser("providers", help="list the providers that can be chosen by name")
+    from parley.benchmarks.command import add_parser as add_bench_parser
+
+    add_bench_parser(commands)
     args = parser.parse_args(argv)
 
     logging.basicConfig(
@@ -80,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "providers":
         return _list_providers()
+    if args.command == "bench":
+        from parley.benchmarks.command import run_command
+
+        return run_command(args, console)
     return 2
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from parley.providers.fake.llm import FakeLLM, echo_reply
+import itertools
+from collections.abc import Callable, Sequence
+
+from parley.providers.fake.faults import Fault, FaultKind
+from parley.providers.fake.llm import FakeLLM, ReplyScript, echo_reply
 from parley.providers.fake.stt import FakeSTT
 from parley.providers.fake.tts import FakeTTS
 from parley.providers.fake.vad import EnergyVAD
 from parley.settings import Settings
+from parley.types import ChatMessage
 
 
 def energy_vad(settings: Settings) -> EnergyVAD:
@@ -26,10 +31,15 @@ def fake_stt(settings: Settings) -> FakeSTT:
 
 def fake_llm(settings: Settings) -> FakeLLM:
     fake = settings.fake
+    replies: ReplyScript = fake.llm_replies or echo_reply
+    if fake.llm_replies and fake.llm_replies_cycle:
+        replies = _cycling(fake.llm_replies)
     return FakeLLM(
-        fake.llm_replies or echo_reply,
+        replies,
         first_token_latency=fake.llm_first_token_ms / 1000,
         token_latency=fake.llm_token_ms / 1000,
+        faults=_hang_after(fake.llm_hang_after_tokens),
+        close_delay=fake.llm_close_delay_ms / 1000,
     )
 
 
@@ -40,4 +50,21 @@ def fake_tts(settings: Settings) -> FakeTTS:
         word_duration=fake.tts_word_ms / 1000,
         first_byte_latency=fake.tts_first_byte_ms / 1000,
         chunk_latency=fake.tts_chunk_ms / 1000,
+        faults=_hang_after(fake.tts_hang_after_chunks),
+        close_delay=fake.tts_close_delay_ms / 1000,
     )
+
+
+def _cycling(replies: Sequence[str]) -> Callable[[Sequence[ChatMessage]], str]:
+    """The replies in order, starting over once all were used."""
+    next_reply = itertools.cycle(replies).__next__
+
+    def reply(messages: Sequence[ChatMessage]) -> str:
+        return next_reply()
+
+    return reply
+
+
+def _hang_after(items: int | None) -> tuple[Fault, ...]:
+    """Every call hangs once it has produced `items` items (none when None)."""
+    return () if items is None else (Fault(FaultKind.HANG, call=0, after=items),)

@@ -1,0 +1,170 @@
+"""Capacity: the most concurrent calls for which outbound audio stays smooth and every call
+is answered, and the server's memory per call.
+
+One server; levels of N simultaneous callers (starts spread over a second), each asking
+`capacity_turns` questions and listening to each answer. A level passes when the p99
+lateness of outbound frames (how long after the listener needed a frame it arrived) is under
+one frame period and every question got audio back within `ANSWER_WITHIN`. The levels rise
+until one fails; then up to `capacity_refine` levels halve the gap to the last that passed.
+Resident memory and CPU time of the server process are sampled while each level runs. The
+callers share the machine with the server, so their own send lateness is reported beside
+each level, and a level where they fell behind says little about the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import numpy as np
+
+from parley.benchmarks.caller import (
+    OTHER_QUESTION,
+    QUESTION,
+    BenchCaller,
+    answered,
+    clip,
+    frame_lateness,
+)
+from parley.benchmarks.plan import Setup
+from parley.benchmarks.process import ServerProcess
+from parley.benchmarks.results import Capacity, CapacityLevel, Distribution
+from parley.benchmarks.scenarios import place
+from parley.transports.twilio.fake_caller import (
+    CallerStep,
+    HangUp,
+    Pause,
+    Speak,
+    WaitFor,
+    agent_finished,
+)
+
+# 22 words: 5.5 s of speech that has to stay smooth
+REPLY = (
+    "Sure thing. It is nine in the evening in Tokyo right now, and the city lights are on "
+    "all along the river."
+)
+SMOOTH_MS = 20.0  # p99 lateness must stay under one frame period
+ANSWER_WITHIN = 5.0  # seconds from the end of a question to the first audio of its answer
+MB = 1024 * 1024
+Progress = Callable[[str], None]
+
+
+def script(stagger: float, turns: int) -> list[CallerStep]:
+    steps: list[CallerStep] = [Pause(0.3 + stagger)]
+    for turn in range(turns):
+        steps += [
+            Speak(clip((QUESTION, OTHER_QUESTION)[turn % 2]), f"turn {turn}"),
+            WaitFor(agent_finished(0.5), limit=20, what="the answer"),
+        ]
+    return [*steps, HangUp()]
+
+
+async def capacity(setup: Setup, progress: Progress, max_calls: int | None = None) -> Capacity:
+    fake = setup.latencies.fake_settings([REPLY])
+    levels: list[CapacityLevel] = []
+    async with setup.serve("capacity", fake) as server:
+        await asyncio.sleep(1.0)  # let start-up settle before the idle reading
+        idle = server.rss_bytes()
+
+        async def run(calls: int) -> CapacityLevel:
+            level = await _level(server, calls, setup.plan.capacity_turns)
+            levels.append(level)
+            progress(
+                f"{setup.framework}: {calls} calls: p99 lateness {_ms(level.lateness.p99)}, "
+                f"answered {level.answered}/{level.utterances}, CPU {level.cpu_percent:.0f}%, "
+                f"RSS {level.peak_rss_mb:.0f} MB"
+                + (" (the callers fell behind)" if level.harness_limited else "")
+            )
+            return level
+
+        rising: list[CapacityLevel] = []  # the levels that passed, in rising order
+        failed: CapacityLevel | None = None
+        for calls in setup.plan.capacity_levels:
+            if max_calls is not None and calls > max_calls:
+                break
+            level = await run(calls)
+            if not level.passed:
+                failed = level
+                break
+            rising.append(level)
+        # Narrow the gap between the last level that passed and the first that failed.
+        best = rising[-1].calls if rising else 0
+        for _ in range(setup.plan.capacity_refine):
+            if failed is None or failed.harness_limited:
+                break
+            middle = (best + failed.calls) // 2
+            if failed.calls - best <= max(2, best // 10) or middle <= best:
+                break
+            level = await run(middle)
+            if level.passed:
+                best = middle
+            else:
+                failed = level
+    # Memory: what the largest passing level of the rising sweep added to the idle server
+    # (later levels start from a heap that earlier, larger ones already grew).
+    per_call = None
+    if rising:
+        top = rising[-1]
+        per_call = (top.peak_rss_mb - idle / MB) / top.calls
+    return Capacity(
+        criterion=f"p99 outbound frame lateness < {SMOOTH_MS:g} ms and every question answered "
+        f"within {ANSWER_WITHIN:g} s",
+        levels=levels,
+        capacity=best,
+        lower_bound=failed is None or failed.harness_limited,
+        memory_per_call_mb=per_call,
+        idle_rss_mb=idle / MB,
+    )
+
+
+async def _level(server: ServerProcess, calls: int, turns: int) -> CapacityLevel:
+    callers = [
+        BenchCaller(server.media_url, script(index / calls, turns)) for index in range(calls)
+    ]
+    before, cpu_before = server.rss_bytes(), server.cpu_seconds()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    peak = [before]
+    sampler = asyncio.create_task(_sample_rss(server, peak))
+    try:
+        errors = await asyncio.gather(*(place(c, 30 + 15 * turns) for c in callers))
+    finally:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
+    elapsed = loop.time() - started
+    cpu = 100 * (server.cpu_seconds() - cpu_before) / elapsed
+    lateness = Distribution.of_seconds([x for c in callers for x in frame_lateness(c)])
+    answers = [a for c in callers for a in answered(c, ANSWER_WITHIN)]
+    own = [x for c in callers for x in c.frame_lateness()]
+    smooth = lateness.p99 is not None and lateness.p99 < SMOOTH_MS
+    return CapacityLevel(
+        calls=calls,
+        lateness=lateness,
+        answered=sum(answers),
+        utterances=len(answers),
+        voice_to_voice=Distribution.of_seconds(
+            [c.voice_to_voice(u) for c in callers for u in c.log.utterances]
+        ),
+        peak_rss_mb=peak[0] / MB,
+        rss_before_mb=before / MB,
+        cpu_percent=cpu,
+        caller_lateness_p99_ms=float(1000 * np.percentile(own, 99)) if own else None,
+        errors=sum(1 for e in errors if e),
+        smooth=smooth,
+        passed=smooth and all(answers) and len(answers) == calls * turns,
+        harness_limited=bool(own) and float(1000 * np.percentile(own, 99)) > SMOOTH_MS,
+    )
+
+
+async def _sample_rss(server: ServerProcess, peak: list[int]) -> None:
+    while True:
+        with contextlib.suppress(OSError, StopIteration):
+            peak[0] = max(peak[0], server.rss_bytes())
+        await asyncio.sleep(0.25)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"

@@ -1,0 +1,53 @@
+"""`parley bench`: its flags, and printing the run as it goes and the table at the end."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+PARTS_HELP = "barge_in, input_gap, hangup, overhead, capacity, embedded"
+
+
+def add_parser(commands: Any) -> None:
+    """Add the `bench` subcommand to the CLI's subparsers."""
+    bench: argparse.ArgumentParser = commands.add_parser(
+        "bench", help="latencies and capacity over Twilio, optionally side by side with Pipecat"
+    )
+    bench.add_argument("--vs", choices=["pipecat"], help="also run Pipecat, same run, same fakes")
+    bench.add_argument("--quick", action="store_true", help="a smoke run (checks, not timing)")
+    bench.add_argument("--out", type=Path, help="where results go (default bench/results)")
+    bench.add_argument("--only", help=f"comma-separated parts to run: {PARTS_HELP}")
+    bench.add_argument("--no-embedded", action="store_true", help="skip the embedded models")
+    bench.add_argument("--max-calls", type=int, help="highest capacity level to try")
+    bench.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
+
+
+def run_command(args: argparse.Namespace, console: Console) -> int:
+    from parley.benchmarks.report import markdown
+    from parley.benchmarks.run import BenchError, BenchOptions, run_bench
+
+    options = BenchOptions(
+        vs_pipecat=args.vs == "pipecat",
+        quick=args.quick,
+        embedded=not args.no_embedded,
+        only=[p.strip() for p in args.only.split(",")] if args.only else None,
+        out=args.out,
+        max_calls=args.max_calls,
+        keep_logs=args.keep_logs,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the readiness polls
+    try:
+        report, written = asyncio.run(run_bench(options, lambda line: console.print(f"· {line}")))
+    except BenchError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
+    console.print(markdown(report), markup=False, highlight=False, soft_wrap=True)
+    for path in written:
+        console.print(f"wrote {path}")
+    failed = [note for note in report.notes if " failed: " in note]
+    return 1 if failed else 0

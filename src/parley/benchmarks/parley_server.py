@@ -1,0 +1,96 @@
+"""parley's benchmark server: `parley serve`, instrumented from the outside.
+
+    python -m parley.benchmarks.parley_server SPEC.json
+
+It builds the app exactly as `parley serve` does (`create_app`, providers loaded by name, the
+same uvicorn options) and adds only observers: a session manager that notes when each call's
+session has fully closed, and the fake STT's record of when frames reached it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from parley.benchmarks.events import EventLog, stt_max_gap
+from parley.benchmarks.spec import ServerSpec
+from parley.events import SessionEvent, TurnMetrics
+from parley.providers.fake import FakeSTT
+from parley.server import create_app
+from parley.server.sessions import SessionManager
+from parley.server.state import ServerState
+from parley.session import Session
+from parley.timing import STAGES
+from parley.transports.twilio.messages import StreamStart
+from parley.transports.twilio.routes import TwilioCalls, twilio_calls
+
+
+class RecordingSessions(SessionManager):
+    """The server's session manager, writing when each call started and fully closed."""
+
+    def __init__(self, state: ServerState, log: EventLog) -> None:
+        super().__init__()
+        self._state = state
+        self._log = log
+
+    async def run(self, session: Session) -> None:
+        stt = self._state.loader.providers.stt
+        arrivals = stt.arrivals if isinstance(stt, FakeSTT) else []
+        first = len(arrivals)
+        call_sid = session.id.removeprefix("twilio-")
+        self._log.write("call_started", call_sid=call_sid)
+        try:
+            await super().run(session)
+        finally:
+            mine = arrivals[first:]
+            self._log.write(
+                "call_closed",
+                call_sid=call_sid,
+                stt_max_gap=stt_max_gap(mine),
+                stt_frames=len(mine),
+                abandoned=len(session.supervisor.abandoned),
+            )
+
+
+def instrument(state: ServerState, calls: TwilioCalls, log: EventLog) -> None:
+    state.sessions = RecordingSessions(state, log)
+
+    def started(call: StreamStart, session: Session) -> None:
+        def observe(event: SessionEvent) -> None:
+            if isinstance(event, TurnMetrics):
+                log.write("turn", call_sid=call.call_sid, timings=_relative(event))
+
+        session.observers.append(observe)
+
+    calls.on_call_started.append(started)
+
+
+def _relative(metrics: TurnMetrics) -> dict[str, float | None]:
+    """A turn's stages in seconds after the end of the person's speech (loop clocks differ
+    between processes; durations do not)."""
+    turn = metrics.timings
+    origin = turn.speech_ended
+    stages: dict[str, float | None] = {"voice_to_voice": turn.voice_to_voice}
+    for stage in STAGES:
+        value = getattr(turn, stage)
+        stages[stage] = None if value is None or origin is None else value - origin
+    return stages
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    spec = ServerSpec.model_validate_json(Path(args[0]).read_text())
+    logging.basicConfig(level=spec.log_level, format="%(asctime)s %(name)s %(message)s")
+    settings = spec.parley_settings()
+    app = create_app(settings)
+    log = EventLog(spec.events)
+    state: ServerState = app.state.parley
+    instrument(state, twilio_calls(app), log)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, ws_ping_interval=20)
+
+
+if __name__ == "__main__":
+    main()
