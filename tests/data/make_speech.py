@@ -14,8 +14,10 @@ import wave
 from pathlib import Path
 
 import numpy as np
-import soxr
 from piper import PiperVoice
+
+from parley.audio.frames import AudioFrame
+from parley.audio.resample import resample
 
 CLIPS = {
     "question_time.wav": "What time is it in Tokyo right now?",
@@ -36,7 +38,8 @@ def main() -> None:
     for name, text in CLIPS.items():
         chunks = list(voice.synthesize(text))
         pcm = np.concatenate([np.frombuffer(c.audio_int16_bytes, dtype="<i2") for c in chunks])
-        audio = soxr.resample(pcm, chunks[0].sample_rate, RATE, quality="HQ").astype("<i2")
+        spoken = resample(AudioFrame(pcm.tobytes(), chunks[0].sample_rate), RATE)
+        audio = spoken.as_array()
         audio = np.concatenate([np.zeros(RATE // 5, "<i2"), audio, np.zeros(RATE * 3 // 10, "<i2")])
         with wave.open(str(here / name), "wb") as out:
             out.setnchannels(1)

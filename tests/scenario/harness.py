@@ -57,6 +57,7 @@ def converse(
     tts: FakeTTS | None = None,
     config: SessionConfig | None = None,
     output_rate: int = 16000,
+    caller_rate: int = 16000,
 ) -> Call:
     """Run a whole scripted call to the end (the script should end with HangUp)."""
 
@@ -67,7 +68,7 @@ def converse(
         fake_tts = tts or FakeTTS(sample_rate=output_rate)
         providers = Providers(EnergyVAD(), fake_stt, fake_llm, fake_tts)
         session = Session(transport, providers, config)
-        caller = ScriptedCaller(transport, steps)
+        caller = ScriptedCaller(transport, steps, sample_rate=caller_rate)
         call = Call(transport, session, caller, fake_stt, fake_llm, fake_tts)
         async with asyncio.TaskGroup() as group:
             group.create_task(session.run())

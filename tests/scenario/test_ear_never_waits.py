@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
+
 from parley.events import AgentResponseDone
 from parley.providers.fake import FakeLLM, FakeTTS
 from parley.session import SessionConfig
@@ -48,3 +50,21 @@ def test_tts_close_hanging_10s_during_an_interruption_does_not_delay_inbound_aud
     assert call.stt.samples_received == call.caller.frames_sent * 320
     measured("input gap, longest, while a TTS close hangs 10 s", max(gaps) * 1000, "ms")
     measured("input frames lost", call.caller.frames_sent - len(arrivals), "frames")
+
+
+@pytest.mark.parametrize("caller_rate", [8000, 44100, 48000])
+def test_audio_at_another_rate_reaches_stt_frame_by_frame(
+    caller_rate: int, measured: Measure
+) -> None:
+    """A phone sends 8 kHz, a browser 44.1 or 48 kHz; STT listens at 16 kHz. Resampling must
+    hand on every frame as it comes: a resampler that gathers input into blocks would hold
+    the ear shut for the length of a block."""
+    steps: list[Step] = [Silence(0.3), Say("hello", 1.0), Silence(2.0), HangUp()]
+    call = converse(steps, caller_rate=caller_rate)
+    arrivals = call.stt.arrivals
+    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    assert max(gaps) <= FRAME + 0.005, f"longest input gap {max(gaps) * 1000:.1f} ms"
+    assert len(arrivals) == call.caller.frames_sent
+    expected = call.caller.frames_sent * 320
+    assert abs(call.stt.samples_received - expected) <= 0.01 * 16000  # all but the filter delay
+    measured(f"input gap, longest, caller at {caller_rate} Hz", max(gaps) * 1000, "ms")

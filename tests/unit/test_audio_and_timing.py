@@ -42,6 +42,17 @@ def test_resampling_keeps_duration_and_passes_equal_rates_through() -> None:
     assert abs(rms_dbfs(down) - rms_dbfs(tone)) < 0.5
 
 
+@pytest.mark.parametrize(("source", "target"), [(8000, 16000), (48000, 16000), (22050, 8000)])
+def test_streaming_hands_on_every_frame_as_it_comes(source: int, target: int) -> None:
+    """No gathering into blocks: each 20 ms in gives 20 ms out (after the first, which
+    carries the filter's few ms of delay)."""
+    streamed = StreamResampler(source, target)
+    frame = AudioFrame.from_float(0.1 * np.ones(source // 50), source)
+    sizes = [streamed.process(frame).samples for _ in range(20)]
+    assert sizes[0] > 0
+    assert all(abs(size - target // 50) <= 1 for size in sizes[1:]), sizes
+
+
 def test_wav_round_trip(tmp_path: object) -> None:
     from pathlib import Path
 
