@@ -78,6 +78,7 @@ class MemoryTransport(Transport):
         self.sent: list[tuple[float, OutboundAudio]] = []
         self.clears: list[float] = []
         self.events: list[tuple[float, SessionEvent]] = []
+        self.hangup_received_at: float | None = None  # when the session took the Hangup
         self.closed = False
 
     # --- the caller's side ----------------------------------------------------------------
@@ -88,7 +89,10 @@ class MemoryTransport(Transport):
     # --- the session's side ---------------------------------------------------------------
 
     async def receive(self) -> InboundItem | None:
-        return await self._inbound.get()
+        item = await self._inbound.get()
+        if isinstance(item, Hangup) and self.hangup_received_at is None:
+            self.hangup_received_at = _now()
+        return item
 
     def send_audio(self, frame: OutboundAudio) -> None:
         now = _now()
