@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -130,13 +129,6 @@ def _host(url: str) -> str:
 
 def dumps(message: dict[str, Any]) -> str:
     return json.dumps(message, separators=(",", ":"))
-
-
-async def close_generator(generator: AsyncGenerator[Any, None]) -> None:
-    """Close an async generator unless a task is inside it now (its cancellation closes it
-    then, and aclose() would only raise "already running")."""
-    if not getattr(generator, "ag_running", False):
-        await generator.aclose()
 
 
 async def close_quietly(ws: ClientConnection, grace: float = 1.0) -> None:

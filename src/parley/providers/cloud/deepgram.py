@@ -40,12 +40,11 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedOK
 
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
-from parley.providers.base import STT, ProviderError, STTStream, Transcript
+from parley.providers.base import STT, ProviderError, STTStream, Transcript, close_generator
 from parley.providers.cloud import deepgram_wire as wire
 from parley.providers.cloud.common import (
     CredentialsError,
     backoff,
-    close_generator,
     close_quietly,
     closed_error,
     open_websocket,

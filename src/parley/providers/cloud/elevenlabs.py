@@ -33,11 +33,10 @@ from websockets.exceptions import ConnectionClosed
 
 from parley.audio.codecs import alaw_to_pcm16, ulaw_to_pcm16
 from parley.audio.frames import AudioFrame
-from parley.providers.base import TTS, ProviderError, TTSChunk, TTSStream
+from parley.providers.base import TTS, ProviderError, TTSChunk, TTSStream, close_generator
 from parley.providers.cloud.common import (
     CredentialsError,
     StalledError,
-    close_generator,
     close_quietly,
     closed_error,
     credentials_problem,

@@ -53,12 +53,12 @@ from parley.providers.base import (
     VADEventKind,
     VADOutput,
     VADStream,
+    close_generator,
 )
 from parley.providers.cloud import realtime_wire as wire
 from parley.providers.cloud.common import (
     CredentialsError,
     StalledError,
-    close_generator,
     close_quietly,
     closed_error,
     credentials_problem,
