@@ -12,6 +12,7 @@ class CaptureProcessor extends AudioWorkletProcessor {
     this.frame = new Int16Array(Math.round(sampleRate * 0.02));
     this.framed = 0;
     this.quietRun = 0; // samples since the last loud one
+    this.lastLoud = 0; // audio-clock time (s) of the last loud sample
     this.sounding = false;
     this.levelSum = 0;
     this.levelCount = 0;
@@ -29,16 +30,18 @@ class CaptureProcessor extends AudioWorkletProcessor {
       const size = Math.abs(sample);
       this.levelSum += sample * sample;
       if (size >= LOUD) {
+        // Times are on the audio clock (currentTime: this block's first sample), so a busy
+        // page thread that reads the message late does not move them.
+        this.lastLoud = currentTime + i / sampleRate;
         if (!this.sounding) {
-          // `lag`: samples between this one and the end of the block just delivered.
-          this.port.postMessage({ type: "onset", lag: input.length - i });
+          this.port.postMessage({ type: "onset", time: this.lastLoud });
           this.sounding = true;
         }
         this.quietRun = 0;
       } else {
         this.quietRun++;
         if (this.sounding && this.quietRun >= quietLimit) {
-          this.port.postMessage({ type: "offset", lag: input.length - i + this.quietRun });
+          this.port.postMessage({ type: "offset", time: this.lastLoud });
           this.sounding = false;
         }
       }

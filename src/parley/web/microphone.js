@@ -58,13 +58,16 @@ export class Microphone {
       numberOfOutputs: 0,
       processorOptions: { streaming: mode === "stream" },
     });
+    // An audio-clock time as performance.now() time: how long ago it was on the audio clock
+    // (the same clock the worklet reads), however late this thread reads the message.
+    const toPageTime = (audioTime) =>
+      performance.now() - (context.currentTime - audioTime) * 1000;
     capture.port.onmessage = (event) => {
       const message = event.data;
-      const lagMs = ((message.lag || 0) / context.sampleRate) * 1000;
       if (message.type === "pcm") callbacks.onPcm(message.pcm);
       else if (message.type === "level") callbacks.onLevel(message.rms);
-      else if (message.type === "onset") callbacks.onOnset(performance.now() - lagMs);
-      else if (message.type === "offset") callbacks.onOffset(performance.now() - lagMs);
+      else if (message.type === "onset") callbacks.onOnset(toPageTime(message.time));
+      else if (message.type === "offset") callbacks.onOffset(toPageTime(message.time));
     };
     context.createMediaStreamSource(stream).connect(capture);
     if (detector) await detector.start();
