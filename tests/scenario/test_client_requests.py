@@ -1,4 +1,4 @@
-"""Typed text, cancel and manual turns through a running session (virtual clock)."""
+"""Typed text, keypad keys, cancel and manual turns through a running session (virtual clock)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from parley.conversation import TurnTakingPolicy
-from parley.events import AgentResponseDone, AgentSpeaking
+from parley.events import AgentResponseDone, AgentSpeaking, UserDtmf
 from parley.providers.fake import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.session import Providers, Session, SessionConfig
+from parley.transports.base import DtmfDigit
 from parley.transports.memory import (
     HangUp,
     MemoryTransport,
@@ -19,6 +20,7 @@ from parley.transports.memory import (
     Step,
     stt_script,
 )
+from tests.conftest import Measure
 
 from .harness import FRAME, run_virtual
 
@@ -65,6 +67,31 @@ def test_typed_text_interrupts_the_agent_and_is_answered() -> None:
     assert llm.calls[1][-2].interrupted
     statuses = [e.status for _, e in transport.events_of(AgentResponseDone)]
     assert statuses == ["interrupted", "completed"]
+
+
+def test_keypad_keys_stop_the_agent_at_the_first_key_and_are_answered(measured: Measure) -> None:
+    pressed: list[float] = []
+
+    async def requests(session: Session, transport: MemoryTransport) -> None:
+        await until(lambda: bool(transport.events_of(AgentSpeaking)))
+        await asyncio.sleep(1.0)
+        for key in "42#":
+            pressed.append(asyncio.get_running_loop().time())
+            transport.feed(DtmfDigit(key))
+            await asyncio.sleep(0.3)
+
+    steps: list[Step] = [Silence(0.3), Say("what is my balance", 1.0), Silence(8.0), HangUp()]
+    _, transport, llm = call_with(steps, requests)
+    assert [c[-1].content for c in llm.calls] == ["what is my balance", "[keypad: 42#]"]
+    assert llm.calls[1][-2].interrupted
+    stop = transport.clears[0] - pressed[0]
+    last_old = max(t for t, f in transport.sent if f.response_id == "resp_1") - pressed[0]
+    assert 0 <= stop < FRAME and last_old <= 0
+    answered = min(t for t, f in transport.sent if f.response_id == "resp_2") - pressed[-1]
+    assert answered < 1.0  # the end key completes the entry: no keypad timeout
+    assert [e.digit for _, e in transport.events_of(UserDtmf)] == ["4", "2", "#"]
+    measured("keypad: first key to clear", stop * 1000, "ms")
+    measured("keypad: end key to the answer's first frame", answered * 1000, "ms")
 
 
 def test_cancel_stops_the_audio_at_once_and_keeps_what_was_heard() -> None:

@@ -143,9 +143,16 @@ async def test_a_backchannel_resumes_where_the_caller_stopped_hearing(measured: 
     measured("fakes: backchannel, audio heard twice after resuming", repeated * 1000, "ms")
 
 
-async def test_dtmf_digits_reach_the_conversation_as_events() -> None:
-    providers = fake_providers([], [])
+async def test_dtmf_digits_reach_the_conversation_and_are_answered() -> None:
+    providers = fake_providers([], ["Thank you, account forty two."])
     async with parley_server(providers) as site:
-        caller = site.caller([Pause(0.2), PressKeys("42#"), Pause(0.3), HangUp()])
+        caller = site.caller([
+            Pause(0.2),
+            PressKeys("42#"),
+            WaitFor(agent_finished(0.3), what="the answer"),
+            HangUp(),
+        ])  # fmt: skip
         await asyncio.wait_for(caller.run(), 10)
     assert [e.digit for _, e in site.events_of(UserDtmf)] == ["4", "2", "#"]
+    history = site.sessions[0].conversation.history
+    assert [m.content for m in history[1:]] == ["[keypad: 42#]", "Thank you, account forty two."]

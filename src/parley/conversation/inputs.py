@@ -17,6 +17,7 @@ class Timer(StrEnum):
     COMMIT = "commit"  # merge gap after the turn-ending silence
     FALSE_INTERRUPTION = "false_interruption"  # no words after speech that paused the agent
     TRANSCRIPT = "transcript"  # the final transcript is late
+    KEYPAD = "keypad"  # no key pressed for a while: the keypad entry is complete
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,14 @@ class TruncateRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class KeyPressed:
+    """A key on a phone's keypad (DTMF): 0-9, *, #, A-D."""
+
+    at: float
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
 class InstructionsChanged:
     at: float
     instructions: str
@@ -174,4 +183,5 @@ ConversationInput = (
     | CancelRequested
     | TruncateRequested
     | InstructionsChanged
+    | KeyPressed
 )

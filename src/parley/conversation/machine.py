@@ -14,6 +14,8 @@ The turn-taking rules it applies (all numbers come from TurnTakingPolicy):
 - A turn is answered once the person is silent, every final transcript of their speech is in,
   and the merge gap after the turn-ending silence has passed. Speech or segments arriving
   before then join the turn, so one LLM call answers the merged text.
+- Keys pressed on a phone keypad are deliberate input: the first pauses the agent, and the
+  whole entry (up to an end key or a pause) joins the turn as typed text.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from parley.conversation.inputs import (
     ConversationInput,
     HangupRequested,
     InstructionsChanged,
+    KeyPressed,
     OutputPaused,
     OutputStopped,
     PlaybackFinished,
@@ -65,6 +68,7 @@ from parley.events import (
     AgentSpeaking,
     ErrorEvent,
     SessionEvent,
+    UserDtmf,
     UserSpeechStarted,
     UserSpeechStopped,
     UserSpeechTranscribed,
@@ -89,6 +93,7 @@ class Conversation:
         self._timer_serial = 0
         self._ending: str | None = None
         self._respond_when_committed = False  # a response was asked for before the turn ended
+        self._keys = ""  # keypad entry in progress
         self._spoken: list[SpokenResponse] = []  # the last few finished responses
         self._actions: list[Action] = []
 
@@ -164,6 +169,8 @@ class Conversation:
                 self._on_truncate_requested(event)
             case InstructionsChanged():
                 self._history.set_instructions(event.instructions)
+            case KeyPressed():
+                self._on_key(event)
 
     # --- the person -----------------------------------------------------------------------
 
@@ -231,6 +238,9 @@ class Conversation:
         if self._timers.get(event.timer) != event.token:
             return  # cancelled or re-armed since: a stale firing
         del self._timers[event.timer]
+        if event.timer is Timer.KEYPAD:
+            self._enter_keys(event.at)
+            return
         user = self._user
         if user is None:
             return
@@ -406,6 +416,26 @@ class Conversation:
                 if other.history_index is not None and other.history_index > spoken.history_index:
                     other.history_index -= 1
             spoken.history_index = None
+
+    def _on_key(self, event: KeyPressed) -> None:
+        self._emit(UserDtmf(event.key))
+        policy = self.policy
+        if not policy.keypad_turns:
+            return
+        if not self._keys and policy.auto_respond and policy.interrupt_on_speech:
+            self._pause_response()  # a key is deliberate: the agent stops at the first
+        self._keys += event.key
+        if event.key in policy.keypad_end_keys:
+            self._cancel_timer(Timer.KEYPAD)
+            self._enter_keys(event.at)
+        else:
+            self._start_timer(Timer.KEYPAD, event.at + policy.keypad_timeout_ms / 1000)
+
+    def _enter_keys(self, at: float) -> None:
+        """The keypad entry is complete: it joins the turn like typed words."""
+        keys, self._keys = self._keys, ""
+        if keys:
+            self._on_user_text(UserTextAdded(at, f"[keypad: {keys}]", self.policy.auto_respond))
 
     # --- the end --------------------------------------------------------------------------
 

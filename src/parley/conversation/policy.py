@@ -84,6 +84,24 @@ class TurnTakingPolicy(BaseModel):
         description="Speech over the agent pauses it (and may interrupt it). Off, the agent "
         "speaks on and the person's turn is answered after (interrupt_response).",
     )
+    keypad_turns: bool = Field(
+        True,
+        description="Keys pressed on a phone keypad (DTMF) join the person's turn as text, "
+        "'[keypad: 42#]'. The first key pauses a talking agent; the keys are answered when an "
+        "end key is pressed or keypad_timeout_ms after the last key. Off, keys only reach "
+        "observers as UserDtmf events.",
+    )
+    keypad_end_keys: str = Field(
+        "#",
+        pattern=r"^[0-9*#A-D]*$",
+        description="Keys that complete a keypad entry at once (kept in the text).",
+    )
+    keypad_timeout_ms: int = Field(
+        2000,
+        ge=100,
+        le=30_000,
+        description="Without an end key, how long after the last key the entry is complete.",
+    )
     backchannel_words: frozenset[str] = Field(
         DEFAULT_BACKCHANNELS,
         description="Words and phrases that, alone, mean 'go on': said while the agent "

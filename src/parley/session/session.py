@@ -34,6 +34,7 @@ from parley.conversation.inputs import (
     ConversationInput,
     HangupRequested,
     InstructionsChanged,
+    KeyPressed,
     OutputPaused,
     OutputStopped,
     ResponseRequested,
@@ -44,7 +45,7 @@ from parley.conversation.inputs import (
 )
 from parley.conversation.machine import Conversation
 from parley.conversation.policy import TurnTakingPolicy
-from parley.events import ErrorEvent, SessionEnded, SessionEvent, TurnMetrics, UserDtmf
+from parley.events import ErrorEvent, SessionEnded, SessionEvent, TurnMetrics
 from parley.providers.scope import SessionScope
 from parley.session.config import Providers, SessionConfig
 from parley.session.listening import InputPath, STTRunner
@@ -187,7 +188,7 @@ class Session:
                 case ClientUtterance(audio):
                     listen.client_utterance(audio, now)
                 case DtmfDigit(digit):
-                    self.emit(UserDtmf(digit))
+                    self.dispatch(KeyPressed(now, digit))
                 case Hangup(reason):
                     self.dispatch(HangupRequested(now, reason))
                     return
