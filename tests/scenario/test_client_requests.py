@@ -124,3 +124,28 @@ def test_manual_turns_answer_only_when_asked() -> None:
     _, transport, llm = call_with(steps, requests, policy=manual, replies=["Hi."])
     assert [c[-1].content for c in llm.calls] == ["hello there"]
     assert transport.sent[0][0] >= 4.0
+
+
+def test_new_vad_settings_in_the_silence_after_speech_still_end_the_turn() -> None:
+    """The fresh VAD never heard the speech, so it would never end it: the restart does."""
+    updated: list[float] = []
+
+    async def requests(session: Session, transport: MemoryTransport) -> None:
+        await asyncio.sleep(1.5)  # speech ran 0.3-1.3 s; its 500 ms of silence is not over
+        updated.append(asyncio.get_running_loop().time())
+        session.update_policy(TurnTakingPolicy(min_silence_ms=700))
+
+    steps: list[Step] = [Silence(0.3), Say("hello there", 1.0), Silence(5.0), HangUp()]
+    _, transport, llm = call_with(steps, requests, replies=["Hi."])
+    assert [c[-1].content for c in llm.calls] == ["hello there"]
+    assert transport.sent[0][0] - updated[0] < 1.0
+
+
+def test_new_vad_settings_mid_speech_keep_one_turn() -> None:
+    async def requests(session: Session, transport: MemoryTransport) -> None:
+        await asyncio.sleep(1.0)  # in the middle of the speech
+        session.update_policy(TurnTakingPolicy(min_silence_ms=700))
+
+    steps: list[Step] = [Silence(0.3), Say("hello there my friend", 2.0), Silence(5.0), HangUp()]
+    _, _, llm = call_with(steps, requests, replies=["Hi."])
+    assert [c[-1].content for c in llm.calls] == ["hello there my friend"]

@@ -100,6 +100,7 @@ class InputPath:
         self._position = 0  # samples accepted at the pipeline rate
         self._vad_errors = 0
         self._client_speaking = False
+        self._vad_speaking = False  # the VAD stream has started speech and not ended it
         self.frames = 0
 
     def accept(self, frame: AudioFrame, now: float) -> None:
@@ -132,9 +133,11 @@ class InputPath:
             at_clock = now - (end - decision.offset)
             match decision.kind:
                 case VADEventKind.START:
+                    self._vad_speaking = True
                     stt.speech_started()
                     self._notify(SpeechStarted(now, onset=at_clock))
                 case VADEventKind.END:
+                    self._vad_speaking = False
                     stt.speech_ended()
                     self._notify(SpeechEnded(now, last_voiced=at_clock))
                 case VADEventKind.PAUSE:
@@ -142,10 +145,19 @@ class InputPath:
                 case VADEventKind.RESUME:
                     stt.speech_resumed()
 
-    def restart_vad(self, policy: TurnTakingPolicy) -> None:
-        """Use new turn-taking settings: a fresh VAD stream (speech in progress starts over)."""
+    def restart_vad(self, policy: TurnTakingPolicy, now: float) -> None:
+        """Use new turn-taking settings: a fresh VAD stream.
+
+        The new stream knows nothing of speech in progress, so that speech ends here; if the
+        person goes on, the new stream starts it again and, within the merge gap, it joins
+        the same turn. Without this the conversation would wait for an end that never comes.
+        """
         self._vad_stream.close()
         self._vad_stream = self._vad.stream(policy, self.sample_rate)
+        if self._vad_speaking:
+            self._vad_speaking = False
+            self._stt.stream.speech_ended()
+            self._notify(SpeechEnded(now, last_voiced=now))
 
     def client_speech_started(self, now: float) -> None:
         """The client's VAD heard speech begin: the same decision, made elsewhere."""

@@ -166,10 +166,11 @@ class Session:
 
     def update_policy(self, policy: TurnTakingPolicy) -> None:
         """New turn-taking settings from now on. The VAD restarts with them only if its own
-        settings changed, so a client re-sending its settings loses no speech in progress."""
+        settings changed, so a client re-sending its settings loses no speech in progress;
+        speech in progress when it does restart ends there (and joins up if it goes on)."""
         previous, self.conversation.policy = self.conversation.policy, policy
         if self._input is not None and _vad_settings(previous) != _vad_settings(policy):
-            self._input.restart_vad(policy)
+            self._input.restart_vad(policy, self._now())
 
     async def _receive(self) -> None:
         """The input loop: its only wait is for the next inbound item."""
