@@ -53,7 +53,7 @@ INSTRUCTIONS = (
     "You are a helpful voice assistant on a phone call. Your words are spoken aloud: answer "
     "in one short sentence, with no lists, markdown or symbols."
 )
-MAX_TOKENS = 40
+MAX_TOKENS = 24  # one short sentence; keeps twenty turns to about three minutes
 STAGES = (  # (label, from, to): seconds on the server's clock, relative to the end of speech
     ("end of speech to endpoint", "speech_ended", "endpoint_decided"),
     ("endpoint to final transcript", "endpoint_decided", "stt_final"),
