@@ -7,7 +7,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from parley.conversation import TurnTakingPolicy
-from parley.events import AgentResponseDone, AgentSpeaking, UserDtmf
+from parley.events import AgentResponseDone, AgentSpeaking, UserDtmf, UserSpeechStarted
 from parley.providers.fake import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.session import Providers, Session, SessionConfig
 from parley.transports.base import DtmfDigit
@@ -149,3 +149,16 @@ def test_new_vad_settings_mid_speech_keep_one_turn() -> None:
     steps: list[Step] = [Silence(0.3), Say("hello there my friend", 2.0), Silence(5.0), HangUp()]
     _, _, llm = call_with(steps, requests, replies=["Hi."])
     assert [c[-1].content for c in llm.calls] == ["hello there my friend"]
+
+
+def test_speech_after_new_vad_settings_is_placed_on_the_clock_where_it_began() -> None:
+    """The fresh VAD counts its audio from zero; the onset must still land on the clock."""
+
+    async def requests(session: Session, transport: MemoryTransport) -> None:
+        await asyncio.sleep(1.0)
+        session.update_policy(TurnTakingPolicy(min_silence_ms=700))
+
+    steps: list[Step] = [Silence(2.0), Say("hello there", 1.0), Silence(3.0), HangUp()]
+    _, transport, _ = call_with(steps, requests, replies=["Hi."])
+    [(_, started)] = transport.events_of(UserSpeechStarted)
+    assert abs(started.at - 2.0) <= 2 * FRAME, f"onset at {started.at:.3f} s"

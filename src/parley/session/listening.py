@@ -92,12 +92,14 @@ class InputPath:
     ) -> None:
         self.sample_rate = sample_rate
         self._vad = vad
+        self._policy = policy
         self._vad_stream: VADStream = vad.stream(policy, sample_rate)
         self._stt = stt
         self._notify = notify
         self._emit = emit
         self._resampler: StreamResampler | None = None
         self._position = 0  # samples accepted at the pipeline rate
+        self._vad_start = 0  # where in them the current VAD stream began (its offset 0)
         self._vad_errors = 0
         self._client_speaking = False
         self._vad_speaking = False  # the VAD stream has started speech and not ended it
@@ -126,7 +128,7 @@ class InputPath:
         except Exception as exc:
             self._report_vad_error(exc)
             return
-        end = self._position / self.sample_rate
+        end = (self._position - self._vad_start) / self.sample_rate
         stt = self._stt.stream
         for decision in decisions:
             # Map the decision's audio position onto the clock: this frame ends at `now`.
@@ -146,14 +148,22 @@ class InputPath:
                     stt.speech_resumed()
 
     def restart_vad(self, policy: TurnTakingPolicy, now: float) -> None:
-        """Use new turn-taking settings: a fresh VAD stream.
+        """Use new turn-taking settings: a fresh VAD stream (see end_speech)."""
+        self._policy = policy
+        self.end_speech(now)
 
-        The new stream knows nothing of speech in progress, so that speech ends here; if the
-        person goes on, the new stream starts it again and, within the merge gap, it joins
-        the same turn. Without this the conversation would wait for an end that never comes.
+    def end_speech(self, now: float) -> None:
+        """Start the VAD afresh, ending speech in progress here (a settings change, or a
+        client saying its speech is over).
+
+        The new stream knows nothing of the old one's speech, so that speech ends here; if
+        the person goes on, the new stream starts it again and, within the merge gap, it
+        joins the same turn. Without this the conversation would wait for an end that
+        never comes.
         """
         self._vad_stream.close()
-        self._vad_stream = self._vad.stream(policy, self.sample_rate)
+        self._vad_stream = self._vad.stream(self._policy, self.sample_rate)
+        self._vad_start = self._position
         if self._vad_speaking:
             self._vad_speaking = False
             self._stt.stream.speech_ended()

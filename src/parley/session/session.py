@@ -58,6 +58,7 @@ from parley.transports.base import (
     ClientSpeechStarted,
     ClientUtterance,
     DtmfDigit,
+    EndOfSpeech,
     Hangup,
     PlaybackReport,
     Transport,
@@ -188,6 +189,8 @@ class Session:
                     listen.client_speech_started(now)
                 case ClientUtterance(audio):
                     listen.client_utterance(audio, now)
+                case EndOfSpeech():
+                    listen.end_speech(now)
                 case DtmfDigit(digit):
                     self.dispatch(KeyPressed(now, digit))
                 case Hangup(reason):

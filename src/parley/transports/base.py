@@ -46,6 +46,12 @@ class ClientUtterance:
 
 
 @dataclass(frozen=True, slots=True)
+class EndOfSpeech:
+    """The client says the speech streamed so far has ended (a Realtime API commit while
+    the server's VAD runs): the VAD starts afresh, ending speech in progress."""
+
+
+@dataclass(frozen=True, slots=True)
 class DtmfDigit:
     """The caller pressed a key on the phone's keypad (0-9, *, #, A-D)."""
 
@@ -53,7 +59,13 @@ class DtmfDigit:
 
 
 InboundItem = (
-    AudioFrame | Hangup | PlaybackReport | ClientSpeechStarted | ClientUtterance | DtmfDigit
+    AudioFrame
+    | Hangup
+    | PlaybackReport
+    | ClientSpeechStarted
+    | ClientUtterance
+    | EndOfSpeech
+    | DtmfDigit
 )
 
 
