@@ -148,6 +148,25 @@ async def test_an_unanswered_finalize_completes_after_the_timeout() -> None:
     assert 0.3 <= waited < 1.0
 
 
+async def test_a_later_turns_unanswered_finalize_also_completes_after_the_timeout() -> None:
+    fake = FakeDeepgram()
+    fake.add("book a table", None)  # then noise: Deepgram hears no words
+    async with deepgram(fake, endpointing_ms=None, finalize_timeout_ms=300) as listener:
+        await listener.say(1.0)
+        await listener.until(lambda: listener.completes())  # answered by Deepgram
+        fake.answer_finalize = False
+        await listener.say(0.4)
+        hinted = time.monotonic()
+        await listener.until(lambda: len(listener.completes()) == 2)
+    waited = listener.got[-1][0] - hinted
+    assert listener.completes() == [
+        Transcript("book a table", final=True, complete=True),
+        Transcript("", final=True, complete=True),
+    ]
+    assert fake.controls.count("Finalize") == 2
+    assert 0.3 <= waited < 1.0
+
+
 async def test_a_stalled_server_still_lets_the_turn_complete() -> None:
     fake = FakeDeepgram(stall_at={1: 0.5})
     fake.add("you will not hear this")

@@ -56,7 +56,6 @@ log = logging.getLogger("parley.cloud.deepgram")
 PROVIDER = "deepgram"
 CLOSE_GRACE_S = 1.0  # how long aclose waits for the results that CloseStream flushes
 COVERAGE_SLACK_S = 0.1  # a final ending this close to the hint covers it
-POLL_S = 0.1  # how often the receiver looks for a Finalize deadline it does not know yet
 
 
 class DeepgramSTT(STT):
@@ -90,7 +89,12 @@ class DeepgramSTT(STT):
 @dataclass
 class _Finalize:
     position: int  # samples pushed when the hint came
-    deadline: float | None = None  # set when sent on a connection
+    timer: asyncio.TimerHandle | None = None  # runs from its sending, on that connection
+
+    def cancel_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 class _Connection:
@@ -233,6 +237,10 @@ class DeepgramStream(STTStream):
             raise closed_error(PROVIDER, exc, self._settings.api_key) from None
         finally:
             sender.cancel()
+            # A Finalize's timeout runs only while its connection lives: one unanswered at
+            # a drop is sent again, with a new timeout, on the next connection.
+            for finalize in self._pending:
+                finalize.cancel_timer()
             await asyncio.wait({sender})
             if self._closing:
                 await close_quietly(ws, 0.2)
@@ -248,12 +256,10 @@ class DeepgramStream(STTStream):
             connection.outbox.put_nowait(chunk)
         for _ in pending:
             connection.outbox.put_nowait(wire.FINALIZE)
-        for finalize in self._pending:
-            finalize.deadline = None
 
     async def _send(self, ws: ClientConnection, connection: _Connection) -> None:
         loop = asyncio.get_running_loop()
-        sent_finalizes = 0
+        timeout = self._settings.finalize_timeout_ms / 1000
         while True:
             try:
                 item = await asyncio.wait_for(connection.outbox.get(), self._settings.keepalive_s)
@@ -265,29 +271,17 @@ class DeepgramStream(STTStream):
                 continue
             await ws.send(item)
             if item == wire.FINALIZE:
-                # The n-th Finalize sent on this connection answers the n-th pending hint.
-                if sent_finalizes < len(self._pending):
-                    timeout = self._settings.finalize_timeout_ms / 1000
-                    self._pending[sent_finalizes].deadline = loop.time() + timeout
-                sent_finalizes += 1
+                # Finalizes go out in the order of the hints: this one is for the first
+                # pending hint whose Finalize has not gone out on this connection yet.
+                finalize = next((f for f in self._pending if f.timer is None), None)
+                if finalize is not None:
+                    finalize.timer = loop.call_later(timeout, self._expire, finalize)
             elif item == wire.CLOSE_STREAM:
                 return
 
     async def _receive(self, ws: ClientConnection, connection: _Connection) -> None:
-        loop = asyncio.get_running_loop()
         while True:
-            # Wake for the first Finalize's deadline; poll (cheaply) until it is known.
-            first = self._pending[0] if self._pending else None
-            deadline = first.deadline if first is not None else None
-            timeout = POLL_S if deadline is None else max(0.0, deadline - loop.time())
-            try:
-                raw = await asyncio.wait_for(ws.recv(), timeout)
-            except TimeoutError:
-                first = self._pending[0] if self._pending else None
-                if first and first.deadline is not None and loop.time() >= first.deadline:
-                    log.debug("no answer to Finalize; the turn's transcript is complete")
-                    self._answer("")
-                continue
+            raw = await ws.recv()
             connection.received += 1
             if isinstance(raw, bytes):
                 continue
@@ -332,8 +326,15 @@ class DeepgramStream(STTStream):
         if self._pending and covered >= self._pending[0].position:
             self._answer("")
 
+    def _expire(self, finalize: _Finalize) -> None:
+        # Timeouts run out in the order the Finalizes were sent, so an unanswered one is
+        # the first pending; anything else was answered meanwhile.
+        if self._pending and self._pending[0] is finalize:
+            log.debug("no answer to Finalize; the turn's transcript is complete")
+            self._answer("")
+
     def _answer(self, text: str) -> None:
-        self._pending.popleft()
+        self._pending.popleft().cancel_timer()
         self._out.put_nowait(Transcript(text, final=True, complete=True))
 
     def _acknowledge(self, end: float) -> None:
