@@ -99,6 +99,18 @@ async def test_one_socket_serves_many_responses_past_the_five_context_limit() ->
     assert fake.connections == 1
 
 
+async def test_a_response_with_no_text_ends_at_once() -> None:
+    fake = FakeElevenLabs()
+    async with elevenlabs(fake, first_audio_timeout_s=1.0) as (tts, _):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        chunks = await speak(tts.stream(16000), "  ")  # the LLM gave nothing to say
+        took = loop.time() - started
+        chunks += await speak(tts.stream(16000), "Still here.")
+    assert took < 0.5  # no wait for audio that will never come, no StalledError
+    assert [w.text for c in chunks for w in c.words] == ["Still", "here."]
+
+
 async def test_a_stalled_server_fails_the_stream_after_the_timeout() -> None:
     fake = FakeElevenLabs(stall_after_chunks=2)
     async with elevenlabs(fake, first_audio_timeout_s=0.3) as (tts, _):

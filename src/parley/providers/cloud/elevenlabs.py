@@ -7,11 +7,12 @@ any audio of it that still arrives is dropped on the floor (counted in `late_chu
 ElevenLabs allows 5 contexts per socket; contexts are closed as soon as their speech ends.
 
 A response's text goes out as pushed (first a one-space message that opens the context);
-end of input sends flush. The speech is over when ElevenLabs says so (isFinal), or when the
-character alignment has covered every character sent, whichever comes first; then the
-context is closed. Alignment becomes word timings on the response's timeline, which is how
-the history knows what was heard. The output format follows the transport: ulaw_8000 for
-8 kHz (phone) transports, decoded here to PCM16; PCM at the nearest rate otherwise.
+end of input sends flush (a response that never had text ends there: nothing to speak).
+The speech is over when ElevenLabs says so (isFinal), or when the character alignment has
+covered every character sent, whichever comes first; then the context is closed. Alignment
+becomes word timings on the response's timeline, which is how the history knows what was
+heard. The output format follows the transport: ulaw_8000 for 8 kHz (phone) transports,
+decoded here to PCM16; PCM at the nearest rate otherwise.
 
 A socket reader task belongs to the socket; it routes messages to their contexts and turns
 a dropped socket into an error for each context in use (the next response reconnects).
@@ -105,7 +106,8 @@ class ElevenLabsTTS(TTS):
 class _Context:
     def __init__(self, context_id: str) -> None:
         self.id = context_id
-        self.inbox: asyncio.Queue[ServerMessage | ProviderError] = asyncio.Queue()
+        # None: input ended with no text, so there is no speech to wait for
+        self.inbox: asyncio.Queue[ServerMessage | ProviderError | None] = asyncio.Queue()
 
 
 class _Socket:
@@ -257,6 +259,9 @@ class ElevenLabsStream(TTSStream):
             while (text := await self._outbox.get()) is not None:
                 self._text_chars += visible_chars(text)
                 await self._socket.send(self._format, {"text": text, "context_id": context.id})
+            if not self._text_chars:  # nothing to say (an empty reply, or the LLM failed)
+                context.inbox.put_nowait(None)
+                return
             await self._socket.send(self._format, {"context_id": context.id, "flush": True})
         except ProviderError as exc:
             context.inbox.put_nowait(exc)
@@ -273,6 +278,8 @@ class ElevenLabsStream(TTSStream):
                     message = await context.inbox.get()
             except TimeoutError:
                 raise StalledError(f"{PROVIDER}: no audio within {timeout:g} s") from None
+            if message is None:
+                return
             if isinstance(message, ProviderError):
                 raise message
             if message.error:
