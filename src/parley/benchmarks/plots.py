@@ -3,13 +3,19 @@
 latency.png: each latency measure, parley beside Pipecat (bar to p50, line to p95, dot at
 max). capacity.png: outbound frame lateness (p99), server CPU and memory against concurrent
 calls. embedded.png: voice-to-voice of each turn with the embedded models.
+
+A value that was not measured is NaN, so nothing is drawn for it (a 0 would look like the
+best result), and "n/a" is written at the foot of the axes where it would have been.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from parley.benchmarks.capacity import SMOOTH_MS
 from parley.benchmarks.report import ROWS
 from parley.benchmarks.results import BenchReport, Distribution
 
@@ -44,13 +50,15 @@ def _latency(report: BenchReport, path: Path) -> Path:
             else:
                 p50 = p95 = top = None if stat is None else float(stat)
             names.append(name)
-            p50s.append(p50 or 0.0)
-            p95s.append(p95 or 0.0)
-            maxes.append(top or 0.0)
+            p50s.append(_value(p50))
+            p95s.append(_value(p95))
+            maxes.append(_value(top))
         xs = list(range(len(names)))
         ax.bar(xs, p50s, color=[COLORS.get(n, "grey") for n in names], width=0.6)
         ax.vlines(xs, p50s, p95s, color="black", linewidth=1.5)
         ax.plot(xs, maxes, "k.", markersize=5)
+        _not_measured(ax, xs, p50s)
+        ax.set_xlim(-0.6, len(xs) - 0.4)
         ax.set_xticks(xs, names)
         ax.set_title(_wrap(row.label), fontsize=8)
         ax.set_ylabel("ms", fontsize=8)
@@ -71,10 +79,13 @@ def _capacity(report: BenchReport, path: Path) -> Path:
         levels = sorted(results.capacity.levels, key=lambda lv: lv.calls)
         calls = [lv.calls for lv in levels]
         color = COLORS.get(name, "grey")
-        late.plot(calls, [lv.lateness.p99 or 0.0 for lv in levels], "o-", color=color, label=name)
+        lateness = [_value(lv.lateness.p99) for lv in levels]
+        late.plot(calls, lateness, "o-", color=color, label=name)
+        _not_measured(late, calls, lateness)
         cpu.plot(calls, [lv.cpu_percent for lv in levels], "o-", color=color, label=name)
         rss.plot(calls, [lv.peak_rss_mb for lv in levels], "o-", color=color, label=name)
-    late.axhline(20, color="red", linestyle="--", linewidth=1, label="20 ms limit")
+    late.axhline(SMOOTH_MS, color="red", linestyle="--", linewidth=1,
+                 label=f"{SMOOTH_MS:g} ms limit")  # fmt: skip
     late.set_title("p99 lateness of outbound frames (ms)", fontsize=9)
     cpu.set_title("server CPU (% of one core)", fontsize=9)
     rss.set_title("server resident memory (MB)", fontsize=9)
@@ -89,9 +100,12 @@ def _embedded(report: BenchReport, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     assert report.embedded is not None
-    values = [v or 0.0 for v in report.embedded.per_turn_ms]
+    values = [_value(v) for v in report.embedded.per_turn_ms]
+    turns = list(range(1, len(values) + 1))
     fig, ax = plt.subplots(figsize=(8, 3), dpi=DPI)
-    ax.bar(range(1, len(values) + 1), values, color=COLORS["parley"])
+    ax.bar(turns, values, color=COLORS["parley"])
+    _not_measured(ax, turns, values)
+    ax.set_xlim(0.4, len(values) + 0.6)
     p50 = report.embedded.voice_to_voice.p50
     if p50 is not None:
         ax.axhline(p50, color="black", linestyle="--", linewidth=1, label=f"p50 {p50:.0f} ms")
@@ -101,6 +115,24 @@ def _embedded(report: BenchReport, path: Path) -> Path:
     ax.set_title("parley, embedded models over Twilio: voice-to-voice per turn", fontsize=9)
     ax.tick_params(labelsize=8)
     return _save(fig, path)
+
+
+def _value(value: float | None) -> float:
+    """A measured value, or NaN (drawn as nothing) when there is none."""
+    return math.nan if value is None else float(value)
+
+
+def _not_measured(ax: Any, xs: Sequence[float], values: Sequence[float]) -> None:
+    """Write "n/a" at the foot of the axes wherever a value is missing."""
+    missing = [x for x, value in zip(xs, values, strict=True) if math.isnan(value)]
+    for x in missing:
+        ax.text(x, 0.02, "n/a", transform=ax.get_xaxis_transform(), ha="center",
+                va="bottom", fontsize=8, color="dimgrey")  # fmt: skip
+    if missing:  # keep the labels' places in view: NaN points do not widen the axes
+        ax.update_datalim([(x, 0.0) for x in missing])
+        ax.autoscale_view()
+    if len(missing) == len(values):  # nothing measured: no scale to read
+        ax.set_yticks([])
 
 
 def _save(fig: Any, path: Path) -> Path:
