@@ -22,7 +22,7 @@ from parley.benchmarks.events import read_events
 from parley.benchmarks.plan import Setup
 from parley.benchmarks.process import free_port, running
 from parley.benchmarks.results import Distribution, Embedded
-from parley.benchmarks.scenarios import place
+from parley.benchmarks.scenarios import closed_event, place
 from parley.benchmarks.spec import ServerSpec
 from parley.providers import registry
 from parley.settings import Settings
@@ -63,6 +63,7 @@ STAGES = (  # (label, from, to): seconds on the server's clock, relative to the 
     ("first frame out after TTS audio", "tts_first_audio", "first_audio_out"),
 )
 PHONE_RATE = 8000
+CLOSE_WITHIN = 15.0  # seconds to wait, after hanging up, for the server's `call_closed`
 
 
 async def speech_clips(texts: list[str]) -> list[AudioFrame]:
@@ -102,8 +103,11 @@ async def embedded(setup: Setup, progress: Callable[[str], None]) -> Embedded:
     async with running(spec, setup.workdir, "parley-embedded") as server:
         caller = BenchCaller(server.media_url, script)
         error = await place(caller, 60 + 45 * turns)
-        await asyncio.sleep(0.5)  # the last turn's record
+        # The session writes its turns' records before the call is reported closed.
+        closed = await closed_event(server, caller, CLOSE_WITHIN)
         events = read_events(spec.events)
+    if closed is None:
+        error = error or "the server reported no closed call: the last turns may be missing"
     records = [e["timings"] for e in events if e["event"] == "turn"]
     stages: dict[str, float] = {}
     for label, start, end in STAGES:

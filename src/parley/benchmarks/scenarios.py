@@ -111,7 +111,7 @@ async def input_gap(setup: Setup) -> InputGap:
     async with setup.serve("input-gap", fake) as server:
         caller = BenchCaller(server.media_url, script)
         error = await place(caller, WAIT + hang + 30)
-        closed = await _closed_event(server, caller, hang + 10)
+        closed = await closed_event(server, caller, hang + 10)
     barge = next(iter(labelled(caller, "barge-in")), None)
     to_clear = answer = None
     if barge is not None and barge.onset is not None and barge.speech_end is not None:
@@ -153,7 +153,7 @@ async def hangup(setup: Setup) -> Hangup:
             HangUp(),
         ])  # fmt: skip
         error = await place(caller, WAIT + 20)
-        event = await _closed_event(server, caller, wait)
+        event = await closed_event(server, caller, wait)
         stop = caller.stop_sent_at
         closed = None if event is None or stop is None else float(event["at"]) - stop
         return closed, error or ""
@@ -203,7 +203,8 @@ async def overhead(setup: Setup) -> Overhead:
     )
 
 
-async def _closed_event(server: ServerProcess, caller: FakeCaller, within: float) -> Event | None:
+async def closed_event(server: ServerProcess, caller: FakeCaller, within: float) -> Event | None:
+    """The server's `call_closed` event for this caller's call (None: none within `within`)."""
     sid = caller.call_sid
     return await wait_for_event(
         server.spec.events, lambda e: e["event"] == "call_closed" and e["call_sid"] == sid, within
