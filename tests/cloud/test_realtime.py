@@ -134,6 +134,9 @@ async def test_a_response_streams_text_audio_and_word_timings() -> None:
     async with realtime(fake) as bound:
         bound.open()
         text, chunks = await bound.respond()
+        link = bound.llm.link
+        assert link is not None
+        assert not link.by_event_id and not link.by_server_id  # a done response is let go
     assert text == "Hi there, friend. "
     audio = sum(c.audio.duration for c in chunks)
     assert audio == pytest.approx(0.75)

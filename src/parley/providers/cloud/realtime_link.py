@@ -50,6 +50,7 @@ class Response:
     number: int
     text: asyncio.Queue[str | ProviderError | None] = field(default_factory=asyncio.Queue)
     audio: asyncio.Queue[TTSChunk | ProviderError | None] = field(default_factory=asyncio.Queue)
+    event_id: str | None = None  # of its response.create, until the server answers it
     server_id: str | None = None
     items: list[AudioItem] = field(default_factory=list)
     done: bool = False
@@ -127,10 +128,10 @@ class RealtimeLink:
             self._forget_unanswered_words(messages)
         self.history = messages
         self.user_items = []
-        event_id = self.event_id()
-        self.by_event_id[event_id] = response
+        response.event_id = self.event_id()
+        self.by_event_id[response.event_id] = response
         self.awaiting_created.append(response)
-        self.send({"type": "response.create", "event_id": event_id})
+        self.send({"type": "response.create", "event_id": response.event_id})
 
     def _forget_unanswered_words(self, messages: tuple[ChatMessage, ...]) -> None:
         """Delete the person's audio items that parley's history left out: backchannels
@@ -195,6 +196,7 @@ class RealtimeLink:
     def created(self, server_id: str) -> None:
         if self.awaiting_created:
             response = self.awaiting_created.popleft()
+            self.by_event_id.pop(response.event_id or "", None)  # the request did not fail
             response.server_id = server_id
             self.by_server_id[server_id] = response
 
