@@ -70,10 +70,20 @@ def _embedded_installed() -> bool:
 
 async def run_bench(options: BenchOptions, say: Say) -> tuple[BenchReport, list[Path]]:
     check(options)
+    workdir = Path(tempfile.mkdtemp(prefix="parley-bench-work-"))
+    try:
+        return await _run(options, workdir, say)
+    finally:  # on failure or cancellation too
+        if options.keep_logs:
+            say(f"server logs and events: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _run(options: BenchOptions, workdir: Path, say: Say) -> tuple[BenchReport, list[Path]]:
     started, clock = datetime.now(UTC), time.monotonic()
     plan = QUICK if options.quick else DEFAULT
     policy = TurnTakingPolicy()
-    workdir = Path(tempfile.mkdtemp(prefix="parley-bench-work-"))
     frameworks: list[Framework] = ["parley", "pipecat"] if options.vs_pipecat else ["parley"]
     results = {fw: FrameworkResults(framework=fw, version=_version(fw)) for fw in frameworks}
     setups = {fw: Setup(fw, workdir, options.latencies, policy, plan) for fw in frameworks}
@@ -124,10 +134,6 @@ async def run_bench(options: BenchOptions, say: Say) -> tuple[BenchReport, list[
         written += plots.draw(bench_report, out)
     except ImportError:
         say("plots skipped: matplotlib is not installed (pip install -e '.[bench]')")
-    if options.keep_logs:
-        say(f"server logs and events: {workdir}")
-    else:
-        shutil.rmtree(workdir, ignore_errors=True)
     return bench_report, written
 
 
