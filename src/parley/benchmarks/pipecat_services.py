@@ -133,7 +133,10 @@ class FakeTTSService(TTSService):
     """One provider stream per audio context (a response), closed when the context is
     interrupted or completed, or the call ends: the points where Pipecat's websocket TTS
     services close a context or their connection. Each close takes the fake's close_delay,
-    as closing parley's fake TTS stream does."""
+    as closing parley's fake TTS stream does. Pipecat awaits `on_audio_context_interrupted`
+    inline during an interruption, and its real websocket services only send a cancel
+    message there, so a slow close in that hook models a send that stalls (see
+    docs/benchmarks.md, "Found by the benchmark")."""
 
     def __init__(self, fake: FakeTTS, **kwargs: Any) -> None:
         settings = TTSSettings(model=None, voice=None, language=None)

@@ -176,6 +176,11 @@ def _notes(plan: Plan) -> list[str]:
         "silence, and network and event-loop time, count as overhead for both.",
         f"Input gap: closing the fake TTS stream takes {plan.input_gap_close_s:g} s; the "
         "barge-in cancels a response whose TTS is still streaming, so that stream is closed.",
+        "Input gap, Pipecat: the fake TTS's slow close runs in Pipecat's "
+        "`on_audio_context_interrupted` hook, which Pipecat awaits while it handles the "
+        "interruption; its real websocket TTS services only send a cancel message there, which "
+        "holds up the interruption the same way only if the socket send stalls. Pipecat's "
+        "`clear` and answer times in that call measure a clean-up that hangs in that hook.",
         "Hangup: the LLM stops one word into its second sentence and the TTS after 2 s of "
         "audio, both never ending until cancelled, and closing each takes "
         f"{plan.hangup_close_s:g} s (parley's close deadline is 2 s).",
