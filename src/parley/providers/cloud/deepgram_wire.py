@@ -64,10 +64,6 @@ class Metadata(_Wire):
     request_id: str | None = None
 
 
-class Unknown(_Wire):
-    type: str
-
-
 ServerMessage = Annotated[
     Results | UtteranceEnd | SpeechStarted | Metadata, Field(discriminator="type")
 ]

@@ -227,7 +227,6 @@ class ElevenLabsStream(TTSStream):
         self._sender: asyncio.Task[None] | None = None
         self._text_chars = 0  # visible characters sent
         self._input_done = False
-        self._finished = False
         self._iterator = self._chunks()
 
     @property
@@ -297,7 +296,6 @@ class ElevenLabsStream(TTSStream):
             if frame.samples or words:
                 yield TTSChunk(frame, tuple(words))
             if done:
-                self._finished = True
                 return
 
     async def aclose(self) -> None:

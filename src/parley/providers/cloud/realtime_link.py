@@ -57,7 +57,6 @@ class Response:
     closed: bool = False  # parley stopped listening (cancelled): late audio is dropped
     cut_at: float | None = None  # seconds heard, when cut short
     cancel_sent: bool = False
-    late_audio_dropped: int = 0
 
     def item(self, item_id: str) -> AudioItem:
         for item in self.items:
@@ -92,7 +91,6 @@ class RealtimeLink:
         self.speaking = False
         self.output_rate = 24000  # audio/pcm; 8000 with audio/pcmu
         self.instructions: str | None = None
-        self.history: tuple[ChatMessage, ...] = ()
         self.needs_seed = False  # a new connection lacks the conversation so far
         self.user_items: list[UserItem] = []  # committed since the last response.create
         self._responses = itertools.count(1)
@@ -126,7 +124,6 @@ class RealtimeLink:
             self._seed(messages)
         else:
             self._forget_unanswered_words(messages)
-        self.history = messages
         self.user_items = []
         response.event_id = self.event_id()
         self.by_event_id[response.event_id] = response
@@ -202,10 +199,7 @@ class RealtimeLink:
 
     def audio(self, response_id: str, item_id: str, delta: str) -> None:
         response = self.by_server_id.get(response_id)
-        if response is None:
-            return
-        if response.closed:
-            response.late_audio_dropped += 1
+        if response is None or response.closed:  # a cut response's late audio is dropped
             return
         data = base64.b64decode(delta)
         pcm = ulaw_to_pcm16(data) if self.output_rate == 8000 else data
