@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from parley.benchmarks.caller import answered, frame_lateness, old_audio_heard_until
+from parley.benchmarks.capacity import memory_per_call
 from parley.benchmarks.pipecat_services import chat_messages
 from parley.benchmarks.report import fmt, machine, markdown, ratio
-from parley.benchmarks.results import BenchReport, Distribution, FrameworkResults, Hangup
+from parley.benchmarks.results import (
+    BenchReport,
+    CapacityLevel,
+    Distribution,
+    FrameworkResults,
+    Hangup,
+)
 from parley.benchmarks.spec import Latencies
 from parley.transports.twilio.fake_caller import FakeCaller, Utterance
 from parley.types import ChatMessage
@@ -78,6 +85,25 @@ def test_ratios_and_formatting() -> None:
     assert ratio(None, 20) == "–"
     assert fmt(1900.0) == "1.90 s" and fmt(12.4) == "12 ms" and fmt(3, "calls") == "3 calls"
     assert fmt(Distribution.of_seconds([0.1])) == "100 ms (n=1)"
+
+
+def level(calls: int, rss_mb: float, passed: bool = True) -> CapacityLevel:
+    return CapacityLevel(calls=calls, lateness=Distribution(n=0), answered=calls,
+                         utterances=calls, voice_to_voice=Distribution(n=0), peak_rss_mb=rss_mb,
+                         rss_before_mb=0, cpu_percent=0, caller_lateness_p99_ms=None, errors=0,
+                         smooth=passed, passed=passed, harness_limited=False)  # fmt: skip
+
+
+def test_memory_per_call_is_the_slope_from_one_call_to_the_highest_level_passed() -> None:
+    # The rising sweep passed 1, 10 and 80 calls and failed at 120; the refining levels
+    # (100 passed) start from the heap the 120 calls grew, and are left out.
+    levels = [level(1, 120.0), level(10, 130.0), level(80, 160.0), level(120, 200.0, False),
+              level(100, 210.0), level(110, 215.0, False)]  # fmt: skip
+    per_call = memory_per_call(levels)
+    assert per_call is not None and abs(per_call - 40 / 79) < 1e-9
+    assert memory_per_call([level(2, 150.0)]) is None  # one level: no slope
+    assert memory_per_call([level(1, 150.0), level(10, 160.0, False)]) is None
+    assert memory_per_call([level(1, 150.0, False), level(10, 160.0)]) is None
 
 
 def test_the_markdown_table_has_a_ratio_column_only_beside_pipecat() -> None:

@@ -42,7 +42,7 @@ def test_a_quick_run_measures_both_frameworks_and_writes_the_report(tmp_path: Pa
         assert v2v.n == 2 and v2v.p50 is not None and stated < v2v.p50 < stated + 2000, v2v
         level = results.capacity.levels[0]
         assert level.calls == 2 and level.answered == level.utterances == 2, level
-        assert results.capacity.memory_per_call_mb is not None
+        assert results.capacity.memory_per_call_mb is None  # one level: no slope to take
 
     parley_hangup = report.results["parley"].hangup
     assert parley_hangup is not None and parley_hangup.closed.max is not None

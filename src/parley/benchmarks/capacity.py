@@ -6,16 +6,19 @@ One server; levels of N simultaneous callers (starts spread over a second), each
 lateness of outbound frames (how long after the listener needed a frame it arrived) is under
 one frame period and every question got audio back within `ANSWER_WITHIN`. The levels rise
 until one fails; then up to `capacity_refine` levels halve the gap to the last that passed.
-Resident memory and CPU time of the server process are sampled while each level runs. The
-callers share the machine with the server, so their own send lateness is reported beside
-each level, and a level where they fell behind says little about the server.
+Resident memory and CPU time of the server process are sampled while each level runs; memory
+per call is the slope of the peak between the lowest level and the highest that passed
+(`memory_per_call`). The callers share the machine with the server, so their own send
+lateness is reported beside each level, and a level where they fell behind says little about
+the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -102,21 +105,35 @@ async def capacity(setup: Setup, progress: Progress, max_calls: int | None = Non
                 best = middle
             else:
                 failed = level
-    # Memory: what the largest passing level of the rising sweep added to the idle server
-    # (later levels start from a heap that earlier, larger ones already grew).
-    per_call = None
-    if rising:
-        top = rising[-1]
-        per_call = (top.peak_rss_mb - idle / MB) / top.calls
     return Capacity(
         criterion=f"p99 outbound frame lateness < {SMOOTH_MS:g} ms and every question answered "
         f"within {ANSWER_WITHIN:g} s",
         levels=levels,
         capacity=best,
         lower_bound=failed is None or failed.harness_limited,
-        memory_per_call_mb=per_call,
+        memory_per_call_mb=memory_per_call(levels),
         idle_rss_mb=idle / MB,
     )
+
+
+def memory_per_call(levels: Sequence[CapacityLevel]) -> float | None:
+    """MB of server memory each additional call takes: the slope of the peak RSS between the
+    lowest level (1 call by default) and the highest that passed in the rising sweep,
+    (RSS at N - RSS at 1) / (N - 1).
+
+    The difference leaves out what the server holds whatever the number of calls (imports,
+    models, the first call's set-up, allocator arenas), so servers that passed at very
+    different levels compare fairly; dividing by the calls alone would spread those costs
+    over 100 calls for one server and 15 for the other. `levels` are in the order they ran:
+    the rising sweep is the leading run of levels that passed. The levels that refine the
+    gap after the first failure are left out, as they start from a heap that the failed,
+    larger level already grew. None when fewer than two levels of the sweep passed.
+    """
+    rising = list(itertools.takewhile(lambda level: level.passed, levels))
+    if len(rising) < 2 or rising[-1].calls <= rising[0].calls:
+        return None
+    first, top = rising[0], rising[-1]
+    return (top.peak_rss_mb - first.peak_rss_mb) / (top.calls - first.calls)
 
 
 async def _level(server: ServerProcess, calls: int, turns: int) -> CapacityLevel:

@@ -67,7 +67,8 @@ ROWS = (
         _get("overhead", "overhead")),
     Row("Capacity: concurrent calls, smooth audio, every call answered",
         _get("capacity", "capacity"), "calls"),
-    Row("Memory per call (server RSS)", _get("capacity", "memory_per_call_mb"), "MB"),
+    Row("Memory per added call (server RSS slope, 1 call to the highest level passed)",
+        _get("capacity", "memory_per_call_mb"), "MB"),
 )  # fmt: skip
 
 

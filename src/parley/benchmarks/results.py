@@ -104,7 +104,10 @@ class Capacity(BaseModel):
         description="the server may take more: every level passed, or the one that failed "
         "was limited by the harness"
     )
-    memory_per_call_mb: float | None
+    memory_per_call_mb: float | None = Field(
+        description="server RSS each additional call takes: (peak RSS at the highest level "
+        "that passed in the rising sweep - at the lowest level) / (the difference in calls)"
+    )
     idle_rss_mb: float
 
 
