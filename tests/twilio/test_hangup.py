@@ -7,7 +7,14 @@ import asyncio
 import pytest
 from pydantic import SecretStr
 
-from parley.transports.twilio.fake_caller import HangUp, Pause, Speak, WaitFor, agent_finished
+from parley.transports.twilio.fake_caller import (
+    HangUp,
+    Pause,
+    Speak,
+    WaitFor,
+    agent_finished,
+    agent_heard,
+)
 from parley.transports.twilio.rest import TwilioRest, TwilioRestError
 from parley.transports.twilio.routes import call_token, twilio_calls
 from tests.conftest import Measure
@@ -73,6 +80,42 @@ async def test_the_agent_hangs_up_through_the_rest_api(measured: Measure) -> Non
     assert len(twilio_calls(site.app)) == 0
     measured("agent hangup: request to session closed", (session.closed_at - hung_up_at) * 1000,
              "ms")  # fmt: skip
+
+
+async def test_hanging_up_mid_answer_clears_what_the_caller_still_has_queued() -> None:
+    """The REST hangup takes time while Twilio plays on: the `clear` must go out first."""
+    rest = FakeTwilioRest()
+    story = " ".join(f"word{i}" for i in range(40))
+    providers = fake_providers(["tell me a story"], [story])
+    async with serving(rest.app) as rest_host:
+        twilio = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN,
+                  "api_base_url": f"http://{rest_host}"}  # fmt: skip
+        async with parley_server(providers, twilio=twilio) as site:
+            caller = site.caller([
+                Pause(0.3),
+                Speak(speech("question_story")),
+                WaitFor(agent_heard(1.0), what="the story"),
+                Pause(20.0),  # the agent ends the call long before this
+                HangUp(),
+            ])  # fmt: skip
+            caller.custom_parameters["parley_token"] = call_token(
+                SecretStr(AUTH_TOKEN), caller.call_sid
+            )
+            rest.add(caller)
+            call = asyncio.create_task(caller.run())
+            loop = asyncio.get_running_loop()
+            while caller.playback.heard_seconds(loop.time()) < 1.0:
+                await asyncio.sleep(0.02)
+                assert not call.done(), "the call ended before the agent spoke"
+            hung_up_at = loop.time()
+            assert twilio_calls(site.app).hang_up(caller.call_sid, "the agent said goodbye")
+            log = await asyncio.wait_for(call, 5)
+    clears = [t for t in log.clears_received if t >= hung_up_at]
+    assert clears, "the caller kept the agent's queued audio after the hangup"
+    assert clears[0] - hung_up_at < 0.1
+    end = log.closed_at or loop.time()
+    heard_after = caller.playback.heard_seconds(end, since=clears[0])
+    assert heard_after == 0.0, f"{heard_after * 1000:.0f} ms heard after the clear"
 
 
 async def test_twilio_stop_closes_the_session_within_its_deadline() -> None:

@@ -72,3 +72,10 @@ async def pump(queue: OutboundQueue[M], send: Callable[[M], Awaitable[None]]) ->
     """Write queued messages in order, for as long as the connection lives."""
     while True:
         await send(await queue.get())
+
+
+async def drain(queue: OutboundQueue[M], send: Callable[[M], Awaitable[None]]) -> None:
+    """Write what is still queued, for a close: the session's last words (a `clear` that
+    stops the agent, a goodbye event) were queued after the pump was cancelled."""
+    while len(queue):
+        await send(await queue.get())

@@ -36,7 +36,7 @@ from parley.transports.base import (
     PlaybackReport,
     Transport,
 )
-from parley.transports.outbound import OutboundQueue, pump
+from parley.transports.outbound import OutboundQueue, drain, pump
 from parley.transports.twilio.marks import MarkLedger, UnknownMarkError
 from parley.transports.twilio.messages import (
     INBOUND,
@@ -258,8 +258,11 @@ class TwilioTransport(Transport):
             self._gone = True
 
     async def aclose(self) -> None:
-        """End the call: by REST hangup unless Twilio already stopped it, then the socket."""
+        """End the call: what is still queued goes out first (a last `clear`, so Twilio
+        plays nothing more while the REST hangup runs), then the REST hangup unless Twilio
+        already stopped the stream, then the socket."""
         try:
+            await drain(self._queue, self._write)
             if not self.stopped and self.call is not None and self._hang_up is not None:
                 await self._hang_up(self.call.call_sid)
         finally:
