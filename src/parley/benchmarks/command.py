@@ -25,11 +25,26 @@ def add_parser(commands: Any) -> None:
     bench.add_argument("--no-embedded", action="store_true", help="skip the embedded models")
     bench.add_argument("--max-calls", type=int, help="highest capacity level to try")
     bench.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
+    bench.add_argument(
+        "--rerender",
+        action="store_true",
+        help="run nothing: rewrite the reports in --out from its results.json",
+    )
 
 
 def run_command(args: argparse.Namespace, console: Console) -> int:
     from parley.benchmarks.report import markdown
-    from parley.benchmarks.run import BenchError, BenchOptions, run_bench
+    from parley.benchmarks.run import BenchError, BenchOptions, default_out, rerender, run_bench
+
+    if args.rerender:
+        out = args.out or default_out(quick=False)
+        if not (out / "results.json").is_file():
+            console.print(f"[red]no results.json in {out}[/red]")
+            return 2
+        _, written = rerender(out, lambda line: console.print(f"· {line}"))
+        for path in written:
+            console.print(f"wrote {path}")
+        return 0
 
     options = BenchOptions(
         vs_pipecat=args.vs == "pipecat",

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from parley import __version__
 from parley.benchmarks import plots, report
-from parley.benchmarks.capacity import capacity
+from parley.benchmarks.capacity import capacity, memory_per_call
 from parley.benchmarks.embedded import embedded as run_embedded
 from parley.benchmarks.plan import DEFAULT, QUICK, Plan, Setup
 from parley.benchmarks.results import BenchReport, Embedded, FrameworkResults
@@ -30,6 +30,8 @@ Say = Callable[[str], None]
 T = TypeVar("T")
 PARTS = (*SCENARIOS, "capacity", "embedded")
 REPO = Path(__file__).resolve().parents[3]
+DEFAULT_MODE, QUICK_MODE = "default", "quick smoke run (not for timing)"
+NOT_INSTALLED = "The embedded models are not installed (`make setup`): skipped."
 
 
 class BenchError(RuntimeError):
@@ -115,10 +117,10 @@ async def _run(options: BenchOptions, workdir: Path, say: Say) -> tuple[BenchRep
             embedded_result = await _guard(run_embedded(setups["parley"], say), "embedded",
                                            "parley", notes, say)  # fmt: skip
         else:
-            notes.append("The embedded models are not installed (`make setup`): skipped.")
+            notes.append(NOT_INSTALLED)
 
     bench_report = BenchReport(
-        mode="quick smoke run (not for timing)" if options.quick else "default",
+        mode=QUICK_MODE if options.quick else DEFAULT_MODE,
         started=started.strftime("%Y-%m-%d %H:%M UTC"),
         duration_s=time.monotonic() - clock,
         machine=report.machine(),
@@ -129,12 +131,34 @@ async def _run(options: BenchOptions, workdir: Path, say: Say) -> tuple[BenchRep
         embedded=embedded_result,
     )
     out = options.out or default_out(options.quick)
+    return bench_report, _write(bench_report, out, say)
+
+
+def rerender(out: Path, say: Say) -> tuple[BenchReport, list[Path]]:
+    """Rewrite the reports in `out` from its results.json, running nothing.
+
+    What the current code derives from the stored measurements is derived again (memory per
+    call, from the capacity levels), the set-up notes are the current ones (the run's own
+    notes, its failures and skips, are kept), and results.json, results.md and the plots are
+    written anew. For a change in how a figure is computed or shown, not in what is measured.
+    """
+    bench_report = BenchReport.model_validate_json((out / "results.json").read_text())
+    for results in bench_report.results.values():
+        if results.capacity is not None:
+            results.capacity.memory_per_call_mb = memory_per_call(results.capacity.levels)
+    plan = QUICK if bench_report.mode == QUICK_MODE else DEFAULT
+    run_notes = [n for n in bench_report.notes if " failed: " in n or n == NOT_INSTALLED]
+    bench_report.notes = [*_notes(plan), *run_notes]
+    return bench_report, _write(bench_report, out, say)
+
+
+def _write(bench_report: BenchReport, out: Path, say: Say) -> list[Path]:
     written = report.write(bench_report, out)
     try:
         written += plots.draw(bench_report, out)
     except ImportError:
         say("plots skipped: matplotlib is not installed (pip install -e '.[bench]')")
-    return bench_report, written
+    return written
 
 
 async def _guard(
