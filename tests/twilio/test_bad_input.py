@@ -103,3 +103,20 @@ async def test_a_stream_that_never_starts_is_closed_after_the_timeout() -> None:
         await asyncio.wait_for(ws.wait_closed(), 5)
         assert 0.25 < loop.time() - opened < 2.0
     assert site.sessions == []
+
+
+async def test_a_second_stream_for_a_call_in_progress_is_refused(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    providers = fake_providers([], [])
+    async with parley_server(providers) as site:
+        first = site.caller([Pause(1.5), HangUp()])
+        replay = site.caller([Pause(0.5), HangUp()], call_sid=first.call_sid)
+        call = asyncio.create_task(first.run())
+        await asyncio.sleep(0.3)
+        replayed = await asyncio.wait_for(replay.run(), 5)
+        assert replayed.ended_by == "server"
+        assert len(site.app.state.parley.sessions) == 1  # the first call's, still running
+        await asyncio.wait_for(call, 5)
+    assert len(site.sessions) == 1 and site.sessions[0].end_reason == "Twilio stopped the stream"
+    assert any("already running" in r.getMessage() for r in caplog.records)

@@ -23,7 +23,10 @@ class SessionManager:
         return self._sessions.get(session_id)
 
     async def run(self, session: Session) -> None:
-        """Run a session to its end (called by a transport's connection handler)."""
+        """Run a session to its end (called by a transport's connection handler). Ids are
+        unique among running sessions: ServerState.new_session refuses one in use."""
+        if session.id in self._sessions:
+            raise ValueError(f"session {session.id} is already running")
         self._sessions[session.id] = session
         self._idle.clear()
         try:

@@ -20,6 +20,10 @@ class ServerNotReadyError(RuntimeError):
     """Providers are still loading (or failed): no session can start yet."""
 
 
+class SessionIdInUseError(RuntimeError):
+    """A session with this id is already running (a replayed Twilio `start`, say)."""
+
+
 @dataclass
 class ServerState:
     settings: Settings
@@ -37,6 +41,8 @@ class ServerState:
         if not self.loader.ready:
             problem = "failed to load" if self.loader.failed else "still loading"
             raise ServerNotReadyError(f"providers {problem}; see /health")
+        if session_id is not None and self.sessions.get(session_id) is not None:
+            raise SessionIdInUseError(f"session {session_id} is already running")
         session = Session(
             transport, self.loader.providers, config or self.settings.session, session_id=session_id
         )

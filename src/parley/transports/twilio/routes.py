@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
-from parley.server.state import ServerNotReadyError, server_state
+from parley.server.state import ServerNotReadyError, SessionIdInUseError, server_state
 from parley.session import Session
 from parley.settings import TwilioSettings
 from parley.transports.twilio.messages import StreamStart
@@ -146,7 +146,7 @@ async def media_stream(websocket: WebSocket) -> None:
         call = await transport.wait_for_start(settings.start_timeout_s)
         _check_token(call, settings)
         session = state.new_session(transport, session_id=f"twilio-{call.call_sid}")
-    except (StreamNotStartedError, ServerNotReadyError) as exc:
+    except (StreamNotStartedError, ServerNotReadyError, SessionIdInUseError) as exc:
         log.warning("twilio call %s: stream refused: %s", transport.call_id, exc)
         transport.stopped = True  # no session: nothing to hang up by REST
         await transport.aclose()
