@@ -81,6 +81,8 @@ class LlamaLLM(LLM):
         deliver: Any,
         max_tokens: int,
     ) -> None:
+        if stop.is_set():  # cancelled while queued for the model: skip the prefill
+            return
         chunks = self._llama.create_chat_completion(
             messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
             stream=True,
