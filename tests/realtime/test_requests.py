@@ -108,6 +108,33 @@ async def test_commit_with_server_vad_ends_the_speech_in_progress() -> None:
     assert done["response"]["status"] == "completed"
 
 
+async def test_a_commit_with_server_vad_leaves_the_audio_timeline_as_the_client_sent_it() -> None:
+    """Ending speech adds no audio of its own: later positions are the client's, and speech
+    a late commit ends, ends where its audio did."""
+    async with (
+        realtime_server(fake_providers([QUESTION, QUESTION], ["Nine.", "Ten."])) as site,
+        site.client().realtime.connect(model="m") as conn,
+        receiving(conn) as got,
+    ):
+        await got.next("session.created")
+        clip = speech("question_time")
+        cut = AudioFrame(clip.pcm[: round(2.4 * 24000) * 2], 24000)
+        for chunk in chunks(cut):
+            await conn.input_audio_buffer.append(audio=chunk)
+        first = await got.next("input_audio_buffer.speech_started")
+        await asyncio.sleep(0.3)  # the commit comes well after the last audio
+        await conn.input_audio_buffer.commit()
+        stopped = await got.next("input_audio_buffer.speech_stopped")
+        mark = got.mark()
+        for chunk in chunks(AudioFrame.silence(1.0, 24000)) + chunks(clip):
+            await conn.input_audio_buffer.append(audio=chunk)
+        second = await got.next("input_audio_buffer.speech_started", after=mark)
+
+    assert abs(stopped["audio_end_ms"] - 2400) <= 40
+    expected = 2400 + 1000 + first["audio_start_ms"]  # the same clip, 3.4 s later
+    assert abs(second["audio_start_ms"] - expected) <= 40, (second, expected)
+
+
 async def test_turns_without_create_response_wait_for_response_create() -> None:
     providers = fake_providers([QUESTION], ["Nine."])
     async with (

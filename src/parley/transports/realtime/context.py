@@ -88,5 +88,6 @@ class Context:
         self.send(Error(error=detail))
 
     def audio_ms(self, at: float) -> int:
-        """The client's audio position (ms since the session began) of a session clock time."""
-        return max(0, round(self.input_ms - (self.input_at - at) * 1000))
+        """The client's audio position (ms since the session began) of a session clock time;
+        never past the audio it sent (speech a commit ends, later, ends where its audio did)."""
+        return max(0, round(min(self.input_ms, self.input_ms - (self.input_at - at) * 1000)))

@@ -4,8 +4,9 @@ Audio: with server VAD, appended audio goes to the session at once, in 20 ms fra
 parley's own VAD and STT hear it as a stream. With manual turns (turn_detection null) it is
 buffered here, and input_audio_buffer.commit hands the whole utterance over as client-cut
 speech (ClientSpeechStarted + ClientUtterance), under a policy that neither answers nor
-interrupts by itself. A commit while server VAD hears speech ends that speech by feeding the
-VAD the silence it waits for.
+interrupts by itself. A commit while server VAD hears speech ends that speech: an EndOfSpeech
+item, in order with the audio, restarts the VAD there (no made-up silence, so the client's
+audio timeline stays its own).
 
 The rest maps onto Session requests: conversation.item.create (user text or audio, never
 answered by itself), response.create / response.cancel, conversation.item.truncate (the
@@ -20,7 +21,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from parley.audio.frames import AudioFrame
-from parley.transports.base import ClientSpeechStarted, ClientUtterance, InboundItem
+from parley.transports.base import (
+    ClientSpeechStarted,
+    ClientUtterance,
+    EndOfSpeech,
+    InboundItem,
+)
 from parley.transports.realtime.client_events import (
     AppendAudio,
     CancelResponse,
@@ -183,11 +189,7 @@ class ClientRequests:
                     "speech is in progress.",
                 )
                 return
-            td = ctx.config.turn_detection
-            assert td is not None
-            silence = (td.silence_duration_ms + 60) / 1000
-            rate = RATES[ctx.config.input_format]
-            self._deliver(frames_of(AudioFrame.silence(silence, rate)))
+            self._deliver([EndOfSpeech()])  # in order with the audio: the VAD ends it there
             return
         if self._buffered_s < MIN_COMMIT_S:
             ctx.error(
