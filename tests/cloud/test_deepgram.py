@@ -233,6 +233,9 @@ async def test_bad_credentials_fail_the_stream_without_showing_the_key() -> None
     async with deepgram(fake, api_key="dg-wrong-secret-key-value") as listener:
         listener.stream.push_audio(SILENCE)
         await listener.until(lambda: listener.error is not None)
+        queued = listener.stream._connection.outbox.qsize()
+        listener.stream.push_audio(SILENCE)
+        assert listener.stream._connection.outbox.qsize() == queued  # a failed stream queues none
     error = listener.error
     assert isinstance(error, CredentialsError)
     assert "HTTP 401" in str(error) and "Invalid credentials" in str(error)

@@ -12,11 +12,18 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.providers.base import ProviderError, STTStream, Transcript, TTSChunk
 from parley.providers.cloud.common import CredentialsError, StalledError
 from parley.providers.cloud.config import OpenAIRealtimeSettings
-from parley.providers.cloud.realtime import RealtimeLLM, RealtimeSTT, RealtimeTTS, RealtimeVAD
+from parley.providers.cloud.realtime import (
+    RealtimeConnection,
+    RealtimeLLM,
+    RealtimeSTT,
+    RealtimeTTS,
+    RealtimeVAD,
+)
 from parley.providers.cloud.realtime_wire import (
     ServerVAD,
     policy_from_server_vad,
@@ -157,8 +164,6 @@ async def test_a_response_streams_text_audio_and_word_timings() -> None:
 
 
 async def test_with_a_local_vad_each_end_of_speech_commits_and_is_answered() -> None:
-    from parley.audio.frames import AudioFrame
-
     fake = FakeRealtime()
     fake.transcripts.append("book a table")
     async with realtime(fake, server_vad=False) as bound:
@@ -176,8 +181,12 @@ async def test_with_a_local_vad_each_end_of_speech_commits_and_is_answered() -> 
 async def test_bad_credentials_fail_the_connection_without_the_key() -> None:
     fake = FakeRealtime()
     async with realtime(fake, api_key="sk-wrong-secret-realtime-key") as bound:
-        bound.open()
+        stream = bound.open()
         await until(lambda: bound.errors)
+        assert isinstance(stream, RealtimeConnection)
+        for _ in range(5):
+            stream.push_audio(AudioFrame.silence(0.02, 24000))
+        assert stream._outbox.empty()  # a failed connection queues no audio
     [error] = bound.errors
     assert isinstance(error, CredentialsError) and "HTTP 401" in str(error)
     assert "sk-wrong-secret-realtime-key" not in str(error)

@@ -128,8 +128,8 @@ class DeepgramStream(STTStream):
     # --- the session's side (synchronous, never blocks) -----------------------------------
 
     def push_audio(self, frame: AudioFrame) -> None:
-        if self._closing:
-            return
+        if self._closing or (self._worker is not None and self._worker.done()):
+            return  # closed, or failed for good (the session replaces a failed stream)
         chunk = (self._pushed, frame.pcm)
         self._pushed += frame.samples
         self._unacked.append(chunk)

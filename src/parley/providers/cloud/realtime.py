@@ -163,13 +163,21 @@ class RealtimeConnection(STTStream):
         link.speaking = False
         self._iterator = self._transcripts()
 
+    @property
+    def _dead(self) -> bool:
+        """Closed, or the socket failed: nothing will send what is queued (the session
+        replaces a failed stream)."""
+        return self._closing or (self._worker is not None and self._worker.done())
+
     def _enqueue(self, event: dict[str, Any]) -> None:
-        if not self._closing:
+        if not self._dead:
             self._outbox.put_nowait(event)
 
     # --- the session's side ---------------------------------------------------------------
 
     def push_audio(self, frame: AudioFrame) -> None:
+        if self._dead:
+            return
         pcm = frame.pcm
         if self._link.server_vad or self._capturing:
             self._append(pcm)
