@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 
 from parley.audio.frames import AudioFrame
 from parley.audio.resample import resample
+from parley.audio.wavfile import read_wav
 from parley.providers.fake import FakeLLM, FakeSTT, FakeTTS
 from parley.providers.fake.llm import ReplyScript
 from parley.providers.fake.vad import EnergyVAD
@@ -35,7 +36,6 @@ from parley.server.state import ServerState
 from parley.session import Session
 from parley.session.config import Providers
 from parley.settings import Settings
-from parley.transports.twilio.fake_caller import load_wav
 from tests.serving import serving
 
 DATA = Path(__file__).parent.parent / "data"
@@ -44,7 +44,7 @@ API_KEY = "sk-not-a-real-key"
 
 def speech(name: str, rate: int = 24000) -> AudioFrame:
     """A clip from tests/data (texts in tests/data/README.md) at `rate`."""
-    return resample(load_wav(DATA / f"{name}.wav"), rate)
+    return resample(read_wav(DATA / f"{name}.wav"), rate)
 
 
 def b64(pcm: bytes) -> str:

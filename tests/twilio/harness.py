@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from parley.audio.frames import AudioFrame
+from parley.audio.wavfile import read_wav
 from parley.events import SessionEvent
 from parley.providers.fake import FakeLLM, FakeSTT, FakeTTS
 from parley.providers.fake.vad import EnergyVAD
@@ -27,7 +28,7 @@ from parley.server import create_app
 from parley.session import Session
 from parley.session.config import Providers
 from parley.settings import Settings
-from parley.transports.twilio.fake_caller import FakeCaller, load_wav
+from parley.transports.twilio.fake_caller import FakeCaller
 from parley.transports.twilio.messages import StreamStart
 from parley.transports.twilio.routes import twilio_calls
 from tests.serving import serving
@@ -40,7 +41,7 @@ AUTH_TOKEN = "test-auth-token-not-a-secret"
 
 def speech(name: str) -> AudioFrame:
     """A clip from tests/data (texts in tests/data/README.md)."""
-    return load_wav(DATA / f"{name}.wav")
+    return read_wav(DATA / f"{name}.wav")
 
 
 def fake_providers(

@@ -15,8 +15,9 @@ from functools import cache
 from pathlib import Path
 
 from parley.audio.frames import AudioFrame
+from parley.audio.wavfile import read_wav
 from parley.transports.twilio.caller_playback import PlayedChunk
-from parley.transports.twilio.fake_caller import FakeCaller, load_wav
+from parley.transports.twilio.fake_caller import FakeCaller
 
 DATA = Path(__file__).resolve().parents[3] / "tests" / "data"
 
@@ -39,7 +40,7 @@ def clip(which: Clip) -> AudioFrame:
     path = DATA / f"{which.name}.wav"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: parley bench runs from a checkout of the repository")
-    audio = load_wav(path)
+    audio = read_wav(path)
     if which.seconds is None:
         return audio
     return AudioFrame(audio.pcm[: 2 * round(which.seconds * audio.sample_rate)], audio.sample_rate)

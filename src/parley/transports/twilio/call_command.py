@@ -8,7 +8,6 @@ heard. With `--record`, what the caller heard is written to a WAV file.
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +15,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from parley.audio.frames import AudioFrame
+from parley.audio.wavfile import read_wav, write_wav
 from parley.settings import Settings
 from parley.transports.twilio.fake_caller import (
     RATE,
@@ -28,7 +29,6 @@ from parley.transports.twilio.fake_caller import (
     agent_finished,
     agent_heard,
     any_of,
-    load_wav,
 )
 
 
@@ -39,7 +39,7 @@ def call_script(
     seconds of it."""
     steps: list[CallerStep] = [Pause(0.5)]
     for index, path in enumerate(wavs):
-        steps.append(Speak(load_wav(path), path.name))
+        steps.append(Speak(read_wav(path), path.name))
         last = index == len(wavs) - 1
         if barge_in_after is not None and not last:
             either = any_of(agent_heard(barge_in_after), agent_finished(1.0))
@@ -120,11 +120,7 @@ def write_heard(caller: FakeCaller, path: Path) -> None:
         at = round((chunk.start - start) * RATE)
         samples = np.frombuffer(chunk.pcm, dtype="<i2")[: max(0, len(track) - at)]
         track[at : at + len(samples)] = samples
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(track.tobytes())
+    write_wav(path, AudioFrame(track.tobytes(), RATE))
 
 
 def _ms(seconds: float | None) -> str:

@@ -4,13 +4,9 @@ and the audio helpers that turn WAV files into speech with a known onset and end
 
 from __future__ import annotations
 
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-import numpy as np
 
 from parley.audio.frames import AudioFrame, rms_dbfs
 
@@ -120,18 +116,6 @@ class CallLog:
 
 
 # --- audio helpers ---------------------------------------------------------------------------
-
-
-def load_wav(path: Path | str) -> AudioFrame:
-    """A PCM16 WAV file (mono, or mixed down to mono) as a frame."""
-    with wave.open(str(path), "rb") as wav:
-        if wav.getsampwidth() != 2:
-            raise ValueError(f"{path}: needs 16-bit PCM, got {8 * wav.getsampwidth()}-bit")
-        channels, rate = wav.getnchannels(), wav.getframerate()
-        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
-    if channels > 1:
-        samples = samples.reshape(-1, channels).mean(axis=1).astype("<i2")
-    return AudioFrame(samples.tobytes(), rate)
 
 
 def voiced_span(

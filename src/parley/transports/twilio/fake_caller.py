@@ -40,7 +40,6 @@ from parley.transports.twilio.caller_script import (
     agent_finished,
     agent_heard,
     any_of,
-    load_wav,
     voiced_span,
 )
 from parley.transports.twilio.messages import (
@@ -66,7 +65,7 @@ _ULAW_SILENCE = b"\xff" * FRAME_BYTES
 
 __all__ = [  # the script and helpers, so callers need one import
     "CallLog", "CallerStep", "FakeCaller", "HangUp", "Pause", "PressKeys", "SendRaw", "Speak",
-    "Utterance", "WaitFor", "agent_finished", "agent_heard", "any_of", "load_wav", "voiced_span",
+    "Utterance", "WaitFor", "agent_finished", "agent_heard", "any_of", "voiced_span",
 ]  # fmt: skip
 
 
