@@ -25,7 +25,6 @@ class OutboundQueue(Generic[M]):
         self._audio_count = 0
         self._max_audio = max_audio
         self._ready = asyncio.Event()
-        self.audio_dropped_unsent = 0  # audio taken back by clears before it was written
         self.audio_overflowed = 0  # audio dropped because the peer did not keep up
 
     def __len__(self) -> int:
@@ -40,13 +39,11 @@ class OutboundQueue(Generic[M]):
         self._ready.set()
 
     def drop_audio(self) -> int:
-        """Remove every queued audio message; returns how many."""
+        """Remove every queued audio message (a clear takes them back unsent); how many."""
         before = len(self._items)
         self._items = deque(item for item in self._items if not item[0])
-        dropped = before - len(self._items)
         self._audio_count = 0
-        self.audio_dropped_unsent += dropped
-        return dropped
+        return before - len(self._items)
 
     async def get(self) -> M:
         while not self._items:

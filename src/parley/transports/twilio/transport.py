@@ -86,9 +86,6 @@ class TwilioTransport(Transport):
         self.call: StreamStart | None = None
         self.stopped = False  # Twilio sent `stop`: the call is over on its side
         self.problems: Counter[str] = Counter()  # bad input, by kind
-        self.frames_in = 0
-        self.frames_out = 0
-        self.clears = 0
 
     @property
     def call_id(self) -> str:
@@ -174,7 +171,6 @@ class TwilioTransport(Transport):
         if not ulaw:
             self._complain("empty", "media with an empty payload: dropped")
             return None
-        self.frames_in += 1
         return AudioFrame(ulaw_to_pcm16(ulaw), TWILIO_RATE)
 
     def _echo(self, name: str) -> PlaybackReport | None:
@@ -230,7 +226,6 @@ class TwilioTransport(Transport):
         media = OutboundMedia(stream_sid=sid, media=OutboundPayload(payload=payload))
         mark = OutboundMark(stream_sid=sid, mark=MarkName(name=name))
         self._queue.put((to_wire(media), to_wire(mark)), audio=True)
-        self.frames_out += 1
 
     def clear_audio(self) -> None:
         if self.call is None:
@@ -238,7 +233,6 @@ class TwilioTransport(Transport):
         self._queue.drop_audio()  # with their marks: those will never be echoed
         self._marks.void_outstanding()
         self._queue.put((to_wire(Clear(stream_sid=self.call.stream_sid)),))
-        self.clears += 1
 
     def send_event(self, event: SessionEvent) -> None:
         """Media Streams has no words for session events."""
