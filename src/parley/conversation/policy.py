@@ -110,6 +110,17 @@ class TurnTakingPolicy(BaseModel):
     )
 
     @property
+    def vad_settings(self) -> tuple[float, int, int, int]:
+        """What a VAD stream is built with (the speech gate, and a server VAD's prefix):
+        when these change, the VAD must start afresh."""
+        return (
+            self.vad_threshold,
+            self.min_interruption_ms,
+            self.min_silence_ms,
+            self.prefix_padding_ms,
+        )
+
+    @property
     def vad_release_threshold(self) -> float:
         """The lower threshold that keeps speech going once it has started."""
         return max(0.0, self.vad_threshold - 0.15)

@@ -170,7 +170,7 @@ class Session:
         settings changed, so a client re-sending its settings loses no speech in progress;
         speech in progress when it does restart ends there (and joins up if it goes on)."""
         previous, self.conversation.policy = self.conversation.policy, policy
-        if self._input is not None and _vad_settings(previous) != _vad_settings(policy):
+        if self._input is not None and previous.vad_settings != policy.vad_settings:
             self._input.restart_vad(policy, self._now())
 
     async def _receive(self) -> None:
@@ -299,13 +299,3 @@ class Session:
     @staticmethod
     def _now() -> float:
         return asyncio.get_running_loop().time()
-
-
-def _vad_settings(policy: TurnTakingPolicy) -> tuple[float, int, int, int]:
-    """The settings a VAD stream is built with (see providers/vad_gate.py)."""
-    return (
-        policy.vad_threshold,
-        policy.min_interruption_ms,
-        policy.min_silence_ms,
-        policy.prefix_padding_ms,
-    )
