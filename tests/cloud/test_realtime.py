@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
+from parley.conversation.server_vad import ServerVAD, policy_for
 from parley.providers.base import ProviderError, STTStream, Transcript, TTSChunk
 from parley.providers.cloud.common import CredentialsError, StalledError
 from parley.providers.cloud.config import OpenAIRealtimeSettings
@@ -24,11 +25,7 @@ from parley.providers.cloud.realtime import (
     RealtimeTTS,
     RealtimeVAD,
 )
-from parley.providers.cloud.realtime_wire import (
-    ServerVAD,
-    policy_from_server_vad,
-    server_vad_from_policy,
-)
+from parley.providers.cloud.realtime_wire import turn_detection
 from parley.providers.scope import SessionScope
 from parley.types import ChatMessage
 
@@ -40,21 +37,16 @@ HISTORY = (ChatMessage("system", "Be brief."), ChatMessage("user", "hello"))
 
 def test_server_vad_maps_to_and_from_the_turn_taking_policy() -> None:
     policy = TurnTakingPolicy(vad_threshold=0.6, prefix_padding_ms=200, min_silence_ms=700)
-    assert server_vad_from_policy(policy) == ServerVAD(
-        threshold=0.6,
-        prefix_padding_ms=200,
-        silence_duration_ms=700,
-        create_response=False,
-        interrupt_response=False,
-    )
-    client = {
+    assert turn_detection(policy) == {
         "type": "server_vad",
-        "threshold": 0.7,
-        "prefix_padding_ms": 100,
-        "silence_duration_ms": 800,
-        "create_response": True,
+        "threshold": 0.6,
+        "prefix_padding_ms": 200,
+        "silence_duration_ms": 700,
+        "create_response": False,  # parley decides when to answer and to interrupt
+        "interrupt_response": False,
     }
-    mapped = policy_from_server_vad(client, policy)
+    client = ServerVAD(threshold=0.7, prefix_padding_ms=100, silence_duration_ms=800)
+    mapped = policy_for(client, policy)
     assert (mapped.vad_threshold, mapped.prefix_padding_ms, mapped.min_silence_ms) == (
         0.7,
         100,
@@ -62,7 +54,7 @@ def test_server_vad_maps_to_and_from_the_turn_taking_policy() -> None:
     )
     assert mapped.merge_gap_ms == policy.merge_gap_ms  # parley's own settings stay
     with pytest.raises(ValidationError):
-        policy_from_server_vad({"type": "server_vad", "silence_duration_ms": 5})
+        policy_for(client.model_copy(update={"silence_duration_ms": 5}), policy)
 
 
 @dataclass

@@ -241,7 +241,7 @@ class RealtimeConnection(STTStream):
 
     def session_config(self) -> dict[str, Any]:
         s, link = self._settings, self._link
-        turn_detection = wire.server_vad_from_policy(self._policy).model_dump()
+        turn_detection = wire.turn_detection(self._policy)
         output = {"type": "audio/pcmu"} if link.output_rate == 8000 else {
             "type": "audio/pcm", "rate": 24000}  # fmt: skip
         session: dict[str, Any] = {

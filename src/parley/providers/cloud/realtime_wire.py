@@ -1,5 +1,5 @@
-"""OpenAI Realtime: the server events parley reads, as pydantic models, and the mapping
-between server VAD settings and parley's TurnTakingPolicy.
+"""OpenAI Realtime: the server events parley reads, as pydantic models, and the server VAD
+that carries parley's TurnTakingPolicy.
 
 Event names follow the GA API; the beta names of the same events are accepted too
 (response.audio.* for response.output_audio.*, response.audio_transcript.* for
@@ -8,11 +8,12 @@ response.output_audio_transcript.*).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from parley.conversation.policy import TurnTakingPolicy
+from parley.conversation.server_vad import server_vad_of
 
 
 class _Event(BaseModel):
@@ -138,51 +139,15 @@ MODELS: dict[str, type[_Event]] = {
 }
 
 
-# --- server VAD <-> TurnTakingPolicy ---------------------------------------------------------
+# --- server VAD ------------------------------------------------------------------------------
 
 
-class ServerVAD(BaseModel):
-    """The `turn_detection` of a Realtime session that uses server VAD.
-
-    parley keeps the decisions (pause, then decide; when to answer) in its own state machine,
-    so the server only detects speech: it neither answers nor interrupts by itself.
-    """
-
-    model_config = ConfigDict(extra="ignore")
-
-    type: Literal["server_vad"] = "server_vad"
-    threshold: float = 0.5
-    prefix_padding_ms: int = 300
-    silence_duration_ms: int = 500
-    create_response: bool = False
-    interrupt_response: bool = False
-
-
-def server_vad_from_policy(policy: TurnTakingPolicy) -> ServerVAD:
-    """The server VAD that applies parley's turn-taking settings (threshold, prefix
-    padding, turn-ending silence). The other settings stay parley's own."""
-    return ServerVAD(
-        threshold=policy.vad_threshold,
-        prefix_padding_ms=policy.prefix_padding_ms,
-        silence_duration_ms=policy.min_silence_ms,
+def turn_detection(policy: TurnTakingPolicy) -> dict[str, Any]:
+    """The session's `turn_detection`: server VAD with parley's turn-taking settings (the
+    mapping the Realtime endpoint uses too). parley keeps the decisions (pause, then decide;
+    when to answer) in its own state machine, so the server only detects speech: it neither
+    answers nor interrupts by itself."""
+    vad = server_vad_of(policy).model_copy(
+        update={"create_response": False, "interrupt_response": False}
     )
-
-
-def policy_from_server_vad(
-    turn_detection: ServerVAD | dict[str, Any], base: TurnTakingPolicy | None = None
-) -> TurnTakingPolicy:
-    """parley's policy with a Realtime client's server VAD settings applied (the way a
-    Realtime-API client configures turn-taking). Values outside parley's bounds are
-    rejected by the policy's own validation."""
-    vad = (
-        turn_detection
-        if isinstance(turn_detection, ServerVAD)
-        else ServerVAD.model_validate(turn_detection)
-    )
-    policy = base or TurnTakingPolicy()
-    changes = {
-        "vad_threshold": vad.threshold,
-        "prefix_padding_ms": vad.prefix_padding_ms,
-        "min_silence_ms": vad.silence_duration_ms,
-    }
-    return TurnTakingPolicy.model_validate({**policy.model_dump(), **changes})
+    return {"type": "server_vad", **vad.model_dump()}
