@@ -4,6 +4,7 @@ configuration, faults (bad key, stall, drop and reconnect) and cutting an unhear
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from parley.providers.cloud.realtime import (
     RealtimeTTS,
     RealtimeVAD,
 )
-from parley.providers.cloud.realtime_wire import turn_detection
+from parley.providers.cloud.realtime_wire import AudioDelta, parse_event, turn_detection
 from parley.providers.scope import SessionScope
 from parley.types import ChatMessage
 
@@ -55,6 +56,19 @@ def test_server_vad_maps_to_and_from_the_turn_taking_policy() -> None:
     assert mapped.merge_gap_ms == policy.merge_gap_ms  # parley's own settings stay
     with pytest.raises(ValidationError):
         policy_for(client.model_copy(update={"silence_duration_ms": 5}), policy)
+
+
+def test_a_server_event_is_parsed_into_its_model_and_odd_ones_are_told_apart() -> None:
+    for name in ("response.output_audio.delta", "response.audio.delta"):  # GA and beta
+        raw = f'{{"type": "{name}", "response_id": "r1", "item_id": "i1", "delta": "AA=="}}'
+        event = parse_event(raw)
+        assert isinstance(event, AudioDelta) and event.response_id == "r1"
+    assert parse_event('{"type": "rate_limits.updated"}') is None  # not read by parley
+    assert parse_event("[1, 2]") is None
+    with pytest.raises(json.JSONDecodeError):
+        parse_event("not json")
+    with pytest.raises(ValidationError):  # its item_id is missing
+        parse_event('{"type": "input_audio_buffer.committed"}')
 
 
 @dataclass

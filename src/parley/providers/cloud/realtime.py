@@ -33,7 +33,6 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -293,11 +292,12 @@ class RealtimeConnection(STTStream):
     async def _receive(self, ws: ClientConnection) -> None:
         async for raw in ws:
             try:
-                kind = wire.MODELS.get(wire._Event.model_validate_json(raw).type)
-                if kind is not None:
-                    self._handle(kind.model_validate_json(raw))
-            except ValidationError as exc:
-                log.debug("ignored a malformed event: %s", exc.errors()[0]["msg"])
+                event = wire.parse_event(raw)
+            except ValueError as exc:  # not JSON, or not the event its type says
+                log.debug("ignored a malformed event (%s): %.80s", type(exc).__name__, raw)
+                continue
+            if event is not None:
+                self._handle(event)
         raise ProviderError(f"{PROVIDER}: the server closed the connection")
 
     def _handle(self, event: Any) -> None:

@@ -8,6 +8,7 @@ response.output_audio_transcript.*).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -137,6 +138,14 @@ MODELS: dict[str, type[_Event]] = {
     "response.audio_transcript.done": AudioTranscriptDone,
     "error": ServerError,
 }
+
+
+def parse_event(raw: str | bytes) -> _Event | None:
+    """The event in one server message, parsed once; None for a type parley does not read.
+    Raises ValueError (pydantic's ValidationError is one) for a malformed message."""
+    data = json.loads(raw)
+    kind = MODELS.get(str(data.get("type"))) if isinstance(data, dict) else None
+    return None if kind is None else kind.model_validate(data)
 
 
 # --- server VAD ------------------------------------------------------------------------------
