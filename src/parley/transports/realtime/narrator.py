@@ -74,9 +74,13 @@ class Narrator:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.conversation_id = new_id("conv")
-        self.user_speaking = False  # server VAD: between speech_started and speech_stopped
         self.pending_metadata: dict[str, str] | None = None  # response.create's, for the next
         self.on_transcribed: Callable[[UserItem], None] = lambda item: None
+
+    @property
+    def user_speaking(self) -> bool:
+        """Server VAD: between speech_started and speech_stopped (an item is open)."""
+        return self.ctx.items.open_user is not None
 
     def tell(self, event: SessionEvent) -> None:
         match event:
@@ -107,13 +111,11 @@ class Narrator:
     # --- the person ---------------------------------------------------------------------------
 
     def _speech_started(self, at: float) -> None:
-        self.user_speaking = True
         item = self.ctx.items.open_user_item()
         item.start_ms = self.ctx.audio_ms(at)
         self.ctx.send(SpeechStarted(audio_start_ms=item.start_ms, item_id=item.id))
 
     def _speech_stopped(self, at: float) -> None:
-        self.user_speaking = False
         item = self.ctx.items.open_user_item()
         end_ms = self.ctx.audio_ms(at)
         item.audio_s = max(0, end_ms - item.start_ms) / 1000

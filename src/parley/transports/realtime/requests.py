@@ -150,7 +150,6 @@ class ClientRequests:
             self._set_output_rate(RATES[new.output_format])
         if policy_changed and new.turn_detection is None:
             ctx.items.open_user = None  # speech in progress will not be committed by the VAD
-            self.narrator.user_speaking = False
         if policy_changed and old.turn_detection is None:
             self._buffer, self._buffered_s = [], 0.0
 
