@@ -130,12 +130,9 @@ class Call {
     if (event.type === "started") {
       this.send({ type: "client_playback_started", response_id: id });
       setStatus("Agent speaking", "speaking");
-    } else if (event.type === "position" || event.type === "stopped") {
+    } else if (event.type === "position" || event.type === "stopped" || event.type === "drained") {
+      // One position report; client_playback_complete would only repeat it for the server.
       this.send({ type: "playback_position", response_id: id, played_seconds: event.played });
-    } else if (event.type === "drained") {
-      this.send({ type: "playback_position", response_id: id, played_seconds: event.played });
-      const played = event.played;
-      this.send({ type: "client_playback_complete", response_id: id, played_seconds: played });
     }
   }
 
