@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Literal
 
 import uvicorn
-from fastapi import FastAPI
+
+ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """Run `app` on a free loopback port in this loop; yields "127.0.0.1:PORT"."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan="on")
+async def serving(app: ASGIApp, *, lifespan: Literal["on", "off"] = "on") -> AsyncIterator[str]:
+    """Run `app` on a free loopback port in this loop; yields "127.0.0.1:PORT".
+
+    `lifespan="off"` is for bare ASGI apps (the cloud fakes) that handle only HTTP.
+    """
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan=lifespan)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

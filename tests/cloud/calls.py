@@ -30,9 +30,10 @@ from parley.providers.cloud.realtime import RealtimeLLM, RealtimeSTT, RealtimeTT
 from parley.providers.fake import EnergyVAD
 from parley.session import Providers, Session, SessionConfig
 from parley.transports.memory import MemoryTransport, ScriptedCaller, Step, stt_script
+from tests.serving import serving
 
 from .fakes import deepgram, elevenlabs, openai_chat, realtime
-from .fakes.servers import asgi_server, ws_server
+from .fakes.servers import ws_server
 
 T = TypeVar("T")
 
@@ -83,7 +84,8 @@ async def cascade_servers(
         fakes.urls["deepgram"] = await stack.enter_async_context(
             ws_server(dg.handler, dg.process_request)
         )
-        fakes.urls["chat"] = await stack.enter_async_context(asgi_server(fakes.chat))
+        chat = await stack.enter_async_context(serving(fakes.chat, lifespan="off"))
+        fakes.urls["chat"] = f"http://{chat}"
         fakes.urls["elevenlabs"] = await stack.enter_async_context(
             ws_server(el.handler, el.process_request)
         )

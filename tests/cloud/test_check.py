@@ -12,9 +12,10 @@ from rich.console import Console
 
 from parley.check import render, run_checks
 from parley.settings import Settings
+from tests.serving import serving
 
 from .fakes import deepgram, elevenlabs, openai_chat, realtime
-from .fakes.servers import asgi_server, closed_port, ws_server
+from .fakes.servers import closed_port, ws_server
 
 
 @asynccontextmanager
@@ -32,7 +33,8 @@ async def all_fakes() -> AsyncIterator[dict[str, Any]]:
             urls[name] = await stack.enter_async_context(
                 ws_server(fake.handler, fake.process_request)
             )
-        urls["chat"] = await stack.enter_async_context(asgi_server(fakes["chat"]))
+        chat = await stack.enter_async_context(serving(fakes["chat"], lifespan="off"))
+        urls["chat"] = f"http://{chat}"
         fakes["urls"] = urls
         yield fakes
 

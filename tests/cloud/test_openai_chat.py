@@ -15,9 +15,10 @@ from parley.providers.cloud.config import OpenAIChatSettings
 from parley.providers.cloud.openai_chat import OpenAIChatLLM
 from parley.providers.scope import SessionScope
 from parley.types import ChatMessage
+from tests.serving import serving
 
 from .fakes.openai_chat import KEY, FakeChatServer, Reply, Status
-from .fakes.servers import asgi_server, closed_port
+from .fakes.servers import closed_port
 
 MESSAGES = (ChatMessage("system", "Be brief."), ChatMessage("user", "Hi!"))
 
@@ -25,8 +26,8 @@ MESSAGES = (ChatMessage("system", "Be brief."), ChatMessage("user", "Hi!"))
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[FakeChatServer, str]]:
     fake = FakeChatServer()
-    async with asgi_server(fake) as url:
-        yield fake, url + "/v1"
+    async with serving(fake, lifespan="off") as host:
+        yield fake, f"http://{host}/v1"
 
 
 def llm(base_url: str, key: str = KEY, **changes: object) -> OpenAIChatLLM:
