@@ -26,6 +26,7 @@ from parley.conversation.inputs import (
 )
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import ErrorEvent, SessionEvent
+from parley.problems import ProblemCounter
 from parley.providers.base import STT, VAD, STTStream, VADEventKind, VADStream
 from parley.session.supervisor import Supervisor
 
@@ -100,7 +101,7 @@ class InputPath:
         self._resampler: StreamResampler | None = None
         self._position = 0  # samples accepted at the pipeline rate
         self._vad_start = 0  # where in them the current VAD stream began (its offset 0)
-        self._vad_errors = 0
+        self._vad_errors = ProblemCounter()
         self._client_speaking = False
         self._vad_speaking = False  # the VAD stream has started speech and not ended it
         self.frames = 0
@@ -191,10 +192,10 @@ class InputPath:
         self._notify(SpeechEnded(now, last_voiced=now))
 
     def _report_vad_error(self, exc: Exception) -> None:
-        self._vad_errors += 1
-        if self._vad_errors & (self._vad_errors - 1) == 0:  # 1st, 2nd, 4th, 8th...: no flood
-            message = f"VAD failed on a frame ({type(exc).__name__}: {exc}); frame skipped"
-            log.warning("%s (%d so far)", message, self._vad_errors)
+        message = f"VAD failed on a frame ({type(exc).__name__}: {exc}); frame skipped"
+        if self._vad_errors.note(
+            "vad_failed", log, message
+        ):  # clients get the log's sparse reports
             self._emit(ErrorEvent("vad_failed", message))
 
     def close(self) -> None:

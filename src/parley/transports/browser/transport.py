@@ -20,7 +20,6 @@ import base64
 import binascii
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -31,6 +30,7 @@ from parley.audio.frames import AudioFormatError, AudioFrame
 from parley.audio.resample import resample
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import SessionEvent
+from parley.problems import ProblemCounter
 from parley.settings import BrowserSettings
 from parley.transports.base import (
     ClientSpeechStarted,
@@ -59,7 +59,7 @@ from parley.transports.browser.messages import (
     describe_invalid,
 )
 from parley.transports.browser.translate import page_vad, to_wire
-from parley.transports.outbound import OutboundQueue, pump
+from parley.transports.outbound import OutboundQueue, drain, pump
 
 log = logging.getLogger("parley.browser")
 
@@ -100,7 +100,7 @@ class BrowserTransport(Transport):
         self._gone = False
         self.session_id = ""
         self.stream_rate: int | None = None  # streaming mode, once `start_stream` declared it
-        self.problems: Counter[str] = Counter()  # bad input, by error code
+        self.problems = ProblemCounter()  # bad input, by error code
         self.frames_in = 0
         self.frames_out = 0
         self.utterances_in = 0
@@ -214,10 +214,7 @@ class BrowserTransport(Transport):
 
     def problem(self, code: str, message: str) -> None:
         """Bad input: tell the page, log the first few of each kind, carry on."""
-        self.problems[code] += 1
-        count = self.problems[code]
-        if count & (count - 1) == 0:  # 1st, 2nd, 4th, 8th...: a flood stays quiet in the log
-            log.warning("%s: %s (%d so far)", self.session_id, message, count)
+        self.problems.note(code, log, f"{self.session_id}: {message}")
         self._put(ErrorMessage(code=code, message=message))
 
     # --- outbound (synchronous, never blocks) ---------------------------------------------
@@ -263,8 +260,7 @@ class BrowserTransport(Transport):
 
     async def aclose(self, code: int = 1000) -> None:
         """Send what is still queued (`session_ended` last), then close the socket."""
-        while len(self._queue) and not self._gone:
-            await self._write(await self._queue.get())
+        await drain(self._queue, self._write)
         if not self._gone:
             self._gone = True
             with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):

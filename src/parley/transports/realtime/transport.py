@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -30,6 +30,7 @@ from parley.events import (
     ErrorEvent,
     SessionEvent,
 )
+from parley.problems import ProblemCounter
 from parley.session import Session
 from parley.settings import RealtimeEndpointSettings
 from parley.transports.base import (
@@ -39,7 +40,7 @@ from parley.transports.base import (
     OutboundAudio,
     Transport,
 )
-from parley.transports.outbound import OutboundQueue, pump
+from parley.transports.outbound import OutboundQueue, drain, pump
 from parley.transports.realtime.client_events import Rejection, parse
 from parley.transports.realtime.config import RealtimeConfig
 from parley.transports.realtime.context import Context, ErrorType
@@ -110,7 +111,7 @@ class RealtimeTransport(Transport):
             settings.max_buffer_s,
         )
         self.narrator.on_transcribed = self.requests.items.transcribed
-        self.problems: Counter[str] = Counter()  # client errors, by code
+        self.problems = ProblemCounter()  # client errors, by code
         self.frames_in = 0
         self.deltas_out = 0
 
@@ -210,10 +211,7 @@ class RealtimeTransport(Transport):
             self.ctx.client_event_id = None
 
     def _reject(self, rejection: Rejection) -> None:
-        self.problems[rejection.code] += 1
-        count = self.problems[rejection.code]
-        if count & (count - 1) == 0:  # 1st, 2nd, 4th, 8th...: a flood stays quiet in the log
-            log.warning("%s: %s (%d so far)", self.session_id, rejection.message, count)
+        self.problems.note(rejection.code, log, f"{self.session_id}: {rejection.message}")
         self.ctx.error(
             rejection.code, rejection.message, rejection.param, event_id=rejection.event_id
         )
@@ -269,8 +267,7 @@ class RealtimeTransport(Transport):
 
     async def aclose(self, code: int = 1000) -> None:
         """Send what is still queued (the last response.done among it), then close."""
-        while len(self._queue) and not self._gone:
-            await self._write(await self._queue.get())
+        await drain(self._queue, self._write)
         if not self._gone:
             self._gone = True
             with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):

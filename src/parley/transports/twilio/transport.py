@@ -18,7 +18,6 @@ import base64
 import binascii
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
@@ -28,6 +27,7 @@ from parley.audio.codecs import pcm16_to_ulaw, ulaw_to_pcm16
 from parley.audio.frames import AudioFrame
 from parley.audio.resample import resample
 from parley.events import SessionEvent
+from parley.problems import ProblemCounter
 from parley.transports.base import (
     DtmfDigit,
     Hangup,
@@ -85,7 +85,7 @@ class TwilioTransport(Transport):
         self._gone = False  # the websocket is closed (either side)
         self.call: StreamStart | None = None
         self.stopped = False  # Twilio sent `stop`: the call is over on its side
-        self.problems: Counter[str] = Counter()  # bad input, by kind
+        self.problems = ProblemCounter()  # bad input, by kind
 
     @property
     def call_id(self) -> str:
@@ -207,10 +207,7 @@ class TwilioTransport(Transport):
         return None
 
     def _complain(self, kind: str, problem: str) -> None:
-        self.problems[kind] += 1
-        count = self.problems[kind]
-        if count & (count - 1) == 0:  # 1st, 2nd, 4th, 8th... of a kind: a flood stays quiet
-            log.warning("twilio call %s: %s (%d so far)", self.call_id, problem, count)
+        self.problems.note(kind, log, f"twilio call {self.call_id}: {problem}")
 
     # --- outbound (synchronous, never blocks) ---------------------------------------------
 
