@@ -16,7 +16,15 @@ from pydantic import ValidationError
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.conversation.server_vad import ServerVAD, policy_for
-from parley.providers.base import ProviderError, STTStream, Transcript, TTSChunk
+from parley.providers.base import (
+    ProviderError,
+    STTStream,
+    Transcript,
+    TTSChunk,
+    VADEvent,
+    VADEventKind,
+    VADStream,
+)
 from parley.providers.cloud.common import CredentialsError, StalledError
 from parley.providers.cloud.config import OpenAIRealtimeSettings
 from parley.providers.cloud.realtime import (
@@ -77,6 +85,7 @@ class Bound:
     stt: RealtimeSTT
     llm: RealtimeLLM
     tts: RealtimeTTS
+    vad: RealtimeVAD | None = None
     streams: list[STTStream] = field(default_factory=list)
     transcripts: list[Transcript] = field(default_factory=list)
     errors: list[BaseException] = field(default_factory=list)
@@ -116,13 +125,13 @@ async def realtime(
             {"base_url": url + "/v1/realtime", "api_key": KEY, "response_timeout_s": 2, **changes}
         )
         scope = SessionScope()
-        if server_vad:
-            RealtimeVAD(settings).for_session(scope)
+        vad = RealtimeVAD(settings).for_session(scope) if server_vad else None
         bound = Bound(
             fake,
             RealtimeSTT(settings).for_session(scope),
             RealtimeLLM(settings).for_session(scope),
             RealtimeTTS(settings).for_session(scope),
+            vad,
         )
         try:
             yield bound
@@ -239,3 +248,104 @@ async def test_a_response_cut_before_any_audio_was_heard_is_deleted() -> None:
         await until(lambda: fake.deleted)
     assert fake.cancelled == 1
     assert fake.truncated == [] and len(fake.deleted) == 1
+
+
+SILENT = AudioFrame.silence(0.02, 24000)
+VOICED = AudioFrame(b"\x00\x10" * 480, 24000)  # 20 ms at -18 dBFS
+
+
+@dataclass
+class Ear:
+    """The session's input path, seen by the VAD facet: each frame goes to the live STT
+    stream, then through the VAD stream (whose positions count from its first sample)."""
+
+    bound: Bound
+    vad: VADStream
+    seconds: float = 0.0  # audio heard so far
+    probability: float = 0.0
+
+    def listen(self, *frames: AudioFrame) -> list[VADEvent]:
+        events: list[VADEvent] = []
+        for frame in frames:
+            self.bound.streams[-1].push_audio(frame)
+            output = self.vad.process(frame)
+            events += output.events
+            self.probability = output.probability
+            self.seconds += frame.duration
+        return events
+
+    async def hear(self, count: int) -> list[VADEvent]:
+        """Listen on (silence) until `count` server decisions have come."""
+        events: list[VADEvent] = []
+        for _ in range(300):
+            events += self.listen(SILENT)
+            if len(events) >= count:
+                return events
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"timed out with {events}")
+
+    async def drop_and_reconnect(self) -> list[VADEvent]:
+        fake, bound = self.bound.fake, self.bound
+        await until(lambda: fake.sessions)
+        failures = len(bound.errors)
+        fake.drop()
+        await until(lambda: len(bound.errors) > failures)  # the STT stream fails...
+        events = self.listen(*[SILENT] * 10)  # (the dead connection sends none of this)
+        bound.open()  # ...and the session reopens it
+        return events
+
+
+def ear(bound: Bound) -> Ear:
+    assert bound.vad is not None
+    return Ear(bound, bound.vad.stream(TurnTakingPolicy(), 24000))
+
+
+async def test_after_a_reconnect_the_server_vad_decisions_stay_on_the_vad_timeline() -> None:
+    fake = FakeRealtime()
+    fake.transcripts.append("still here")
+    async with realtime(fake) as bound:
+        bound.open()
+        listener = ear(bound)
+        assert listener.listen(*[SILENT] * 100) == []  # 2 s on the first connection
+        assert await listener.drop_and_reconnect() == []
+        before = listener.seconds  # 2.2 s before the new connection's first sample
+        assert listener.listen(*[SILENT] * 25, *[VOICED] * 25) == []
+        events = await listener.hear(2)
+        bound.streams[-1].speech_ended()  # the input path's hint at the end of speech
+        await until(lambda: bound.transcripts)
+    assert fake.connections == 2
+    assert before == pytest.approx(2.2)
+    assert [e.kind for e in events] == [VADEventKind.START, VADEventKind.END]
+    assert events[0].offset == pytest.approx(before + 0.5, abs=0.002)  # not 0.5: the past
+    assert events[1].offset == pytest.approx(before + 1.0, abs=0.002)
+    assert bound.transcripts == [Transcript("still here", True, True)]
+
+
+async def test_a_drop_during_speech_ends_it_and_the_next_speech_is_answered_in_turn() -> None:
+    fake = FakeRealtime()
+    fake.transcripts.append("still here")
+    async with realtime(fake) as bound:
+        bound.open()
+        listener = ear(bound)
+        assert listener.listen(*[SILENT] * 25, *[VOICED] * 25) == []
+        [start] = await listener.hear(1)
+        assert listener.probability == 1.0  # the server hears speech
+        events = await listener.drop_and_reconnect()
+        dropped = listener.seconds
+        events += listener.listen(SILENT)  # the first frame for the new connection
+        # The input path ends the turn; the new connection will never transcribe that
+        # speech, so it answers this end of speech at once, with no words.
+        bound.streams[-1].speech_ended()
+        await until(lambda: bound.transcripts)
+        assert listener.probability == 0.0
+        assert listener.listen(*[VOICED] * 25) == []
+        later = await listener.hear(2)
+        bound.streams[-1].speech_ended()
+        await until(lambda: len(bound.transcripts) == 2)
+    assert start.kind is VADEventKind.START and start.offset == pytest.approx(0.5, abs=0.002)
+    assert [e.kind for e in events] == [VADEventKind.END]
+    assert events[0].offset == pytest.approx(dropped)  # where the old connection's audio ended
+    assert [e.kind for e in later] == [VADEventKind.START, VADEventKind.END]
+    assert later[0].offset == pytest.approx(dropped + 0.02, abs=0.002)
+    assert later[1].offset == pytest.approx(dropped + 0.52, abs=0.002)
+    assert bound.transcripts == [Transcript("", True, True), Transcript("still here", True, True)]

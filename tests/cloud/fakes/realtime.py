@@ -10,7 +10,8 @@ next reply word by word: transcript deltas and `word_s` of audio per word (sampl
 audio/pcm 24 kHz or audio/pcmu), faster than real time, then the done events. response.cancel
 stops it (response.done cancelled; response_cancel_not_active when none).
 conversation.item.truncate cuts an item's audio (error past its end) and .delete removes it.
-Faults: drop the connection or stall after so many audio deltas.
+Faults: drop the connection or stall after so many audio deltas, or drop it at any time
+(`drop`).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class FakeRealtime:
     deltas_sent: int = 0
     next_sample: int = 0
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    sockets: list[ServerConnection] = field(default_factory=list)
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.headers.get("Authorization") != f"Bearer {self.key}":
@@ -82,7 +84,12 @@ class FakeRealtime:
 
     async def handler(self, ws: ServerConnection) -> None:
         self.connections += 1
+        self.sockets.append(ws)
         await _Session(self, ws).run()
+
+    def drop(self) -> None:
+        """Drop the latest connection, as a network fault would (no close handshake)."""
+        self.sockets[-1].transport.abort()
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self.ids)}"

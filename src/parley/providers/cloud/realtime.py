@@ -2,16 +2,20 @@
 
 It plugs into the session as four facets of one connection, each a provider of the usual
 interface, bound per call through the SessionScope (Provider.for_session):
-- VAD: the server's VAD decisions (speech_started/stopped, placed on the input's timeline),
-  with the turn-taking policy's threshold, prefix padding and silence as its settings. The
-  server never answers or interrupts by itself (create_response and interrupt_response are
-  off): parley's state machine still decides, so pause-then-decide holds. With a local VAD
-  instead, the STT facet commits the audio itself at each end of speech.
+- VAD: the server's VAD decisions (speech_started/stopped, placed on the input's timeline:
+  a connection's positions count from its own first sample, so each is moved by the audio
+  pushed before that connection began), with the turn-taking policy's threshold, prefix
+  padding and silence as its settings. The server never answers or interrupts by itself
+  (create_response and interrupt_response are off): parley's state machine still decides,
+  so pause-then-decide holds. With a local VAD instead, the STT facet commits the audio
+  itself at each end of speech.
 - STT: its stream *is* the connection. It sends the input audio (24 kHz PCM16), yields the
   person's transcripts (each end of speech is answered by its item's transcript, complete),
   and runs the socket in a worker task it owns. When the socket drops, the stream fails and
   the session opens a new one, which reconnects and re-creates the conversation from parley's
-  history as text before the next response.
+  history as text before the next response. Speech the server was hearing when the socket
+  dropped ends there (an END decision, answered with no words): the new connection will
+  never end or transcribe it.
 - LLM: asks for a response (response.create) after deleting the person's audio items that
   parley left out of its history (backchannels and noise that resumed the agent), and
   yields the response's audio transcript as its text.
@@ -109,11 +113,18 @@ class _ServerVADStream(VADStream):
     def __init__(self, link: RealtimeLink, sample_rate: int) -> None:
         self.sample_rate = sample_rate
         self._link = link
+        self._processed = 0  # samples, as pushed to the STT facet (the same frames, first)
 
     def process(self, frame: AudioFrame) -> VADOutput:
-        events = tuple(self._link.vad_events)
-        self._link.vad_events.clear()
-        return VADOutput(1.0 if self._link.speaking else 0.0, events)
+        link = self._link
+        self._processed += frame.samples
+        start = link.pushed - self._processed  # where this stream began on the link's timeline
+        events = tuple(
+            VADEvent(kind, max(0, position - start) / self.sample_rate)
+            for kind, position in link.vad_events
+        )
+        link.vad_events.clear()
+        return VADOutput(1.0 if link.speaking else 0.0, events)
 
 
 # --- STT: the connection ---------------------------------------------------------------------
@@ -143,7 +154,6 @@ class RealtimeConnection(STTStream):
         self._settings = link.settings
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._out: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
-        self._pushed = 0  # samples pushed to this connection
         self._hints = 0  # ends of speech not yet answered
         self._completed: deque[str] = deque()
         self._partials: dict[str, str] = {}
@@ -153,14 +163,24 @@ class RealtimeConnection(STTStream):
         self._worker: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
         self._closing = False
+        self._base = link.pushed  # the link's samples before this connection's first audio
         if link.connections:
             link.needs_seed = True  # a reconnection: the server has lost the conversation
             link.fail_responses(ProviderError(f"{PROVIDER}: connection lost"))
+            self._lose_speech()
         link.connections += 1
         link.send = self._enqueue
-        link.connection_base = 0
-        link.speaking = False
         self._iterator = self._transcripts()
+
+    def _lose_speech(self) -> None:
+        """The speech the lost connection was hearing ends here (it will never end it), and
+        every end of speech not yet decided is answered with no words: the lost connection
+        will transcribe none of them."""
+        link = self._link
+        if link.speaking:
+            link.speaking = False
+            link.vad_events.append((VADEventKind.END, self._base))
+        link.lost_ends = sum(kind is VADEventKind.END for kind, _ in link.vad_events)
 
     @property
     def _dead(self) -> bool:
@@ -175,6 +195,7 @@ class RealtimeConnection(STTStream):
     # --- the session's side ---------------------------------------------------------------
 
     def push_audio(self, frame: AudioFrame) -> None:
+        self._link.pushed += frame.samples  # the VAD facet's timeline, sent or not
         if self._dead:
             return
         pcm = frame.pcm
@@ -187,7 +208,6 @@ class RealtimeConnection(STTStream):
             self._ring.popleft()
 
     def _append(self, pcm: bytes) -> None:
-        self._pushed += len(pcm) // 2
         self._enqueue(
             {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()}
         )
@@ -201,6 +221,10 @@ class RealtimeConnection(STTStream):
             self._append(self._ring.popleft())
 
     def speech_ended(self) -> None:
+        if self._link.lost_ends:  # an end of speech of a lost connection (see _lose_speech)
+            self._link.lost_ends -= 1
+            self._out.put_nowait(Transcript("", final=True, complete=True))
+            return
         self._hints += 1
         if not self._link.server_vad:
             self._capturing = False
@@ -302,16 +326,13 @@ class RealtimeConnection(STTStream):
 
     def _handle(self, event: Any) -> None:
         link = self._link
-        base = link.connection_base / INPUT_RATE
         match event:
             case wire.SpeechStarted():
                 link.speaking = True
-                link.vad_events.append(
-                    VADEvent(VADEventKind.START, base + event.audio_start_ms / 1000)
-                )
+                link.vad_events.append((VADEventKind.START, self._position(event.audio_start_ms)))
             case wire.SpeechStopped():
                 link.speaking = False
-                link.vad_events.append(VADEvent(VADEventKind.END, base + event.audio_end_ms / 1000))
+                link.vad_events.append((VADEventKind.END, self._position(event.audio_end_ms)))
             case wire.Committed():
                 link.user_items.append(_UserItem(event.item_id))
             case wire.TranscriptionDelta():
@@ -345,6 +366,10 @@ class RealtimeConnection(STTStream):
                 link.response_done(event.response.id, event.response.status, details)
             case wire.ServerError():
                 self._on_error(event.error)
+
+    def _position(self, ms: int) -> int:
+        """A position in this connection's input audio, on the link's timeline."""
+        return self._base + ms * INPUT_RATE // 1000
 
     def _on_error(self, error: wire.ErrorDetail) -> None:
         message = redact(f"{error.code or error.type}: {error.message}", self._settings.api_key)

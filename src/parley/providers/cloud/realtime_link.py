@@ -20,7 +20,7 @@ from typing import Any
 from parley.audio.codecs import ulaw_to_pcm16
 from parley.audio.frames import AudioFrame
 from parley.conversation.backchannel import words_of
-from parley.providers.base import ProviderError, TTSChunk, VADEvent
+from parley.providers.base import ProviderError, TTSChunk, VADEventKind
 from parley.providers.cloud.config import OpenAIRealtimeSettings
 from parley.providers.segment_tts import estimate_word_timings
 from parley.types import ChatMessage
@@ -86,9 +86,12 @@ class RealtimeLink:
         self.server_vad = False  # the VAD facet is in use: the server's VAD decides
         self.connections = 0  # connections (STT facet streams) opened so far
         self.send: Callable[[dict[str, Any]], None] = self._not_connected
-        self.connection_base = 0  # stream samples before the connection's first audio
-        self.vad_events: deque[VADEvent] = deque()
-        self.speaking = False
+        # The server's VAD decisions, placed on the link's timeline: samples pushed to the
+        # STT facet, over every connection. The VAD facet moves them onto its stream's own.
+        self.pushed = 0
+        self.vad_events: deque[tuple[VADEventKind, int]] = deque()
+        self.speaking = False  # the server said speech started and has not said it stopped
+        self.lost_ends = 0  # queued ENDs of lost connections: no words will answer them
         self.output_rate = 24000  # audio/pcm; 8000 with audio/pcmu
         self.instructions: str | None = None
         self.needs_seed = False  # a new connection lacks the conversation so far
