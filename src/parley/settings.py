@@ -13,7 +13,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -105,7 +105,7 @@ class TwilioSettings(BaseModel):
         1.5,
         gt=0,
         le=30,
-        description="Longest wait for the REST hangup; keep it under session.close_deadline_s.",
+        description="Longest wait for the REST hangup; must be under session.close_deadline_s.",
     )
     start_timeout_s: float = Field(
         10.0, gt=0, le=120, description="How long a new media stream may take to send `start`."
@@ -204,6 +204,16 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     realtime: RealtimeEndpointSettings = Field(default_factory=RealtimeEndpointSettings)
+
+    @model_validator(mode="after")
+    def _hangup_fits_the_close(self) -> Settings:
+        """The REST hangup runs inside the session's close: a longer one would be cut off."""
+        if self.twilio.rest_timeout_s >= self.session.close_deadline_s:
+            raise ValueError(
+                f"twilio.rest_timeout_s ({self.twilio.rest_timeout_s:g} s) must be under "
+                f"session.close_deadline_s ({self.session.close_deadline_s:g} s)"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
