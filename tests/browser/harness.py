@@ -21,7 +21,6 @@ from websockets.exceptions import ConnectionClosed
 
 from parley.audio.frames import AudioFrame
 from parley.providers.fake import FakeLLM, FakeSTT, FakeTTS
-from parley.providers.fake.tts import COUNTER_WRAP
 from parley.providers.fake.vad import EnergyVAD
 from parley.server import create_app
 from parley.server.state import ServerState
@@ -179,9 +178,3 @@ def pcm_of(message: dict[str, Any]) -> np.ndarray:
     data = base64.b64decode(message["audio"])
     assert data[:4] == b"RIFF" and data[36:40] == b"data"
     return np.frombuffer(data[44:], dtype="<i2")
-
-
-def contiguous(samples: np.ndarray) -> bool:
-    """True if fake-TTS samples count up by one throughout: nothing lost, nothing repeated."""
-    steps = np.diff(np.asarray(samples, dtype=np.int64))
-    return bool(np.all((steps == 1) | (steps == 1 - COUNTER_WRAP)))

@@ -16,8 +16,9 @@ import pytest
 from parley.audio.frames import AudioFrame
 from parley.providers.fake import FakeLLM
 from parley.transports.browser.audio import wav_bytes
+from tests.scenario.harness import contiguous
 
-from .harness import Client, contiguous, fake_providers, parley_site, pcm_of, wav
+from .harness import Client, fake_providers, parley_site, pcm_of, wav
 
 pytestmark = pytest.mark.asyncio
 REPLY = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen."

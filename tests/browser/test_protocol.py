@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from parley.providers.fake import FakeSTT
+from tests.scenario.harness import contiguous
 
-from .harness import contiguous, fake_providers, opus, parley_site, pcm_of, tone, wav
+from .harness import fake_providers, opus, parley_site, pcm_of, tone, wav
 
 pytestmark = pytest.mark.asyncio
 

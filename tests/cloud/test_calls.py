@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
-import numpy as np
 import pytest
 
 from parley.events import AgentPaused, AgentResponseDone, AgentResumed, UserSpeechStarted
 from parley.session import Providers
 from parley.transports.memory import HangUp, MemoryTransport, Say, Silence, Step, Wait
+from tests.scenario.harness import contiguous
 
 from .calls import (
     CloudCall,
@@ -50,11 +50,6 @@ async def stack(
 async def call(kind: str, steps: list[Step], replies: Sequence[str]) -> CloudCall:
     async with stack(kind, steps, replies) as (providers, fakes):
         return await converse(providers, fakes, steps, output_rate=RATES[kind])
-
-
-def contiguous(samples: np.ndarray) -> bool:
-    steps = np.diff(samples.astype(np.int64))
-    return bool(np.all((steps == 1) | (steps == 1 - 30000)))
 
 
 @pytest.mark.parametrize("kind", STACKS)
