@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import ErrorEvent
@@ -30,12 +30,11 @@ from parley.providers.cloud.realtime import RealtimeLLM, RealtimeSTT, RealtimeTT
 from parley.providers.fake import EnergyVAD
 from parley.session import Providers, Session, SessionConfig
 from parley.transports.memory import MemoryTransport, ScriptedCaller, Step, stt_script
+from tests.scenario.harness import Recorded
 from tests.serving import serving
 
 from .fakes import deepgram, elevenlabs, openai_chat, realtime
 from .fakes.servers import ws_server
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -50,18 +49,12 @@ class Fakes:
 
 
 @dataclass
-class CloudCall:
+class CloudCall(Recorded):
     transport: MemoryTransport
     session: Session
     caller: ScriptedCaller
     fakes: Fakes
     tasks_left: set[asyncio.Task[Any]] = field(default_factory=set)
-
-    def events(self, kind: type[T]) -> list[tuple[float, T]]:
-        return [(t, e) for t, e in self.transport.events if isinstance(e, kind)]
-
-    def sent_times(self, response_id: str) -> list[float]:
-        return [t for t, f in self.transport.sent if f.response_id == response_id]
 
     def errors(self) -> list[str]:
         return [f"{e.code}: {e.message}" for _, e in self.events(ErrorEvent)]

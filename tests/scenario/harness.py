@@ -29,8 +29,21 @@ def run_virtual(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return runner.run(main())
 
 
+class Recorded:
+    """What a finished call's MemoryTransport recorded (shared with the cloud tests' CloudCall)."""
+
+    transport: MemoryTransport
+
+    def events(self, kind: type[T]) -> list[tuple[float, T]]:
+        return self.transport.events_of(kind)
+
+    def sent_times(self, response_id: str) -> list[float]:
+        """When each frame of `response_id` was sent."""
+        return [t for t, f in self.transport.sent if f.response_id == response_id]
+
+
 @dataclass
-class Call:
+class Call(Recorded):
     transport: MemoryTransport
     session: Session
     caller: ScriptedCaller
@@ -38,12 +51,6 @@ class Call:
     llm: FakeLLM
     tts: FakeTTS
     tasks_left: set[asyncio.Task[Any]] = field(default_factory=set)
-
-    def events(self, kind: type[T]) -> list[tuple[float, T]]:
-        return [(t, e) for t, e in self.transport.events if isinstance(e, kind)]
-
-    def sent_times(self, response_id: str) -> list[float]:
-        return [t for t, f in self.transport.sent if f.response_id == response_id]
 
     def errors(self) -> list[str]:
         return [e.code for _, e in self.events(ErrorEvent)]
