@@ -94,6 +94,17 @@ async def wait_for(page: Page, condition: str, limit: float) -> None:
     )
 
 
+async def wait_until_audible(page: Page, limit: float, response: str | None = None) -> None:
+    """Wait until the page's analyser heard the agent after a response started: the first
+    one, or the one with id `response`."""
+    start = "p.starts[0]" if response is None else f"p.starts.find((s) => s.id === '{response}')"
+    await wait_for(
+        page,
+        f"{start} !== undefined && p.transitions.some((x) => x.audible && x.t >= {start}.t)",
+        limit,
+    )
+
+
 def events(record: dict[str, Any], name: str) -> list[dict[str, Any]]:
     return [e for e in record["events"] if e.get("event") == name]
 

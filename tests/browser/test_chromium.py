@@ -20,7 +20,16 @@ from parley.providers.fake import FakeLLM
 from parley.session import Providers
 from tests.conftest import Measure
 
-from .chromium import audible_at, chromium_page, compose, events, first_audible, probe, wait_for
+from .chromium import (
+    audible_at,
+    chromium_page,
+    compose,
+    events,
+    first_audible,
+    probe,
+    wait_for,
+    wait_until_audible,
+)
 from .harness import parley_site
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio]
@@ -62,8 +71,7 @@ async def test_spoken_questions_are_answered_aloud(
     ):
         await page.click("#talk")
         await wait_for(page, "p.events.some((e) => e.event === 'turn_metrics')", 40)
-        await wait_for(page, "p.starts.length > 0 && p.transitions.some((x) => x.audible "
-                       "&& x.t >= p.starts[0].t)", 10)  # fmt: skip
+        await wait_until_audible(page, 10)
         await wait_for(page, "p.events.filter((e) => e.event === 'turn_metrics').length > 1"
                        " && p.starts.length > 1", 40)  # fmt: skip
         screenshot = os.environ.get("PARLEY_SCREENSHOT")  # the README's picture
@@ -105,10 +113,10 @@ async def test_speaking_over_the_agent_stops_its_audio(
     ):
         await page.click("#talk")
         await wait_for(page, "p.starts.some((s) => s.id === 'resp_2')", 40)
-        await wait_for(page, "p.transitions.some((x) => x.audible && x.t >= "
-                       "p.starts.find((s) => s.id === 'resp_2').t)", 10)  # fmt: skip
+        await wait_until_audible(page, 10, response="resp_2")
         record = await probe(page)
         await page.click("#hangup")
+        await site.wait_for_no_sessions()
 
     first = next(s["t"] for s in record["starts"] if s["id"] == "resp_1")
     second = next(s["t"] for s in record["starts"] if s["id"] == "resp_2")
@@ -146,8 +154,7 @@ async def test_the_hangup_button_ends_the_session_on_the_server(
         chromium_page(f"http://{site.host}/", wav) as page,
     ):
         await page.click("#talk")
-        await wait_for(page, "p.starts.length > 0 && p.transitions.some((x) => x.audible "
-                       "&& x.t >= p.starts[0].t)", 40)  # fmt: skip
+        await wait_until_audible(page, 40)
         await page.wait_for_timeout(800)
         assert len(site.state.sessions) == 1
         await wait_for(page, "p.transitions[p.transitions.length - 1].audible", 5)
@@ -185,8 +192,7 @@ async def test_streaming_mode_lets_the_server_vad_listen(
     ):
         await page.click("#talk")
         await wait_for(page, "p.events.some((e) => e.event === 'turn_metrics')", 40)
-        await wait_for(page, "p.starts.length > 0 && p.transitions.some((x) => x.audible "
-                       "&& x.t >= p.starts[0].t)", 10)  # fmt: skip
+        await wait_until_audible(page, 10)
         record = await probe(page)
         await page.click("#hangup")
         await site.wait_for_no_sessions()
