@@ -15,7 +15,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -128,6 +128,7 @@ def no_network() -> Iterator[None]:
 # --- the embedded models ------------------------------------------------------------------
 
 Speak = Callable[[str], AudioFrame]
+P = TypeVar("P")
 
 
 @pytest.fixture(scope="session")
@@ -135,32 +136,31 @@ def settings() -> Settings:
     return Settings.model_validate({})  # the embedded defaults, whatever the environment says
 
 
+def _create(kind: registry.Kind, name: str, cls: type[P], settings: Settings) -> P:
+    """The named embedded provider from the registry, checked to be a `cls`."""
+    provider = registry.create(kind, name, settings)
+    assert isinstance(provider, cls)
+    return provider
+
+
 @pytest.fixture(scope="session")
 def piper(settings: Settings) -> PiperTTS:
-    provider = registry.create("tts", "piper", settings)
-    assert isinstance(provider, PiperTTS)
-    return provider
+    return _create("tts", "piper", PiperTTS, settings)
 
 
 @pytest.fixture(scope="session")
 def whisper(settings: Settings) -> WhisperSTT:
-    provider = registry.create("stt", "whisper", settings)
-    assert isinstance(provider, WhisperSTT)
-    return provider
+    return _create("stt", "whisper", WhisperSTT, settings)
 
 
 @pytest.fixture(scope="session")
 def silero(settings: Settings) -> SileroVAD:
-    provider = registry.create("vad", "silero", settings)
-    assert isinstance(provider, SileroVAD)
-    return provider
+    return _create("vad", "silero", SileroVAD, settings)
 
 
 @pytest.fixture(scope="session")
 def llama(settings: Settings) -> LlamaLLM:
-    provider = registry.create("llm", "llama", settings)
-    assert isinstance(provider, LlamaLLM)
-    return provider
+    return _create("llm", "llama", LlamaLLM, settings)
 
 
 @pytest.fixture(scope="session")
