@@ -163,6 +163,9 @@ async def test_the_hangup_button_ends_the_session_on_the_server(
         await site.wait_for_no_sessions(limit=3.0)
         closed_in = time.monotonic() - clicked
         await wait_for(page, "p.closed !== null", 5)
+        # The page notes the close first, then shuts its audio down, then shows the status.
+        shown = "document.querySelector('#status').textContent"
+        await wait_for(page, f"{shown}.startsWith('Call ended') || {shown} === 'Disconnected'", 5)
         record = await probe(page)
         status = await page.text_content("#status")
 
