@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr
 
+from parley.session import Providers
 from parley.transports.twilio.fake_caller import (
+    CallerStep,
+    FakeCaller,
     HangUp,
     Pause,
     Speak,
@@ -23,6 +28,7 @@ from tests.serving import serving
 from .harness import (
     ACCOUNT_SID,
     AUTH_TOKEN,
+    CallSite,
     FakeTwilioRest,
     fake_providers,
     parley_server,
@@ -35,40 +41,48 @@ def session_tasks(name: str) -> list[str]:
     return [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith(f"{name}:")]
 
 
-async def test_the_agent_hangs_up_through_the_rest_api(measured: Measure) -> None:
+@contextlib.asynccontextmanager
+async def with_rest_api(providers: Providers) -> AsyncIterator[tuple[CallSite, FakeTwilioRest]]:
+    """A parley server whose calls end through a local fake of Twilio's REST API."""
     rest = FakeTwilioRest()
-    providers = fake_providers(["what time is it in tokyo right now"], ["Nine in the evening."])
     async with serving(rest.app) as rest_host:
-        twilio = {
-            "account_sid": ACCOUNT_SID,
-            "auth_token": AUTH_TOKEN,
-            "api_base_url": f"http://{rest_host}",
-        }
+        twilio = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN,
+                  "api_base_url": f"http://{rest_host}"}  # fmt: skip
         async with parley_server(providers, twilio=twilio) as site:
-            caller = site.caller([
-                Pause(0.3),
-                Speak(speech("question_time")),
-                WaitFor(agent_finished(0.3), what="the answer"),
-                Pause(20.0),  # the agent ends the call long before this
-                HangUp(),
-            ], custom_parameters={})  # fmt: skip
-            caller.custom_parameters["parley_token"] = call_token(
-                SecretStr(AUTH_TOKEN), caller.call_sid
-            )
-            rest.add(caller)
-            call = asyncio.create_task(caller.run())
-            loop = asyncio.get_running_loop()
-            while not (caller.log.media_received and caller.playback.idle_since(loop.time()) > 0.3):
-                await asyncio.sleep(0.05)
-                assert not call.done(), "the call ended before the agent answered"
-            hung_up_at = loop.time()
-            assert twilio_calls(site.app).hang_up(caller.call_sid, "the agent said goodbye")
-            log = await asyncio.wait_for(call, 5)
-            session = site.sessions[0]
-            for _ in range(300):
-                if session.closed_at is not None:
-                    break
-                await asyncio.sleep(0.01)
+            yield site, rest
+
+
+def signed_caller(site: CallSite, rest: FakeTwilioRest, script: list[CallerStep]) -> FakeCaller:
+    """A caller whose stream carries the webhook's token, known to the fake REST API."""
+    caller = site.caller(script, custom_parameters={})
+    caller.custom_parameters["parley_token"] = call_token(SecretStr(AUTH_TOKEN), caller.call_sid)
+    rest.add(caller)
+    return caller
+
+
+async def test_the_agent_hangs_up_through_the_rest_api(measured: Measure) -> None:
+    providers = fake_providers(["what time is it in tokyo right now"], ["Nine in the evening."])
+    async with with_rest_api(providers) as (site, rest):
+        caller = signed_caller(site, rest, [
+            Pause(0.3),
+            Speak(speech("question_time")),
+            WaitFor(agent_finished(0.3), what="the answer"),
+            Pause(20.0),  # the agent ends the call long before this
+            HangUp(),
+        ])  # fmt: skip
+        call = asyncio.create_task(caller.run())
+        loop = asyncio.get_running_loop()
+        while not (caller.log.media_received and caller.playback.idle_since(loop.time()) > 0.3):
+            await asyncio.sleep(0.05)
+            assert not call.done(), "the call ended before the agent answered"
+        hung_up_at = loop.time()
+        assert twilio_calls(site.app).hang_up(caller.call_sid, "the agent said goodbye")
+        log = await asyncio.wait_for(call, 5)
+        session = site.sessions[0]
+        for _ in range(300):
+            if session.closed_at is not None:
+                break
+            await asyncio.sleep(0.01)
 
     [request] = rest.requests
     assert request.authorized and request.form == {"Status": "completed"}
@@ -84,32 +98,24 @@ async def test_the_agent_hangs_up_through_the_rest_api(measured: Measure) -> Non
 
 async def test_hanging_up_mid_answer_clears_what_the_caller_still_has_queued() -> None:
     """The REST hangup takes time while Twilio plays on: the `clear` must go out first."""
-    rest = FakeTwilioRest()
     story = " ".join(f"word{i}" for i in range(40))
     providers = fake_providers(["tell me a story"], [story])
-    async with serving(rest.app) as rest_host:
-        twilio = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN,
-                  "api_base_url": f"http://{rest_host}"}  # fmt: skip
-        async with parley_server(providers, twilio=twilio) as site:
-            caller = site.caller([
-                Pause(0.3),
-                Speak(speech("question_story")),
-                WaitFor(agent_heard(1.0), what="the story"),
-                Pause(20.0),  # the agent ends the call long before this
-                HangUp(),
-            ])  # fmt: skip
-            caller.custom_parameters["parley_token"] = call_token(
-                SecretStr(AUTH_TOKEN), caller.call_sid
-            )
-            rest.add(caller)
-            call = asyncio.create_task(caller.run())
-            loop = asyncio.get_running_loop()
-            while caller.playback.heard_seconds(loop.time()) < 1.0:
-                await asyncio.sleep(0.02)
-                assert not call.done(), "the call ended before the agent spoke"
-            hung_up_at = loop.time()
-            assert twilio_calls(site.app).hang_up(caller.call_sid, "the agent said goodbye")
-            log = await asyncio.wait_for(call, 5)
+    async with with_rest_api(providers) as (site, rest):
+        caller = signed_caller(site, rest, [
+            Pause(0.3),
+            Speak(speech("question_story")),
+            WaitFor(agent_heard(1.0), what="the story"),
+            Pause(20.0),  # the agent ends the call long before this
+            HangUp(),
+        ])  # fmt: skip
+        call = asyncio.create_task(caller.run())
+        loop = asyncio.get_running_loop()
+        while caller.playback.heard_seconds(loop.time()) < 1.0:
+            await asyncio.sleep(0.02)
+            assert not call.done(), "the call ended before the agent spoke"
+        hung_up_at = loop.time()
+        assert twilio_calls(site.app).hang_up(caller.call_sid, "the agent said goodbye")
+        log = await asyncio.wait_for(call, 5)
     clears = [t for t in log.clears_received if t >= hung_up_at]
     assert clears, "the caller kept the agent's queued audio after the hangup"
     assert clears[0] - hung_up_at < 0.1
@@ -119,34 +125,26 @@ async def test_hanging_up_mid_answer_clears_what_the_caller_still_has_queued() -
 
 
 async def test_twilio_stop_closes_the_session_within_its_deadline() -> None:
-    rest = FakeTwilioRest()
     story = " ".join(f"word{i}" for i in range(40))
     providers = fake_providers(["tell me a story"], [story])
-    async with serving(rest.app) as rest_host:
-        twilio = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN,
-                  "api_base_url": f"http://{rest_host}"}  # fmt: skip
-        async with parley_server(providers, twilio=twilio) as site:
-            caller = site.caller(
-                [Pause(0.3), Speak(speech("question_story")), Pause(2.0), HangUp()]
-            )
-            caller.custom_parameters["parley_token"] = call_token(
-                SecretStr(AUTH_TOKEN), caller.call_sid
-            )
-            rest.add(caller)
-            log = await asyncio.wait_for(caller.run(), 15)
-            assert log.media_received, "the agent was speaking when the caller hung up"
-            stopped_at = log.closed_at
-            session = site.sessions[0]
-            for _ in range(300):
-                if session.closed_at is not None and not site.app.state.parley.sessions:
-                    break
-                await asyncio.sleep(0.01)
-            assert stopped_at is not None and session.closed_at is not None
-            assert session.closed_at - stopped_at < session.config.close_deadline_s
-            assert session.end_reason == "Twilio stopped the stream"
-            assert session.supervisor.tasks == [] and session.supervisor.abandoned == []
-            assert session_tasks(session.id) == []
-            assert len(twilio_calls(site.app)) == 0
+    async with with_rest_api(providers) as (site, rest):
+        caller = signed_caller(
+            site, rest, [Pause(0.3), Speak(speech("question_story")), Pause(2.0), HangUp()]
+        )
+        log = await asyncio.wait_for(caller.run(), 15)
+        assert log.media_received, "the agent was speaking when the caller hung up"
+        stopped_at = log.closed_at
+        session = site.sessions[0]
+        for _ in range(300):
+            if session.closed_at is not None and not site.app.state.parley.sessions:
+                break
+            await asyncio.sleep(0.01)
+        assert stopped_at is not None and session.closed_at is not None
+        assert session.closed_at - stopped_at < session.config.close_deadline_s
+        assert session.end_reason == "Twilio stopped the stream"
+        assert session.supervisor.tasks == [] and session.supervisor.abandoned == []
+        assert session_tasks(session.id) == []
+        assert len(twilio_calls(site.app)) == 0
     assert rest.requests == []  # Twilio ended the call: no REST hangup
 
 
