@@ -114,10 +114,22 @@ class ElevenLabsSettings(_KeyedSettings):
     inactivity_timeout_s: int = Field(
         180, ge=5, le=180, description="How long ElevenLabs keeps an idle socket open."
     )
+    keepalive_s: float = Field(
+        10.0,
+        gt=0,
+        description="After this long without sending, keep the socket (and each open "
+        "context) alive with an empty text message; must be under inactivity_timeout_s.",
+    )
     connect_timeout_s: float = Field(5.0, gt=0)
     first_audio_timeout_s: float = Field(
         10.0, gt=0, description="Longest wait for a context's first audio, and between chunks."
     )
+
+    @model_validator(mode="after")
+    def _keepalive_before_timeout(self) -> Self:
+        if self.keepalive_s >= self.inactivity_timeout_s:
+            raise ValueError("keepalive_s must be shorter than inactivity_timeout_s")
+        return self
 
 
 class OpenAIRealtimeSettings(_KeyedSettings):
