@@ -189,6 +189,11 @@ class RealtimeConnection(STTStream):
         link.lost_ends = sum(kind is VADEventKind.END for kind, _ in link.vad_events)
 
     @property
+    def configured(self) -> bool:
+        """The server accepted the session configuration (session.updated came)."""
+        return self._configured
+
+    @property
     def _dead(self) -> bool:
         """Closed, or the socket failed: nothing will send what is queued (the session
         replaces a failed stream)."""
