@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,7 +105,7 @@ def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000
 
 
-async def _drain(stream: AsyncIterator[Any]) -> None:
+async def _drain(stream: AsyncIterable[Any]) -> None:
     async for _ in stream:
         pass
 
