@@ -110,6 +110,34 @@ async def test_failures_say_why_and_never_show_a_key() -> None:
     assert "HTTP 401" in table and "no first token within 0.3 s" in table
 
 
+async def test_servers_that_fail_after_opening_say_why_without_a_traceback() -> None:
+    # Deepgram: an Error message, then close 1011. OpenAI Realtime: a bad key is accepted at
+    # the handshake, then an invalid_api_key error and close 3000.
+    wrong = "sk-wrong-realtime-key-0123456789"
+    async with all_fakes() as fakes:
+        fakes["deepgram"].error_at = {1: 0.1}
+        fakes["realtime"].reject_after_open = True
+        results = await run_checks(settings_for(fakes["urls"], llm="fake", tts="fake"))
+        realtime_results = await run_checks(
+            settings_for(
+                fakes["urls"],
+                stt="openai-realtime",
+                llm="fake",
+                tts="fake",
+                openai_realtime={"api_key": wrong},
+            )
+        )
+    [deepgram_result] = results
+    assert deepgram_result.problem == "error"
+    assert "Internal server error while transcribing the audio." in deepgram_result.detail
+    assert "1011" in deepgram_result.detail
+    [realtime_result] = realtime_results
+    assert realtime_result.problem == "bad key"
+    assert "invalid_api_key" in realtime_result.detail
+    table = text_of(results + realtime_results)
+    assert wrong not in table and wrong[-8:] not in table
+
+
 async def test_a_server_that_never_answers_the_handshake_is_a_timeout() -> None:
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.read(65536)  # take the upgrade request, answer nothing

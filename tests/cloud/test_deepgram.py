@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +13,7 @@ import pytest
 
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
-from parley.providers.base import Transcript
+from parley.providers.base import ProviderError, Transcript
 from parley.providers.cloud.common import CredentialsError
 from parley.providers.cloud.config import DeepgramSettings
 from parley.providers.cloud.deepgram import DeepgramStream, DeepgramSTT
@@ -263,3 +264,32 @@ async def test_closing_mid_speech_sends_closestream_and_returns_promptly() -> No
     assert listener.error is None
     with pytest.raises(StopAsyncIteration):
         await anext(aiter(stream))
+
+
+async def test_a_server_error_is_logged_and_becomes_the_streams_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Deepgram says what went wrong in an Error message, then closes 1011.
+    fake = FakeDeepgram(error_at={1: 0.5, 2: 0.1})
+    caplog.set_level(logging.WARNING, logger="parley.cloud.deepgram")
+    async with deepgram(fake, reconnect_attempts=1) as listener:
+        await listener.push(SILENCE, 1.0)
+        await listener.until(lambda: listener.error is not None)
+    error = listener.error
+    assert type(error) is ProviderError
+    assert "Internal server error while transcribing the audio." in str(error)
+    assert "1011" in str(error)
+    assert fake.connections == 2  # it was retried once, then failed the turn
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    reported = [w for w in warnings if "Internal server error while transcribing" in w]
+    assert len(reported) >= 2  # each Error message, not just the close
+
+
+async def test_a_server_error_naming_the_key_is_bad_credentials_and_redacted() -> None:
+    fake = FakeDeepgram(error_at={1: 0.1})
+    fake.error_description = f"Invalid credentials: key {KEY} was revoked."
+    async with deepgram(fake, reconnect_attempts=0) as listener:
+        await listener.push(SILENCE, 0.5)
+        await listener.until(lambda: listener.error is not None)
+    assert isinstance(listener.error, CredentialsError)
+    assert KEY not in str(listener.error) and KEY[-8:] not in str(listener.error)

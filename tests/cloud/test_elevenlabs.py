@@ -35,9 +35,11 @@ async def elevenlabs(
 
 
 async def speak(stream: ElevenLabsStream, *segments: str) -> list[TTSChunk]:
+    """Push the segments and end the input (none: the caller does), then hear it all."""
     for segment in segments:
         stream.push_text(segment)
-    stream.end_input()
+    if segments:
+        stream.end_input()
     chunks = [chunk async for chunk in stream]
     await stream.aclose()
     return chunks
@@ -70,8 +72,9 @@ async def test_phones_get_ulaw_8000_decoded_to_pcm() -> None:
     assert sum(c.audio.samples for c in chunks) == 2 * 2000  # two words of 0.25 s, as PCM16
 
 
-async def test_cancelling_closes_the_context_and_late_audio_is_dropped() -> None:
-    fake = FakeElevenLabs(late_chunks=3, chunk_s=0.02)
+async def test_cancelling_closes_the_context_and_its_late_audio_is_dropped() -> None:
+    # The real server goes on speaking a closed context's flushed text: none of it may play.
+    fake = FakeElevenLabs(chunk_s=0.02)
     async with elevenlabs(fake) as (tts, _):
         first = tts.stream(16000)
         first.push_text(" ".join(f"w{i}" for i in range(40)) + ".")
@@ -80,14 +83,83 @@ async def test_cancelling_closes_the_context_and_late_audio_is_dropped() -> None
         await first.aclose()  # the session cancels the response
         second = await speak(tts.stream(16000), "Fresh answer.")
         assert tts.socket is not None
+        for _ in range(100):  # the fake finishes the closed context's 40 words
+            if f"w{39}." in fake.spoken:
+                break
+            await asyncio.sleep(0.05)
         await asyncio.sleep(0.05)
         late = tts.socket.late_chunks_dropped
         connections = tts.socket.connections
     assert len(got) == 2
-    assert fake.late_sent == 3 and late == 3  # all of the closed context's late audio dropped
+    # The server spoke all 40 words after close_context (sent at the first audio, as at
+    # the end of every response); what had not reached the stream when it was cancelled
+    # was dropped by context id: none of it went to the next response.
+    assert fake.late_sent == 40 and late >= 30
     assert [w.text for c in second for w in c.words] == ["Fresh", "answer."]
+    assert sum(c.audio.duration for c in second) == pytest.approx(0.5)  # its own audio only
     assert connections == 1 and fake.connections == 1  # the socket outlived the cancellation
-    assert len(fake.spoken) < 40
+
+
+@pytest.mark.parametrize("alignment", ["null", "null_lists", "split"])
+async def test_speech_ends_on_is_final_whatever_the_alignment(alignment: str) -> None:
+    # Real alignment may be null, have null lists, or be cut apart from the audio: the end
+    # of speech is ElevenLabs' isFinal (after flush and close_context), never a count.
+    fake = FakeElevenLabs(alignment=alignment)  # type: ignore[arg-type]
+    async with elevenlabs(fake, first_audio_timeout_s=3.0) as (tts, _):
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        stream = tts.stream(16000)
+        chunks = await speak(stream, "Hello there.", "How are you?")
+        took = loop.time() - started
+    assert sum(c.audio.duration for c in chunks) == pytest.approx(1.25)  # no audio dropped
+    assert took < 1.5  # no stall waiting for characters that never come
+    words = [w.text for c in chunks for w in c.words]
+    expected = ["Hello", "there.", "How", "are", "you?"]
+    assert words == ([] if alignment.startswith("null") else expected)
+    context = stream.context_id
+    sent = [m for m in fake.received if m.get("context_id") == context]
+    assert sent[-2:] == [
+        {"context_id": context, "flush": True},
+        {"context_id": context, "close_context": True},
+    ]
+
+
+async def test_an_idle_socket_is_kept_alive_past_the_inactivity_timeout() -> None:
+    fake = FakeElevenLabs(inactivity_timeout_s=0.5)
+    async with elevenlabs(fake, keepalive_s=0.15) as (tts, _):
+        await speak(tts.stream(16000), "First.")
+        await asyncio.sleep(1.2)  # well past the server's timeout, between two responses
+        chunks = await speak(tts.stream(16000), "Second.")
+    assert [w.text for c in chunks for w in c.words] == ["Second."]
+    assert fake.timeouts == 0 and fake.connections == 1
+    assert fake.keepalives >= 3
+    assert {"text": ""} in fake.received  # no context open: a context-less keep-alive
+
+
+async def test_a_pause_in_the_text_longer_than_the_timeout_does_not_end_the_response() -> None:
+    fake = FakeElevenLabs(inactivity_timeout_s=0.5)
+    async with elevenlabs(fake, keepalive_s=0.15) as (tts, _):
+        stream = tts.stream(16000)
+        listening = asyncio.create_task(speak(stream))  # the session plays as audio comes
+        stream.push_text("Let me think.")
+        await asyncio.sleep(1.0)  # the LLM is slow to go on
+        stream.push_text("Here it is.")
+        stream.end_input()
+        chunks = await listening
+    assert [w.text for c in chunks for w in c.words] == ["Let", "me", "think.", "Here", "it", "is."]
+    assert fake.timeouts == 0
+    assert {"text": "", "context_id": stream.context_id} in fake.received
+
+
+async def test_without_keepalives_the_fake_closes_an_idle_socket() -> None:
+    # The fake's inactivity timeout is real: a socket sent nothing is closed (1008).
+    fake = FakeElevenLabs(inactivity_timeout_s=0.3)
+    async with elevenlabs(fake, keepalive_s=4.0) as (tts, _):
+        await speak(tts.stream(16000), "First.")
+        await asyncio.sleep(0.6)
+        chunks = await speak(tts.stream(16000), "Second.")
+    assert [w.text for c in chunks for w in c.words] == ["Second."]
+    assert fake.timeouts == 1 and fake.connections == 2
 
 
 async def test_one_socket_serves_many_responses_past_the_five_context_limit() -> None:

@@ -10,6 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from parley.providers.base import ProviderError
+from parley.providers.cloud import openai_chat
 from parley.providers.cloud.common import CredentialsError, StalledError, UnreachableError
 from parley.providers.cloud.config import OpenAIChatSettings
 from parley.providers.cloud.openai_chat import OpenAIChatLLM
@@ -169,3 +170,56 @@ async def test_a_session_reuses_one_client_and_closes_it_with_the_session(
 def test_the_key_is_secret_in_settings() -> None:
     settings = OpenAIChatSettings.model_validate({"api_key": SecretStr("sk-very-secret")})
     assert "sk-very-secret" not in repr(settings) and "sk-very-secret" not in str(settings)
+
+
+def test_the_token_limit_field_suits_the_server() -> None:
+    def field(base_url: str, **changes: object) -> str:
+        return llm(base_url, KEY, max_tokens=50, **changes).token_field()
+
+    assert field("https://api.openai.com/v1") == "max_completion_tokens"
+    assert field("https://api.groq.com/openai/v1") == "max_tokens"
+    assert field("http://localhost:11434/v1") == "max_tokens"
+    assert field("https://api.openai.com/v1", token_limit_field="max_tokens") == "max_tokens"
+    assert "max_tokens" not in llm("http://x/v1").request_body(MESSAGES)  # no limit: neither
+
+
+async def test_a_server_refusing_max_tokens_gets_max_completion_tokens(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    # OpenAI's newer models answer max_tokens with a 400 naming it.
+    fake, url = server
+    fake.token_field = "max_completion_tokens"
+    fake.script(Reply("one two three four five"), Reply("six seven eight nine ten"))
+    chat = llm(url, max_tokens=3, model="refuses-max-tokens")
+    first = await collect(chat.stream(MESSAGES))
+    second = await collect(chat.stream(MESSAGES))  # the choice is remembered
+    assert first == ["one ", "two ", "three "] and second == ["six ", "seven ", "eight "]
+    limits = [{k: v for k, v in r.items() if k.startswith("max")} for r in fake.requests]
+    assert limits == [
+        {"max_tokens": 3},
+        {"max_completion_tokens": 3},
+        {"max_completion_tokens": 3},
+    ]
+
+
+async def test_a_server_that_only_knows_max_tokens_gets_it_back(
+    server: tuple[FakeChatServer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, url = server
+    fake.token_field = "max_tokens"
+    monkeypatch.setattr(openai_chat, "COMPLETION_TOKEN_HOSTS", ("127.0.0.1",))  # as OpenAI
+    chat = llm(url, max_tokens=2, model="knows-max-tokens")
+    assert await collect(chat.stream(MESSAGES)) == ["Hello ", "there. "]
+    limits = [{k: v for k, v in r.items() if k.startswith("max")} for r in fake.requests]
+    assert limits == [{"max_completion_tokens": 2}, {"max_tokens": 2}]
+
+
+async def test_a_fixed_token_limit_field_is_not_switched(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    fake, url = server
+    fake.token_field = "max_completion_tokens"
+    chat = llm(url, max_tokens=3, token_limit_field="max_tokens")
+    with pytest.raises(ProviderError, match="HTTP 400: Unsupported parameter: 'max_tokens'"):
+        await collect(chat.stream(MESSAGES))
+    assert len(fake.requests) == 1

@@ -207,6 +207,47 @@ async def test_bad_credentials_fail_the_connection_without_the_key() -> None:
     assert "sk-wrong-secret-realtime-key" not in str(error)
 
 
+async def test_a_bad_key_accepted_at_the_handshake_fails_as_bad_credentials() -> None:
+    # The real service opens the socket, sends invalid_api_key, then closes with 3000.
+    fake = FakeRealtime(reject_after_open=True)
+    async with realtime(fake, api_key="sk-wrong-secret-realtime-key") as bound:
+        bound.open()
+        await until(lambda: bound.errors)
+    [error] = bound.errors
+    assert isinstance(error, CredentialsError) and "invalid_api_key" in str(error)
+    assert "sk-wrong-secret-realtime-key" not in str(error)
+
+
+async def test_an_error_answering_the_session_update_fails_the_start() -> None:
+    # A server that refuses the configuration runs on its defaults (its own VAD answering by
+    # itself): the connection must not carry on as if configured.
+    fake = FakeRealtime(unknown_session_fields=("output_modalities",))
+    async with realtime(fake) as bound:
+        bound.open()
+        await until(lambda: bound.errors)
+        listener = ear(bound)
+        listener.listen(*[VOICED] * 25, *[SILENT] * 40)  # not sent: the stream failed
+        await asyncio.sleep(0.2)
+    [error] = bound.errors
+    assert type(error) is ProviderError
+    assert "refused the session" in str(error) and "unknown_parameter" in str(error)
+    assert fake.conversations == []  # the server never answered by itself
+
+
+async def test_the_server_vad_positions_are_onset_and_end_of_voiced_audio() -> None:
+    # audio_start_ms includes the prefix padding, audio_end_ms the closing silence.
+    fake = FakeRealtime()
+    fake.transcripts.append("hello")
+    async with realtime(fake) as bound:
+        bound.open()
+        listener = ear(bound)
+        assert listener.listen(*[SILENT] * 50, *[VOICED] * 40) == []  # speech 1.0-1.8 s
+        events = await listener.hear(2)
+    assert [e.kind for e in events] == [VADEventKind.START, VADEventKind.END]
+    assert events[0].offset == pytest.approx(1.0, abs=0.002)
+    assert events[1].offset == pytest.approx(1.8, abs=0.002)
+
+
 async def test_a_stalled_response_fails_after_the_response_timeout() -> None:
     fake = FakeRealtime(stall_after_deltas=1)
     fake.replies.append("one two three")
@@ -346,6 +387,8 @@ async def test_a_drop_during_speech_ends_it_and_the_next_speech_is_answered_in_t
     assert [e.kind for e in events] == [VADEventKind.END]
     assert events[0].offset == pytest.approx(dropped)  # where the old connection's audio ended
     assert [e.kind for e in later] == [VADEventKind.START, VADEventKind.END]
-    assert later[0].offset == pytest.approx(dropped + 0.02, abs=0.002)
+    # Speech 20 ms into a connection: its audio_start_ms (onset less 300 ms of prefix
+    # padding) is 0, which can only say "within the padding": taken as the connection's start.
+    assert later[0].offset == pytest.approx(dropped, abs=0.002)
     assert later[1].offset == pytest.approx(dropped + 0.52, abs=0.002)
     assert bound.transcripts == [Transcript("", True, True), Transcript("still here", True, True)]

@@ -58,9 +58,11 @@ async def test_a_spoken_question_gets_a_spoken_answer_with_transcript(measured: 
 
         started = got.of("input_audio_buffer.speech_started")[0]
         stopped = got.of("input_audio_buffer.speech_stopped")[0]
-        # The clip is voiced (above the loudness VAD's -40 dBFS) from 640 ms to 2580 ms.
-        assert abs(started["audio_start_ms"] - 640) <= 40, started
-        assert abs(stopped["audio_end_ms"] - 2580) <= 40, stopped
+        # The clip is voiced (above the loudness VAD's -40 dBFS) from 640 ms to 2580 ms. As
+        # OpenAI's server does, audio_start_ms includes the prefix padding (300 ms) and
+        # audio_end_ms the silence that ended the speech (500 ms).
+        assert abs(started["audio_start_ms"] - (640 - 300)) <= 40, started
+        assert abs(stopped["audio_end_ms"] - (2580 + 500)) <= 40, stopped
         committed = got.of("input_audio_buffer.committed")[0]
         assert started["item_id"] == stopped["item_id"] == committed["item_id"]
         transcribed = got.of("conversation.item.input_audio_transcription.completed")[0]

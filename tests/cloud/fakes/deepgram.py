@@ -8,8 +8,9 @@ speech_final, and `utterance_end_ms` an UtteranceEnd. Finalize flushes: a final 
 from_finalize when a noticeable amount of audio (100 ms) is unfinalized, nothing otherwise.
 KeepAlive keeps an idle socket open; with no message for `idle_timeout` it closes 1011
 NET-0001. CloseStream flushes, sends Metadata and closes 1000. Times are audio seconds on
-the connection, as Deepgram's are. Faults: drop the connection (no close frame) or stall
-(read on, answer nothing) once a connection has received so much audio.
+the connection, as Deepgram's are. Faults: drop the connection (no close frame), stall
+(read on, answer nothing), or fail as the real service does (an `Error` message, then close
+1011) once a connection has received so much audio.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class FakeDeepgram:
     answer_finalize: bool = True
     drop_at: dict[int, float] = field(default_factory=dict)  # connection number -> audio s
     stall_at: dict[int, float] = field(default_factory=dict)
+    error_at: dict[int, float] = field(default_factory=dict)
+    error_description: str = "Internal server error while transcribing the audio."
     # what happened
     connections: int = 0
     queries: list[dict[str, list[str]]] = field(default_factory=list)
@@ -135,6 +138,18 @@ class _Listener:
         limit = self.fake.drop_at.get(self.number)
         if limit is not None and self.t >= limit:
             self.ws.transport.abort()
+            return
+        failure = self.fake.error_at.get(self.number)
+        if failure is not None and self.t >= failure:
+            await self.send(
+                {
+                    "type": "Error",
+                    "description": self.fake.error_description,
+                    "message": "The server encountered an error. See the description.",
+                    "variant": "internal",
+                }
+            )
+            await self.ws.close(1011, "Internal server error")
             return
         stall = self.fake.stall_at.get(self.number)
         if stall is not None and self.t >= stall:

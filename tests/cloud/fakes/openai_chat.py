@@ -5,6 +5,12 @@ malformed request, and `data: {chunk}` lines ending in `data: [DONE]` for a stre
 request takes the next scripted plan: a reply (with latencies), optionally stalling or
 dropping the connection after some tokens, or a bare HTTP status. It records the requests
 and when each streaming client went away.
+
+The reply's token limit is honoured (finish_reason "length"), in the field `token_field`
+says the server takes: "max_completion_tokens" answers max_tokens as OpenAI does for its
+newer models (400, unsupported_parameter, param "max_tokens"); "max_tokens" answers
+max_completion_tokens as a server that only knows the older field may (400, "Unrecognized
+request argument supplied"); "any" takes both.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ Plan = Reply | Status
 @dataclass
 class FakeChatServer:
     key: str = KEY
+    token_field: Literal["any", "max_tokens", "max_completion_tokens"] = "any"
     plans: deque[Plan] = field(default_factory=deque)
     requests: list[dict[str, Any]] = field(default_factory=list)
     disconnects: list[float] = field(default_factory=list)  # loop time of each client's leaving
@@ -74,6 +81,20 @@ class FakeChatServer:
             await _json(send, 400, _error("Invalid request body.", "invalid_request_error", None))
             return
         self.requests.append(request)
+        if self.token_field == "max_completion_tokens" and "max_tokens" in request:
+            message = (
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead."
+            )
+            refusal = _error(message, "invalid_request_error", "unsupported_parameter")
+            refusal["error"]["param"] = "max_tokens"
+            await _json(send, 400, refusal)
+            return
+        if self.token_field == "max_tokens" and "max_completion_tokens" in request:
+            message = "Unrecognized request argument supplied: max_completion_tokens"
+            await _json(send, 400, _error(message, "invalid_request_error", None))
+            return
+        limit = request.get("max_completion_tokens", request.get("max_tokens"))
         plan = self.plans.popleft() if self.plans else Reply()
         if isinstance(plan, Status):
             await _json(send, plan.code, _error(plan.message, "server_error", None))
@@ -81,9 +102,11 @@ class FakeChatServer:
         if not request.get("stream"):
             await _json(send, 400, _error("This fake only streams.", "invalid_request", None))
             return
-        await self._stream(plan, request["model"], receive, send)
+        await self._stream(plan, request["model"], receive, send, limit)
 
-    async def _stream(self, plan: Reply, model: str, receive: Any, send: Any) -> None:
+    async def _stream(
+        self, plan: Reply, model: str, receive: Any, send: Any, limit: int | None = None
+    ) -> None:
         gone = asyncio.Event()
         loop = asyncio.get_running_loop()
 
@@ -106,8 +129,12 @@ class FakeChatServer:
             )
             await _event(send, _chunk(model, {"role": "assistant", "content": ""}, None))
             await asyncio.sleep(plan.first_token_delay)
+            finish = "stop"
             for token in re.findall(r"\S+\s*", plan.text):
                 if plan.then != "finish" and sent == plan.after:
+                    break
+                if limit is not None and sent == limit:
+                    finish = "length"
                     break
                 if gone.is_set():
                     return
@@ -121,7 +148,7 @@ class FakeChatServer:
                 return
             if plan.then == "drop":
                 raise ConnectionAbortedError("fake server drops the connection")
-            await _event(send, _chunk(model, {}, "stop"))
+            await _event(send, _chunk(model, {}, finish))
             await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
         finally:
             watcher.cancel()

@@ -1,11 +1,18 @@
 """A fake OpenAI Realtime server (GA event names), faithful to the documented protocol.
 
-`?model=..` with `Authorization: Bearer KEY` (401 at the handshake otherwise). It keeps a
-conversation of items. Input audio (audio/pcm 24 kHz) is appended to a buffer; with server
-VAD it detects speech by loudness with the session's threshold-free settings
-(prefix_padding_ms, silence_duration_ms), sending speech_started/stopped, committing the
-item and transcribing it (the next text of `transcripts`); without, input_audio_buffer.commit
-does (an error, input_audio_buffer_commit_empty, under 100 ms). response.create speaks the
+`?model=..` with `Authorization: Bearer KEY` (401 at the handshake otherwise; with
+`reject_after_open`, as the real service does, the socket opens, an invalid_api_key error
+follows and the server closes with code 3000). A session starts on the server's defaults:
+server VAD that answers by itself (create_response). An unknown field in session.update
+(`unknown_session_fields`) is refused with an error naming the update's event_id, and the
+session stays as it was. It keeps a conversation of items. Input audio (audio/pcm 24 kHz)
+is appended to a buffer; with server VAD it detects speech by loudness with the session's
+threshold-free settings, sending speech_started with audio_start_ms = onset less
+prefix_padding_ms, and speech_stopped with audio_end_ms = end of the voiced audio plus
+silence_duration_ms (as OpenAI documents them: the start and end of the audio the model
+gets), committing the item and transcribing it (the next text of `transcripts`), and
+answering it when create_response is on; without, input_audio_buffer.commit does (an error,
+input_audio_buffer_commit_empty, under 100 ms). response.create speaks the
 next reply word by word: transcript deltas and `word_s` of audio per word (samples count up,
 audio/pcm 24 kHz or audio/pcmu), faster than real time, then the done events. response.cancel
 stops it (response.done cancelled; response_cancel_not_active when none).
@@ -57,6 +64,8 @@ class FakeRealtime:
     voiced_dbfs: float = -40.0
     drop_after_deltas: int | None = None
     stall_after_deltas: int | None = None
+    reject_after_open: bool = False
+    unknown_session_fields: tuple[str, ...] = ()  # session.update fields it refuses
     # what happened
     connections: int = 0
     received: list[dict[str, Any]] = field(default_factory=list)
@@ -71,7 +80,8 @@ class FakeRealtime:
     sockets: list[ServerConnection] = field(default_factory=list)
 
     def process_request(self, connection: ServerConnection, request: Request) -> Response | None:
-        if request.headers.get("Authorization") != f"Bearer {self.key}":
+        authorized = request.headers.get("Authorization") == f"Bearer {self.key}"
+        if not authorized and not self.reject_after_open:
             body = {
                 "error": {
                     "message": "Incorrect API key provided.",
@@ -85,6 +95,19 @@ class FakeRealtime:
     async def handler(self, ws: ServerConnection) -> None:
         self.connections += 1
         self.sockets.append(ws)
+        presented = ws.request.headers.get("Authorization", "") if ws.request else ""
+        if presented != f"Bearer {self.key}":
+            key = presented.removeprefix("Bearer ")
+            error = {
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+                "message": f"Incorrect API key provided: {key[:3]}***{key[-4:]}.",
+                "param": None,
+                "event_id": None,
+            }
+            await ws.send(json.dumps({"type": "error", "event_id": "event_1", "error": error}))
+            await ws.close(3000, "invalid_api_key")
+            return
         await _Session(self, ws).run()
 
     def drop(self) -> None:
@@ -109,7 +132,17 @@ class _Session:
         self.config: dict[str, Any] = {
             "type": "realtime",
             "audio": {
-                "input": {"format": {"type": "audio/pcm", "rate": RATE}, "turn_detection": None},
+                "input": {
+                    "format": {"type": "audio/pcm", "rate": RATE},
+                    "turn_detection": {
+                        "type": "server_vad",
+                        "threshold": 0.5,
+                        "prefix_padding_ms": 300,
+                        "silence_duration_ms": 500,
+                        "create_response": True,
+                        "interrupt_response": True,
+                    },
+                },
                 "output": {"format": {"type": "audio/pcm", "rate": RATE}, "voice": "alloy"},
             },
         }
@@ -135,7 +168,9 @@ class _Session:
             for task in [*self.tasks, *([self.response] if self.response else [])]:
                 task.cancel()
 
-    async def error(self, code: str, message: str, event: dict[str, Any]) -> None:
+    async def error(
+        self, code: str, message: str, event: dict[str, Any], param: str | None = None
+    ) -> None:
         await self.send(
             {
                 "type": "error",
@@ -143,6 +178,7 @@ class _Session:
                     "type": "invalid_request_error",
                     "code": code,
                     "message": message,
+                    "param": param,
                     "event_id": event.get("event_id"),
                 },
             }
@@ -151,6 +187,13 @@ class _Session:
     async def handle(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
         if kind == "session.update":
+            refused = [f for f in self.fake.unknown_session_fields if f in event.get("session", {})]
+            if refused:
+                where = f"session.{refused[0]}"
+                await self.error(
+                    "unknown_parameter", f"Unknown parameter: '{where}'.", event, where
+                )
+                return
             _merge(self.config, event.get("session", {}))
             self.fake.sessions.append(json.loads(json.dumps(self.config)))
             await self.send({"type": "session.updated", "session": self.config})
@@ -205,7 +248,7 @@ class _Session:
                 await self.send(
                     {
                         "type": "input_audio_buffer.speech_started",
-                        "audio_start_ms": int(start_ms),
+                        "audio_start_ms": int(self.speech_start_ms),
                         "item_id": "pending",
                     }
                 )
@@ -213,14 +256,20 @@ class _Session:
             "silence_duration_ms", 500
         ):
             self.speaking = False
+            silence = detection.get("silence_duration_ms", 500)
             await self.send(
                 {
                     "type": "input_audio_buffer.speech_stopped",
-                    "audio_end_ms": int(self.last_voiced_ms),
+                    "audio_end_ms": int(self.last_voiced_ms + silence),
                     "item_id": "pending",
                 }
             )
             await self.commit()
+            if detection.get("create_response", True) and (
+                self.response is None or self.response.done()
+            ):
+                self.fake.conversations.append(list(self.items))
+                self.response = asyncio.create_task(self.respond())
 
     async def commit(self) -> None:
         item = Item(self.fake.new_id("item"), "user")

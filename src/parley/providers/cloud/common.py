@@ -111,7 +111,7 @@ def closed_error(provider: str, exc: ConnectionClosed, secret: SecretStr | None)
         return ConnectionLostError(f"{provider}: connection dropped (no close frame)")
     reason = redact(frame.reason, secret)
     detail = f"code {frame.code}" + (f", {reason}" if reason else "")
-    if frame.code == 1008 and credentials_problem(reason):
+    if credentials_problem(reason):  # 1008 (ElevenLabs), 3000 (OpenAI Realtime), ...
         return CredentialsError(f"{provider}: bad credentials ({detail})")
     return ConnectionLostError(f"{provider}: connection closed ({detail})")
 

@@ -84,7 +84,13 @@ class OpenAIChatSettings(_KeyedSettings):
     )
     model: str = "gpt-4o-mini"
     temperature: float | None = Field(None, ge=0, le=2)
-    max_tokens: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(None, ge=1, description="Longest reply, in tokens.")
+    token_limit_field: Literal["auto", "max_tokens", "max_completion_tokens"] = Field(
+        "auto",
+        description="The request field that carries max_tokens. auto: max_completion_tokens "
+        "for OpenAI's own API (newer models refuse max_tokens), max_tokens elsewhere; a 400 "
+        "naming the field sent switches to the other one (remembered per server and model).",
+    )
     retries: int = Field(2, ge=0, le=10, description="Retries before the first token only.")
     retry_backoff_s: float = Field(0.25, ge=0, description="First retry delay; doubles each time.")
     connect_timeout_s: float = Field(5.0, gt=0)
@@ -114,10 +120,22 @@ class ElevenLabsSettings(_KeyedSettings):
     inactivity_timeout_s: int = Field(
         180, ge=5, le=180, description="How long ElevenLabs keeps an idle socket open."
     )
+    keepalive_s: float = Field(
+        10.0,
+        gt=0,
+        description="After this long without sending, keep the socket (and each open "
+        "context) alive with an empty text message; must be under inactivity_timeout_s.",
+    )
     connect_timeout_s: float = Field(5.0, gt=0)
     first_audio_timeout_s: float = Field(
         10.0, gt=0, description="Longest wait for a context's first audio, and between chunks."
     )
+
+    @model_validator(mode="after")
+    def _keepalive_before_timeout(self) -> Self:
+        if self.keepalive_s >= self.inactivity_timeout_s:
+            raise ValueError("keepalive_s must be shorter than inactivity_timeout_s")
+        return self
 
 
 class OpenAIRealtimeSettings(_KeyedSettings):

@@ -16,6 +16,10 @@ shifted back onto the stream's own timeline. Only finals are ever yielded for au
 so nothing is said twice. Frames pushed meanwhile queue and follow. Bad credentials, or more
 than `reconnect_attempts` failures in a row, fail the stream (the session then reopens one).
 
+An `Error` message (Deepgram sends one before closing 1011, for instance) is logged at
+warning with its description, which also becomes the connection's failure: it reaches the
+session's error for the turn when the stream fails for good.
+
 SpeechStarted (vad_events) is a hint: it marks that Deepgram hears speech again, so an
 earlier endpoint no longer means the turn's words are all in. KeepAlive goes out after
 `keepalive_s` without audio (Deepgram closes an idle socket after 10 s); aclose sends
@@ -47,7 +51,9 @@ from parley.providers.cloud.common import (
     backoff,
     close_quietly,
     closed_error,
+    credentials_problem,
     open_websocket,
+    redact,
     require_key,
 )
 from parley.providers.cloud.config import DeepgramSettings
@@ -104,6 +110,7 @@ class _Connection:
         self.base = base  # stream sample at which this connection's time 0 lies
         self.received = 0  # messages received on it
         self.outbox: asyncio.Queue[tuple[int, bytes] | str] = asyncio.Queue()
+        self.error: str | None = None  # the description of an Error message it sent
 
 
 class DeepgramStream(STTStream):
@@ -234,7 +241,11 @@ class DeepgramStream(STTStream):
                 return
             raise ProviderError(f"{PROVIDER}: the server closed the stream") from None
         except ConnectionClosed as exc:
-            raise closed_error(PROVIDER, exc, self._settings.api_key) from None
+            error = closed_error(PROVIDER, exc, self._settings.api_key)
+            if connection.error is None:
+                raise error from None
+            kind = CredentialsError if credentials_problem(connection.error) else ProviderError
+            raise kind(f"{PROVIDER}: {connection.error} ({error})") from None
         finally:
             sender.cancel()
             # A Finalize's timeout runs only while its connection lives: one unanswered at
@@ -282,14 +293,20 @@ class DeepgramStream(STTStream):
     async def _receive(self, ws: ClientConnection, connection: _Connection) -> None:
         while True:
             raw = await ws.recv()
-            connection.received += 1
             if isinstance(raw, bytes):
+                connection.received += 1
                 continue
             try:
                 message = wire.SERVER_MESSAGE.validate_json(raw)
             except ValidationError:
+                connection.received += 1
                 log.debug("ignored a message Deepgram sent: %.80s", raw)
                 continue
+            if isinstance(message, wire.Error):  # not a sign the connection works
+                connection.error = redact(message.text, self._settings.api_key)
+                log.warning("%s: the server reported an error: %s", PROVIDER, connection.error)
+                continue
+            connection.received += 1
             self._handle(message, connection.base / self._rate)
 
     def _handle(self, message: wire.ServerMessage, base: float) -> None:
@@ -302,7 +319,7 @@ class DeepgramStream(STTStream):
             case wire.SpeechStarted():
                 self.speech_started_events += 1
                 self._endpointed = False
-            case wire.Metadata():
+            case wire.Metadata() | wire.Error():
                 pass
 
     def _on_results(self, results: wire.Results, base: float) -> None:

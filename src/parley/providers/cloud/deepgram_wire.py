@@ -64,8 +64,21 @@ class Metadata(_Wire):
     request_id: str | None = None
 
 
+class Error(_Wire):
+    """What went wrong, sent before the server closes the socket (1011 and others)."""
+
+    type: Literal["Error"]
+    description: str = ""
+    message: str = ""
+    variant: str | None = None
+
+    @property
+    def text(self) -> str:
+        return self.description or self.message or "unknown error"
+
+
 ServerMessage = Annotated[
-    Results | UtteranceEnd | SpeechStarted | Metadata, Field(discriminator="type")
+    Results | UtteranceEnd | SpeechStarted | Metadata | Error, Field(discriminator="type")
 ]
 SERVER_MESSAGE: TypeAdapter[ServerMessage] = TypeAdapter(ServerMessage)
 

@@ -2,17 +2,28 @@
 
 One socket per session (kept in the session's SessionScope, closed with it), one context per
 response: a new response never waits for a connection, and cancelling one never closes the
-socket. A cancelled response's context is closed (close_context) and forgotten at once, so
-any audio of it that still arrives is dropped on the floor (counted in `late_chunks_dropped`).
-ElevenLabs allows 5 contexts per socket; contexts are closed as soon as their speech ends.
+socket. ElevenLabs allows 5 contexts per socket; contexts are closed as soon as their input
+ends.
 
 A response's text goes out as pushed (first a one-space message that opens the context);
-end of input sends flush (a response that never had text ends there: nothing to speak).
-The speech is over when ElevenLabs says so (isFinal), or when the character alignment has
-covered every character sent, whichever comes first; then the context is closed. Alignment
-becomes word timings on the response's timeline, which is how the history knows what was
-heard. The output format follows the transport: ulaw_8000 for 8 kHz (phone) transports,
-decoded here to PCM16; PCM at the nearest rate otherwise.
+end of input sends flush and then close_context, and the speech is over when ElevenLabs
+answers isFinal for the context: the only end signal (the character alignment is best
+effort: null on some messages, split differently from the audio, so it cannot be counted).
+close_context waits for the context's first audio (at most CLOSE_GRACE_S after the flush):
+a close that reaches the server before it has taken the text may end the context silently.
+A response that never had text ends at once: nothing to speak.
+
+A cancelled response's context is closed and forgotten at once: the server goes on sending
+the audio it had been asked to flush, and all of it is dropped by context id (counted in
+`late_chunks_dropped`), never played.
+
+ElevenLabs closes a socket that has been sent nothing for `inactivity_timeout` seconds
+(input_timeout_exceeded, 1008). After `keepalive_s` without sending, the socket sends an
+empty text to each open context (or a context-less one when none is open), as pipecat does.
+
+Alignment becomes word timings on the response's timeline, which is how the history knows
+what was heard. The output format follows the transport: ulaw_8000 for 8 kHz (phone)
+transports, decoded here to PCM16; PCM at the nearest rate otherwise.
 
 A socket reader task belongs to the socket; it routes messages to their contexts and turns
 a dropped socket into an error for each context in use (the next response reconnects).
@@ -22,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import itertools
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -47,12 +59,13 @@ from parley.providers.cloud.common import (
     require_key,
 )
 from parley.providers.cloud.config import ElevenLabsSettings
-from parley.providers.cloud.elevenlabs_wire import ServerMessage, WordAligner, visible_chars
+from parley.providers.cloud.elevenlabs_wire import ServerMessage, WordAligner
 from parley.providers.scope import SessionScope
 
 log = logging.getLogger("parley.cloud.elevenlabs")
 PROVIDER = "elevenlabs"
 PCM_RATES = (8000, 16000, 22050, 24000, 44100)
+CLOSE_GRACE_S = 2.0  # longest wait for first audio before close_context follows a flush
 
 
 def output_format_for(output_rate: int | None) -> str:
@@ -108,6 +121,9 @@ class _Context:
         self.id = context_id
         # None: input ended with no text, so there is no speech to wait for
         self.inbox: asyncio.Queue[ServerMessage | ProviderError | None] = asyncio.Queue()
+        self.opened = False  # its opening message went out (keep-alives may name it)
+        self.closed = False  # close_context went out
+        self.heard = asyncio.Event()  # audio of it has arrived
 
 
 class _Socket:
@@ -118,11 +134,14 @@ class _Socket:
         self._ws: ClientConnection | None = None
         self._format: str | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._keeper: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._contexts: dict[str, _Context] = {}
         self._ids = itertools.count(1)
+        self._last_sent = 0.0  # loop time of the last message sent
         self.connections = 0
         self.late_chunks_dropped = 0
+        self.keepalives_sent = 0
 
     def open_context(self) -> _Context:
         context = _Context(f"parley-{next(self._ids)}")
@@ -140,10 +159,14 @@ class _Socket:
             if not connect and self._ws is None:
                 return
             ws = await self._connected(output_format)
-            try:
-                await ws.send(dumps(message))
-            except ConnectionClosed as exc:
-                raise closed_error(PROVIDER, exc, self.settings.api_key) from None
+            await self._send(ws, message)
+
+    async def _send(self, ws: ClientConnection, message: dict[str, Any]) -> None:
+        try:
+            await ws.send(dumps(message))
+        except ConnectionClosed as exc:
+            raise closed_error(PROVIDER, exc, self.settings.api_key) from None
+        self._last_sent = asyncio.get_running_loop().time()
 
     async def _connected(self, output_format: str) -> ClientConnection:
         if self._ws is not None and self._format == output_format:
@@ -160,8 +183,32 @@ class _Socket:
                                   open_timeout=s.connect_timeout_s, secret=key)  # fmt: skip
         self.connections += 1
         self._ws, self._format = ws, output_format
+        self._last_sent = asyncio.get_running_loop().time()
         self._reader = asyncio.create_task(self._read(ws), name="elevenlabs reader")
+        self._keeper = asyncio.create_task(self._keep_alive(ws), name="elevenlabs keep-alive")
         return ws
+
+    async def _keep_alive(self, ws: ClientConnection) -> None:
+        """Send an empty text whenever `keepalive_s` passed without sending: to each open
+        context (it resets that context's timeout too), or context-less when none is open."""
+        loop = asyncio.get_running_loop()
+        interval = self.settings.keepalive_s
+        while self._ws is ws:
+            wait = self._last_sent + interval - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            async with self._lock:
+                if self._ws is not ws:
+                    return
+                targets = [c.id for c in self._contexts.values() if c.opened and not c.closed]
+                messages = [{"text": "", "context_id": c} for c in targets] or [{"text": ""}]
+                try:
+                    for message in messages:
+                        await self._send(ws, message)
+                        self.keepalives_sent += 1
+                except ProviderError:
+                    return  # the reader reports the closed socket
 
     async def _read(self, ws: ClientConnection) -> None:
         try:
@@ -175,9 +222,11 @@ class _Socket:
                     self._fail_all(self.error_of(message))
                     continue
                 context = self._contexts.get(message.context_id or "")
-                if context is None:
-                    self.late_chunks_dropped += message.audio is not None
+                if context is None:  # closed or cancelled: its audio never plays
+                    self.late_chunks_dropped += bool(message.audio)
                     continue
+                if message.audio:
+                    context.heard.set()
                 context.inbox.put_nowait(message)
             error: ProviderError = ProviderError(f"{PROVIDER}: the server closed the socket")
         except ConnectionClosed as exc:
@@ -198,10 +247,11 @@ class _Socket:
             context.inbox.put_nowait(error)
 
     async def _drop(self) -> None:
-        ws, reader = self._ws, self._reader
-        self._ws = self._reader = None
-        if reader is not None:
-            reader.cancel()
+        ws, reader, keeper = self._ws, self._reader, self._keeper
+        self._ws = self._reader = self._keeper = None
+        for task in (reader, keeper):
+            if task is not None:
+                task.cancel()
         if ws is not None:
             await close_quietly(ws, 0.5)
 
@@ -225,7 +275,6 @@ class ElevenLabsStream(TTSStream):
         self._outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self._context: _Context | None = None
         self._sender: asyncio.Task[None] | None = None
-        self._text_chars = 0  # visible characters sent
         self._input_done = False
         self._iterator = self._chunks()
 
@@ -253,15 +302,24 @@ class ElevenLabsStream(TTSStream):
         voice = {k: v for k, v in chosen.items() if v is not None}
         if voice:
             opening["voice_settings"] = voice
+        sent_text = False
         try:
             await self._socket.send(self._format, opening)
+            context.opened = True
             while (text := await self._outbox.get()) is not None:
-                self._text_chars += visible_chars(text)
+                sent_text = True
                 await self._socket.send(self._format, {"text": text, "context_id": context.id})
-            if not self._text_chars:  # nothing to say (an empty reply, or the LLM failed)
+            if not sent_text:  # nothing to say (an empty reply, or the LLM failed)
                 context.inbox.put_nowait(None)
                 return
             await self._socket.send(self._format, {"context_id": context.id, "flush": True})
+            # Close once the server has surely taken the text (see the module docstring);
+            # it then sends the rest of the audio and isFinal.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(context.heard.wait(), CLOSE_GRACE_S)
+            context.closed = True
+            close = {"context_id": context.id, "close_context": True}
+            await self._socket.send(self._format, close, connect=False)
         except ProviderError as exc:
             context.inbox.put_nowait(exc)
 
@@ -283,14 +341,11 @@ class ElevenLabsStream(TTSStream):
                 raise message
             if message.error:
                 raise self._socket.error_of(message)
-            words = aligner.add(message.alignment, played)
+            words = aligner.add(message.alignment or message.normalized_alignment, played)
             pcm = self._decode(base64.b64decode(message.audio)) if message.audio else b""
             frame = AudioFrame(pcm, self._rate)
             played += frame.duration
-            done = bool(message.is_final) or (
-                self._sender.done() and self._input_done
-                and aligner.spoken_chars >= self._text_chars > 0
-            )  # fmt: skip
+            done = bool(message.is_final)
             if done:
                 words += aligner.finish()
             if frame.samples or words:
@@ -299,17 +354,20 @@ class ElevenLabsStream(TTSStream):
                 return
 
     async def aclose(self) -> None:
-        """Close the context (at once: a cancelled response stops here) and forget it."""
+        """Forget the context (whatever still arrives for it is dropped) and, when it was
+        not closed yet (a cancelled response), close it at once."""
         context, sender = self._context, self._sender
         if sender is not None and not sender.done():
             sender.cancel()
         if context is not None:
             self._socket.release(context)
-            try:
-                close = {"context_id": context.id, "close_context": True}
-                await self._socket.send(self._format, close, connect=False)
-            except ProviderError as exc:
-                log.debug("closing context %s: %s", context.id, exc)
+            if not context.closed:
+                context.closed = True
+                try:
+                    close = {"context_id": context.id, "close_context": True}
+                    await self._socket.send(self._format, close, connect=False)
+                except ProviderError as exc:
+                    log.debug("closing context %s: %s", context.id, exc)
         await close_generator(self._iterator)
         if self._owns_socket:
             await self._socket.aclose()

@@ -1,5 +1,10 @@
 """ElevenLabs multi-context websocket: server messages, and turning character alignment into
-word timings."""
+word timings.
+
+Alignment is best effort: a message may carry audio with no alignment at all (null), or
+with null lists, and the characters may be split across messages differently from the audio
+(a word straddling two messages). Nothing here depends on the alignment covering the text.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ from parley.types import TimedWord
 class Alignment(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    chars: list[str] = []
-    char_start_times_ms: list[float] = Field(default_factory=list, alias="charStartTimesMs")
-    char_durations_ms: list[float] = Field(default_factory=list, alias="charDurationsMs")
+    # Each list may be null (the API schema marks them optional); null reads as empty.
+    chars: list[str] | None = None
+    char_start_times_ms: list[float] | None = Field(None, alias="charStartTimesMs")
+    char_durations_ms: list[float] | None = Field(None, alias="charDurationsMs")
 
 
 class ServerMessage(BaseModel):
@@ -43,14 +49,15 @@ class WordAligner:
         self._word = ""
         self._start = 0.0
         self._end = 0.0
-        self.spoken_chars = 0  # non-space characters aligned so far
 
     def add(self, alignment: Alignment | None, offset: float) -> list[TimedWord]:
         if alignment is None:
             return []
         words: list[TimedWord] = []
         a = alignment
-        timed = zip(a.chars, a.char_start_times_ms, a.char_durations_ms, strict=False)
+        timed = zip(
+            a.chars or [], a.char_start_times_ms or [], a.char_durations_ms or [], strict=False
+        )
         for char, start_ms, duration_ms in timed:
             if char.isspace():
                 words.extend(self._finish())
@@ -60,7 +67,6 @@ class WordAligner:
                 self._start = start
             self._word += char
             self._end = start + duration_ms / 1000
-            self.spoken_chars += 1
         return words
 
     def finish(self) -> list[TimedWord]:
@@ -72,7 +78,3 @@ class WordAligner:
         word = TimedWord(self._word, self._start, self._end)
         self._word = ""
         return [word]
-
-
-def visible_chars(text: str) -> int:
-    return sum(not c.isspace() for c in text)

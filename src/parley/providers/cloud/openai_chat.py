@@ -12,6 +12,11 @@ with `"stream": true`. The reply's text deltas are yielded as they arrive.
   HTTP response at once, which closes the connection: the server sees the client go.
 - Each session keeps one HTTP client (via its SessionScope), so its responses reuse the
   connection; without a session, each stream has its own.
+- The reply's length limit (`max_tokens`) goes in `max_completion_tokens` on OpenAI's own
+  API, whose newer models (o-series, gpt-5) refuse `max_tokens`, and in `max_tokens`
+  elsewhere (servers that only know it may ignore the other silently). With
+  token_limit_field "auto", a 400 that names the field sent is answered by sending the
+  other one, and the choice is remembered for that server and model.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from httpx_sse import EventSource, ServerSentEvent
@@ -41,6 +47,11 @@ from parley.types import ChatMessage
 
 log = logging.getLogger("parley.cloud.openai")
 PROVIDER = "openai-compatible LLM"
+TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
+# Hosts whose servers take max_completion_tokens (and whose newer models refuse max_tokens).
+COMPLETION_TOKEN_HOSTS = ("api.openai.com",)
+# What "auto" learned: (base URL, model) -> the field that server took.
+_learned_fields: dict[tuple[str, str], str] = {}
 
 
 # --- wire messages ---------------------------------------------------------------------------
@@ -64,6 +75,7 @@ class Choice(_Wire):
 class ErrorBody(_Wire):
     message: str = ""
     type: str | None = None
+    param: str | None = None
     code: str | int | None = None
 
 
@@ -77,6 +89,10 @@ class ErrorReply(_Wire):
 
 
 # --- the provider ----------------------------------------------------------------------------
+
+
+class _FieldRefused(ProviderError):
+    """A 400 naming the token limit field the request carried."""
 
 
 class _RetryableError(ProviderError):
@@ -122,11 +138,35 @@ class OpenAIChatLLM(LLM):
         if s.temperature is not None:
             body["temperature"] = s.temperature
         if s.max_tokens is not None:
-            body["max_tokens"] = s.max_tokens
+            body[self.token_field()] = s.max_tokens
         return body
+
+    def token_field(self) -> str:
+        """The request field for the reply's token limit (see the module docstring)."""
+        s = self.settings
+        if s.token_limit_field != "auto":
+            return s.token_limit_field
+        learned = _learned_fields.get((s.base_url, s.model))
+        if learned is not None:
+            return learned
+        host = urlsplit(s.base_url).hostname or ""
+        return "max_completion_tokens" if host in COMPLETION_TOKEN_HOSTS else "max_tokens"
 
     def stream(self, messages: Sequence[ChatMessage]) -> AsyncGenerator[str, None]:
         return self._generate(self.request_body(messages))
+
+    def _other_field(self, body: dict[str, Any], error: _FieldRefused) -> dict[str, Any] | None:
+        """The body with its token limit in the other field, when "auto" may switch."""
+        s = self.settings
+        sent = next((f for f in TOKEN_FIELDS if f in body), None)
+        if s.token_limit_field != "auto" or sent is None:
+            return None
+        other = TOKEN_FIELDS[1 - TOKEN_FIELDS.index(sent)]
+        log.info("%s; sending the limit as %s instead", error, other)
+        _learned_fields[(s.base_url, s.model)] = other
+        changed = {k: v for k, v in body.items() if k != sent}
+        changed[other] = body[sent]
+        return changed
 
     async def _generate(self, body: dict[str, Any]) -> AsyncGenerator[str, None]:
         s = self.settings
@@ -135,6 +175,7 @@ class OpenAIChatLLM(LLM):
         own_client = self._client is None
         client = self._client or self.new_client()
         attempt = 0
+        switched = False
         try:
             while True:
                 produced = False
@@ -145,6 +186,12 @@ class OpenAIChatLLM(LLM):
                             produced = True
                             yield text
                     return
+                except _FieldRefused as exc:
+                    other = None if switched else self._other_field(body, exc)
+                    if other is None:
+                        raise ProviderError(str(exc)) from None
+                    body, switched = other, True
+                    continue
                 except httpx.TransportError as exc:  # connecting failed (or a late drop)
                     failure = _RetryableError(_transport_error(exc, s.connect_timeout_s))
                 except _RetryableError as exc:
@@ -164,12 +211,16 @@ class OpenAIChatLLM(LLM):
             return
         await reply.aread()
         status = reply.status_code
-        code, message = _error_of(reply.content)
+        code, message, param = _error_of(reply.content)
         if status in (401, 403):
             what = f"HTTP {status}" + (f", {code}" if code else "")
             raise CredentialsError(f"{PROVIDER}: bad credentials ({what})")
         detail = f"HTTP {status}" + (f": {message}" if message else "")
         detail = redact(detail, self.settings.api_key)
+        refused = [f for f in TOKEN_FIELDS if param == f or f"'{f}'" in message or
+                   f": {f}" in message]  # fmt: skip
+        if status == 400 and refused:
+            raise _FieldRefused(f"{PROVIDER}: {detail}")
         error = ProviderError(f"{PROVIDER}: {detail}")
         if status == 429 or status >= 500:
             raise _RetryableError(error)
@@ -229,14 +280,14 @@ def _transport_error(exc: httpx.TransportError, timeout: float) -> ProviderError
     return UnreachableError(f"{PROVIDER}: cannot connect ({type(exc).__name__}: {exc})")
 
 
-def _error_of(body: bytes) -> tuple[str | None, str]:
-    """(code, message) of an OpenAI-style error reply, as far as it is one."""
+def _error_of(body: bytes) -> tuple[str | None, str, str | None]:
+    """(code, message, param) of an OpenAI-style error reply, as far as it is one."""
     try:
         reply = ErrorReply.model_validate_json(body)
     except ValidationError:
         text = body.decode("utf-8", "replace").strip()
-        return None, text[:200]
+        return None, text[:200], None
     if reply.error is None:
-        return None, body.decode("utf-8", "replace").strip()[:200]
+        return None, body.decode("utf-8", "replace").strip()[:200], None
     code = None if reply.error.code is None else str(reply.error.code)
-    return code, reply.error.message[:200]
+    return code, reply.error.message[:200], reply.error.param

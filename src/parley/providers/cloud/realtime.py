@@ -5,10 +5,14 @@ interface, bound per call through the SessionScope (Provider.for_session):
 - VAD: the server's VAD decisions (speech_started/stopped, placed on the input's timeline:
   a connection's positions count from its own first sample, so each is moved by the audio
   pushed before that connection began), with the turn-taking policy's threshold, prefix
-  padding and silence as its settings. The server never answers or interrupts by itself
-  (create_response and interrupt_response are off): parley's state machine still decides,
-  so pause-then-decide holds. With a local VAD instead, the STT facet commits the audio
-  itself at each end of speech.
+  padding and silence as its settings. The server's audio_start_ms includes the prefix
+  padding and audio_end_ms the silence that ended the speech; parley's VAD events mark the
+  onset and the end of voiced audio, so the padding is added back and the silence taken
+  off. The server never answers or interrupts by itself (create_response and
+  interrupt_response are off): parley's state machine still decides, so pause-then-decide
+  holds. With a local VAD instead, the STT facet commits the audio
+  itself at each end of speech. An error answering the connection's session.update fails
+  the start (the server would otherwise run on its defaults: its own VAD answering by itself).
 - STT: its stream *is* the connection. It sends the input audio (24 kHz PCM16), yields the
   person's transcripts (each end of speech is answered by its item's transcript, complete),
   and runs the socket in a worker task it owns. When the socket drops, the stream fails and
@@ -160,6 +164,8 @@ class RealtimeConnection(STTStream):
         self._commits: set[str] = set()
         self._ring: deque[bytes] = deque()  # recent audio (local-VAD mode: prefix padding)
         self._capturing = False
+        self._configured = False  # the server accepted the session.update (session.updated)
+        self._config_event = link.event_id()
         self._worker: asyncio.Task[None] | None = None
         self._ws: ClientConnection | None = None
         self._closing = False
@@ -181,6 +187,11 @@ class RealtimeConnection(STTStream):
             link.speaking = False
             link.vad_events.append((VADEventKind.END, self._base))
         link.lost_ends = sum(kind is VADEventKind.END for kind, _ in link.vad_events)
+
+    @property
+    def configured(self) -> bool:
+        """The server accepted the session configuration (session.updated came)."""
+        return self._configured
 
     @property
     def _dead(self) -> bool:
@@ -281,7 +292,7 @@ class RealtimeConnection(STTStream):
         }
         if link.instructions is not None:
             session["instructions"] = link.instructions
-        return {"type": "session.update", "session": session}
+        return {"type": "session.update", "event_id": self._config_event, "session": session}
 
     async def _work(self) -> None:
         s = self._settings
@@ -327,12 +338,15 @@ class RealtimeConnection(STTStream):
     def _handle(self, event: Any) -> None:
         link = self._link
         match event:
+            case wire.SessionUpdated():
+                self._configured = True
             case wire.SpeechStarted():
                 link.speaking = True
-                link.vad_events.append((VADEventKind.START, self._position(event.audio_start_ms)))
-            case wire.SpeechStopped():
+                link.vad_events.append((VADEventKind.START, self._position(self._onset(event))))
+            case wire.SpeechStopped():  # audio_end_ms includes the silence that ended it
                 link.speaking = False
-                link.vad_events.append((VADEventKind.END, self._position(event.audio_end_ms)))
+                end = max(0, event.audio_end_ms - self._policy.min_silence_ms)
+                link.vad_events.append((VADEventKind.END, self._position(end)))
             case wire.Committed():
                 link.user_items.append(_UserItem(event.item_id))
             case wire.TranscriptionDelta():
@@ -367,6 +381,13 @@ class RealtimeConnection(STTStream):
             case wire.ServerError():
                 self._on_error(event.error)
 
+    def _onset(self, event: wire.SpeechStarted) -> int:
+        """The onset (ms) of speech whose audio_start_ms includes the prefix padding. The
+        server cannot start before the connection's first audio: 0 means an onset within
+        the first prefix_padding_ms, taken as 0 (early rather than late)."""
+        ms = event.audio_start_ms
+        return ms + self._policy.prefix_padding_ms if ms > 0 else 0
+
     def _position(self, ms: int) -> int:
         """A position in this connection's input audio, on the link's timeline."""
         return self._base + ms * INPUT_RATE // 1000
@@ -377,6 +398,8 @@ class RealtimeConnection(STTStream):
             return  # the response had ended already
         if error.code == "invalid_api_key" or credentials_problem(error.type or ""):
             raise CredentialsError(f"{PROVIDER}: bad credentials ({error.code})")
+        if not self._configured and error.event_id in (self._config_event, None):
+            raise ProviderError(f"{PROVIDER}: the server refused the session ({message})")
         if error.event_id in self._commits:  # nothing to commit: the end of speech has no words
             self._commits.discard(error.event_id)
             self._completed.append("")

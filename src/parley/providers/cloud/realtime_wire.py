@@ -105,12 +105,17 @@ class AudioTranscriptDone(_Event):
     transcript: str = ""
 
 
+class SessionUpdated(_Event):
+    pass
+
+
 class ErrorDetail(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     type: str | None = None
     code: str | None = None
     message: str = ""
+    param: str | None = None
     event_id: str | None = None
 
 
@@ -136,6 +141,7 @@ MODELS: dict[str, type[_Event]] = {
     "response.audio_transcript.delta": AudioTranscriptDelta,
     "response.output_audio_transcript.done": AudioTranscriptDone,
     "response.audio_transcript.done": AudioTranscriptDone,
+    "session.updated": SessionUpdated,
     "error": ServerError,
 }
 

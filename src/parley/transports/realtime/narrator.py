@@ -111,15 +111,23 @@ class Narrator:
     # --- the person ---------------------------------------------------------------------------
 
     def _speech_started(self, at: float) -> None:
+        """audio_start_ms is where the item's audio begins, as OpenAI's server puts it: the
+        onset less the prefix padding (never before the session's first audio)."""
         item = self.ctx.items.open_user_item()
         item.start_ms = self.ctx.audio_ms(at)
-        self.ctx.send(SpeechStarted(audio_start_ms=item.start_ms, item_id=item.id))
+        start_ms = max(0, item.start_ms - self.ctx.policy().prefix_padding_ms)
+        self.ctx.send(SpeechStarted(audio_start_ms=start_ms, item_id=item.id))
 
     def _speech_stopped(self, at: float) -> None:
+        """audio_end_ms is where the server stopped, as OpenAI's puts it: the end of the
+        voiced audio plus the silence duration that ended it (never past the audio the client
+        sent: speech a commit ends, ends where its audio did)."""
         item = self.ctx.items.open_user_item()
         end_ms = self.ctx.audio_ms(at)
         item.audio_s = max(0, end_ms - item.start_ms) / 1000
-        self.ctx.send(SpeechStopped(audio_end_ms=end_ms, item_id=item.id))
+        silence = self.ctx.policy().min_silence_ms
+        stopped_ms = max(end_ms, min(end_ms + silence, round(self.ctx.input_ms)))
+        self.ctx.send(SpeechStopped(audio_end_ms=stopped_ms, item_id=item.id))
         self.commit_user_item(None)
 
     def commit_user_item(self, item: UserItem | None, *, from_buffer: bool = True) -> UserItem:
