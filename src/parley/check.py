@@ -33,7 +33,7 @@ from parley.providers.cloud.common import (
 from parley.providers.cloud.deepgram import DeepgramSTT
 from parley.providers.cloud.elevenlabs import ElevenLabsTTS
 from parley.providers.cloud.openai_chat import OpenAIChatLLM
-from parley.providers.cloud.realtime import RealtimeConnection
+from parley.providers.cloud.realtime_connection import RealtimeConnection
 from parley.providers.cloud.realtime_link import RealtimeLink
 from parley.settings import Settings
 from parley.types import ChatMessage

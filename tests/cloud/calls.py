@@ -26,7 +26,12 @@ from parley.providers.cloud.config import (
 from parley.providers.cloud.deepgram import DeepgramSTT
 from parley.providers.cloud.elevenlabs import ElevenLabsTTS
 from parley.providers.cloud.openai_chat import OpenAIChatLLM
-from parley.providers.cloud.realtime import RealtimeLLM, RealtimeSTT, RealtimeTTS, RealtimeVAD
+from parley.providers.cloud.realtime_facets import (
+    RealtimeLLM,
+    RealtimeSTT,
+    RealtimeTTS,
+    RealtimeVAD,
+)
 from parley.providers.fake import EnergyVAD
 from parley.session import Providers, Session, SessionConfig
 from parley.transports.memory import MemoryTransport, ScriptedCaller, Step, stt_script

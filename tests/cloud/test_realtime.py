@@ -27,8 +27,8 @@ from parley.providers.base import (
 )
 from parley.providers.cloud.common import CredentialsError, StalledError
 from parley.providers.cloud.config import OpenAIRealtimeSettings
-from parley.providers.cloud.realtime import (
-    RealtimeConnection,
+from parley.providers.cloud.realtime_connection import RealtimeConnection
+from parley.providers.cloud.realtime_facets import (
     RealtimeLLM,
     RealtimeSTT,
     RealtimeTTS,

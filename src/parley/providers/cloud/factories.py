@@ -5,7 +5,12 @@ from __future__ import annotations
 from parley.providers.cloud.deepgram import DeepgramSTT
 from parley.providers.cloud.elevenlabs import ElevenLabsTTS
 from parley.providers.cloud.openai_chat import OpenAIChatLLM
-from parley.providers.cloud.realtime import RealtimeLLM, RealtimeSTT, RealtimeTTS, RealtimeVAD
+from parley.providers.cloud.realtime_facets import (
+    RealtimeLLM,
+    RealtimeSTT,
+    RealtimeTTS,
+    RealtimeVAD,
+)
 from parley.settings import Settings
 
 

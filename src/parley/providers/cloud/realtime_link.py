@@ -2,76 +2,24 @@
 
 The link holds what the facets share: the connection in use (which is the STT facet's
 stream: its iterator runs the socket), the server's VAD decisions for the VAD facet, the
-responses in flight for the LLM and TTS facets, and the person's audio items since the last
-response. See realtime.py for how the facets use it, and docs/providers.md for the design.
+person's audio items since the last response, and the responses in flight for the LLM and
+TTS facets (realtime_responses.py). realtime_connection.py is the socket,
+realtime_facets.py the facets, and docs/providers.md the design.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import itertools
-import logging
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from parley.audio.codecs import ulaw_to_pcm16
-from parley.audio.frames import AudioFrame
 from parley.conversation.backchannel import words_of
-from parley.providers.base import ProviderError, TTSChunk, VADEventKind
+from parley.providers.base import ProviderError, VADEventKind
 from parley.providers.cloud.config import OpenAIRealtimeSettings
-from parley.providers.segment_tts import estimate_word_timings
+from parley.providers.cloud.realtime_responses import PROVIDER, Response, Responses
 from parley.types import ChatMessage
-
-log = logging.getLogger("parley.cloud.realtime")
-PROVIDER = "openai-realtime"
-INPUT_RATE = 24000
-
-
-@dataclass
-class AudioItem:
-    """An output item of a response, with the audio received for it."""
-
-    id: str
-    offset: float  # seconds of the response's audio before this item
-    samples: int = 0
-    transcript: str = ""
-    audio_done: bool = False
-    transcript_done: bool = False
-    words_given: bool = False
-
-
-@dataclass
-class Response:
-    """One parley response: a response.create and everything the server sends for it."""
-
-    number: int
-    text: asyncio.Queue[str | ProviderError | None] = field(default_factory=asyncio.Queue)
-    audio: asyncio.Queue[TTSChunk | ProviderError | None] = field(default_factory=asyncio.Queue)
-    event_id: str | None = None  # of its response.create, until the server answers it
-    server_id: str | None = None
-    items: list[AudioItem] = field(default_factory=list)
-    done: bool = False
-    closed: bool = False  # parley stopped listening (cancelled): late audio is dropped
-    cut_at: float | None = None  # seconds heard, when cut short
-    cancel_sent: bool = False
-
-    def item(self, item_id: str) -> AudioItem:
-        for item in self.items:
-            if item.id == item_id:
-                return item
-        offset = sum(i.samples for i in self.items)
-        item = AudioItem(item_id, offset)
-        self.items.append(item)
-        return item
-
-    def fail(self, error: ProviderError) -> None:
-        if not self.done:
-            self.done = True
-            self.text.put_nowait(error)
-            self.audio.put_nowait(error)
 
 
 @dataclass
@@ -81,57 +29,186 @@ class UserItem:
 
 
 class RealtimeLink:
+    """What the four facets of one call share, changed only through its methods.
+
+    Its state is private (slots, read-only properties), so each change has one named place.
+    All callers run on the session's event loop; the rule is about who changes what:
+    - binding the VAD facet to the call (RealtimeVAD.for_session): use_server_vad
+    - a connection opening (the STT facet's stream, made by the session's STT runner):
+      connection_opened
+    - the input path (the connection's push_audio and speech_ended, the VAD facet's
+      process): audio_pushed, take_lost_end, take_vad_events
+    - the socket (the connection's worker task): speech_started, speech_stopped,
+      user_item_committed, user_item_transcribed, and the `responses` it answers
+    - the responder (the LLM facet): request, and the `responses` the facets ask for
+    `responses` (realtime_responses.Responses) keeps the same rule for its own state, and
+    event_id numbers the client events of every connection (the connection's and its own).
+    """
+
+    __slots__ = (
+        "_connections",
+        "_events",
+        "_instructions",
+        "_lost_ends",
+        "_needs_seed",
+        "_pushed",
+        "_responses",
+        "_send",
+        "_server_vad",
+        "_settings",
+        "_speaking",
+        "_user_items",
+        "_vad_events",
+    )
+
     def __init__(self, settings: OpenAIRealtimeSettings) -> None:
-        self.settings = settings
-        self.server_vad = False  # the VAD facet is in use: the server's VAD decides
-        self.connections = 0  # connections (STT facet streams) opened so far
-        self.send: Callable[[dict[str, Any]], None] = self._not_connected
+        self._settings = settings
+        self._server_vad = False  # the VAD facet is in use: the server's VAD decides
+        self._connections = 0  # connections (STT facet streams) opened so far
+        self._send: Callable[[dict[str, Any]], None] = self._not_connected
         # The server's VAD decisions, placed on the link's timeline: samples pushed to the
         # STT facet, over every connection. The VAD facet moves them onto its stream's own.
-        self.pushed = 0
-        self.vad_events: deque[tuple[VADEventKind, int]] = deque()
-        self.speaking = False  # the server said speech started and has not said it stopped
-        self.lost_ends = 0  # queued ENDs of lost connections: no words will answer them
-        self.output_rate = 24000  # audio/pcm; 8000 with audio/pcmu
-        self.instructions: str | None = None
-        self.needs_seed = False  # a new connection lacks the conversation so far
-        self.user_items: list[UserItem] = []  # committed since the last response.create
-        self._responses = itertools.count(1)
+        self._pushed = 0
+        self._vad_events: deque[tuple[VADEventKind, int]] = deque()
+        self._speaking = False  # the server said speech started and has not said it stopped
+        self._lost_ends = 0  # queued ENDs of lost connections: no words will answer them
+        self._instructions: str | None = None
+        self._needs_seed = False  # a new connection lacks the conversation so far
+        self._user_items: list[UserItem] = []  # committed since the last response.create
         self._events = itertools.count(1)
-        self.awaiting_created: deque[Response] = deque()
-        self.by_server_id: dict[str, Response] = {}
-        self.by_event_id: dict[str, Response] = {}
-        self.unpaired: Response | None = None  # created by the LLM facet, for the TTS facet
+        self._responses = Responses(self._forward, self.event_id)
 
     def _not_connected(self, event: dict[str, Any]) -> None:
         raise ProviderError(f"{PROVIDER}: no connection (the STT facet opens it)")
 
+    def _forward(self, event: dict[str, Any]) -> None:
+        self._send(event)  # to the connection in use now
+
     def event_id(self) -> str:
         return f"parley_{next(self._events)}"
 
-    # --- responses ------------------------------------------------------------------------
+    # --- what the facets read -------------------------------------------------------------
 
-    def new_response(self) -> Response:
-        response = Response(next(self._responses))
-        self.unpaired = response
-        return response
+    @property
+    def settings(self) -> OpenAIRealtimeSettings:
+        return self._settings
+
+    @property
+    def server_vad(self) -> bool:
+        """The server's VAD decides (the VAD facet is bound); else a local VAD's hints do."""
+        return self._server_vad
+
+    @property
+    def connections(self) -> int:
+        return self._connections
+
+    @property
+    def pushed(self) -> int:
+        """Samples pushed to the STT facet so far, over every connection."""
+        return self._pushed
+
+    @property
+    def speaking(self) -> bool:
+        return self._speaking
+
+    @property
+    def instructions(self) -> str | None:
+        return self._instructions
+
+    @property
+    def responses(self) -> Responses:
+        return self._responses
+
+    @property
+    def by_server_id(self) -> Mapping[str, Response]:
+        return self._responses.by_server_id
+
+    @property
+    def by_event_id(self) -> Mapping[str, Response]:
+        return self._responses.by_event_id
+
+    # --- binding and connections ----------------------------------------------------------
+
+    def use_server_vad(self) -> None:
+        """The call's VAD is the server's. Set when the VAD facet is bound to the call, before
+        any stream exists: the connection's first session.update already carries it."""
+        self._server_vad = True
+
+    def connection_opened(self, send: Callable[[dict[str, Any]], None]) -> int:
+        """A connection takes over: what the facets send goes to `send` from now on. Returns
+        where its audio begins on the link's timeline. On a reconnection the responses in
+        flight fail, and the conversation, which the server has lost, is seeded again."""
+        base = self._pushed
+        if self._connections:
+            self._needs_seed = True
+            self._responses.fail_all(ProviderError(f"{PROVIDER}: connection lost"))
+            self._lose_speech(base)
+        self._connections += 1
+        self._send = send
+        return base
+
+    def _lose_speech(self, base: int) -> None:
+        """The speech the lost connection was hearing ends at `base` (it will never end it),
+        and every end of speech not yet decided is answered with no words: the lost
+        connection will transcribe none of them."""
+        if self._speaking:
+            self._speaking = False
+            self._vad_events.append((VADEventKind.END, base))
+        self._lost_ends = sum(kind is VADEventKind.END for kind, _ in self._vad_events)
+
+    # --- the input path -------------------------------------------------------------------
+
+    def audio_pushed(self, samples: int) -> None:
+        """The input path pushed `samples` to the STT facet (sent or not)."""
+        self._pushed += samples
+
+    def take_lost_end(self) -> bool:
+        """Whether this end of speech is a lost connection's (no words will answer it);
+        each such end is taken once."""
+        if not self._lost_ends:
+            return False
+        self._lost_ends -= 1
+        return True
+
+    def take_vad_events(self) -> tuple[tuple[VADEventKind, int], ...]:
+        """The server's decisions since the last call, at positions on the link's timeline."""
+        events = tuple(self._vad_events)
+        self._vad_events.clear()
+        return events
+
+    # --- the socket: the person's speech --------------------------------------------------
+
+    def speech_started(self, position: int) -> None:
+        self._speaking = True
+        self._vad_events.append((VADEventKind.START, position))
+
+    def speech_stopped(self, position: int) -> None:
+        self._speaking = False
+        self._vad_events.append((VADEventKind.END, position))
+
+    def user_item_committed(self, item_id: str) -> None:
+        self._user_items.append(UserItem(item_id))
+
+    def user_item_transcribed(self, item_id: str, transcript: str) -> None:
+        for item in self._user_items:
+            if item.id == item_id:
+                item.transcript = transcript
+
+    # --- the responder: the conversation --------------------------------------------------
 
     def request(self, response: Response, messages: tuple[ChatMessage, ...]) -> None:
         """Bring the server's conversation in line with parley's history, then ask for the
         response."""
-        if messages and messages[0].role == "system" and messages[0].content != self.instructions:
-            self.instructions = messages[0].content
-            session = {"type": "realtime", "instructions": self.instructions}
-            self.send({"type": "session.update", "session": session})
-        if self.needs_seed:
+        if messages and messages[0].role == "system" and messages[0].content != self._instructions:
+            self._instructions = messages[0].content
+            session = {"type": "realtime", "instructions": self._instructions}
+            self._send({"type": "session.update", "session": session})
+        if self._needs_seed:
             self._seed(messages)
         else:
             self._forget_unanswered_words(messages)
-        self.user_items = []
-        response.event_id = self.event_id()
-        self.by_event_id[response.event_id] = response
-        self.awaiting_created.append(response)
-        self.send({"type": "response.create", "event_id": response.event_id})
+        self._user_items = []
+        self._responses.ask(response)
 
     def _forget_unanswered_words(self, messages: tuple[ChatMessage, ...]) -> None:
         """Delete the person's audio items that parley's history left out: backchannels
@@ -139,135 +216,25 @@ class RealtimeLink:
         is the joined text of the items that make the turn, so they are matched from its end."""
         last = next((m.content for m in reversed(messages) if m.role == "user"), "")
         remaining = words_of(last)
-        for item in reversed(self.user_items):
+        for item in reversed(self._user_items):
             if item.transcript is None:
                 continue  # not transcribed yet: keep it
             words = words_of(item.transcript)
             if words and remaining[-len(words) :] == words:
                 remaining = remaining[: -len(words)]
                 continue
-            self.send({"type": "conversation.item.delete", "item_id": item.id})
+            self._send({"type": "conversation.item.delete", "item_id": item.id})
 
     def _seed(self, messages: tuple[ChatMessage, ...]) -> None:
         """On a new connection, the conversation so far goes in as text items (the audio of
         this connection's turns is replaced by their transcripts)."""
-        self.needs_seed = False
-        for item in self.user_items:
-            self.send({"type": "conversation.item.delete", "item_id": item.id})
+        self._needs_seed = False
+        for item in self._user_items:
+            self._send({"type": "conversation.item.delete", "item_id": item.id})
         for message in messages:
             if message.role == "system" or not message.content:
                 continue
             kind = "input_text" if message.role == "user" else "output_text"
-            self.send({"type": "conversation.item.create", "item": {
+            self._send({"type": "conversation.item.create", "item": {
                 "type": "message", "role": message.role,
                 "content": [{"type": kind, "text": message.content}]}})  # fmt: skip
-
-    def cut(self, response: Response, played: float | None) -> None:
-        """parley stopped the response after `played` seconds were heard (None: unknown)."""
-        if response.closed:
-            return
-        response.closed = True
-        if not response.done and not response.cancel_sent:
-            response.cancel_sent = True
-            self.send({"type": "response.cancel", "event_id": self.event_id()})
-        if played is not None:
-            response.cut_at = played
-            if response.done:
-                self.truncate(response)
-
-    def truncate(self, response: Response) -> None:
-        """Make the server's copy of the response what the person heard."""
-        played = response.cut_at
-        if played is None:
-            return
-        response.cut_at = None
-        for item in response.items:
-            start = item.offset / self.output_rate
-            duration = item.samples / self.output_rate
-            if played <= start + 1e-6:
-                self.send({"type": "conversation.item.delete", "item_id": item.id})
-            elif played < start + duration:
-                end_ms = int((played - start) * 1000)
-                self.send({"type": "conversation.item.truncate", "item_id": item.id,
-                           "content_index": 0, "audio_end_ms": end_ms})  # fmt: skip
-
-    # --- server events about responses ---------------------------------------------------
-
-    def created(self, server_id: str) -> None:
-        if self.awaiting_created:
-            response = self.awaiting_created.popleft()
-            self.by_event_id.pop(response.event_id or "", None)  # the request did not fail
-            response.server_id = server_id
-            self.by_server_id[server_id] = response
-
-    def audio(self, response_id: str, item_id: str, delta: str) -> None:
-        response = self.by_server_id.get(response_id)
-        if response is None or response.closed:  # a cut response's late audio is dropped
-            return
-        data = base64.b64decode(delta)
-        pcm = ulaw_to_pcm16(data) if self.output_rate == 8000 else data
-        item = response.item(item_id)
-        item.samples += len(pcm) // 2
-        response.audio.put_nowait(TTSChunk(AudioFrame(pcm, self.output_rate)))
-
-    def transcript_delta(self, response_id: str, item_id: str, delta: str) -> None:
-        response = self.by_server_id.get(response_id)
-        if response is None or response.closed:
-            return
-        response.item(item_id).transcript += delta
-        response.text.put_nowait(delta)
-
-    def item_progress(
-        self, response_id: str, item_id: str, *, audio: bool = False, transcript: str | None = None
-    ) -> None:
-        response = self.by_server_id.get(response_id)
-        if response is None:
-            return
-        item = response.item(item_id)
-        item.audio_done = item.audio_done or audio
-        if transcript is not None:
-            item.transcript, item.transcript_done = transcript, True
-        self._give_words(response, item)
-
-    def _give_words(self, response: Response, item: AudioItem, *, final: bool = False) -> None:
-        """Word timings for the heard-text history: the item's transcript spread over its
-        audio, once both are complete (the Realtime API gives no timings of its own)."""
-        ready = item.audio_done and item.transcript_done
-        if item.words_given or response.closed or not (ready or final):
-            return
-        item.words_given = True
-        words = estimate_word_timings(
-            item.transcript, item.offset / self.output_rate, item.samples / self.output_rate
-        )
-        response.audio.put_nowait(TTSChunk(AudioFrame(b"", self.output_rate), words))
-
-    def response_done(self, server_id: str, status: str | None, details: str) -> None:
-        response = self.by_server_id.pop(server_id, None)
-        if response is None:
-            return
-        for item in response.items:
-            self._give_words(response, item, final=True)
-        if status == "failed" and not response.closed:
-            response.fail(ProviderError(f"{PROVIDER}: the response failed ({details})"))
-        elif not response.done:
-            response.done = True
-            response.text.put_nowait(None)
-            response.audio.put_nowait(None)
-        self.truncate(response)
-
-    def fail_responses(self, error: ProviderError) -> None:
-        """The connection is gone: every response in flight ends with `error`."""
-        for response in [*self.awaiting_created, *self.by_server_id.values()]:
-            response.fail(error)
-        self.awaiting_created.clear()
-        self.by_server_id.clear()
-        self.by_event_id.clear()
-
-    def request_failed(self, event_id: str | None, error: ProviderError) -> bool:
-        response = self.by_event_id.pop(event_id or "", None)
-        if response is None:
-            return False
-        if response in self.awaiting_created:
-            self.awaiting_created.remove(response)
-        response.fail(error)
-        return True

@@ -1,5 +1,5 @@
-"""OpenAI Realtime: the server events parley reads, as pydantic models, and the server VAD
-that carries parley's TurnTakingPolicy.
+"""OpenAI Realtime: the server events parley reads, as pydantic models, the server VAD that
+carries parley's TurnTakingPolicy, and the session.update that configures a connection.
 
 Event names follow the GA API; the beta names of the same events are accepted too
 (response.audio.* for response.output_audio.*, response.audio_transcript.* for
@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict
 
 from parley.conversation.policy import TurnTakingPolicy
 from parley.conversation.server_vad import server_vad_of
+from parley.providers.cloud.config import OpenAIRealtimeSettings
+
+INPUT_RATE = 24000  # the input audio: PCM16 at 24 kHz
 
 
 class _Event(BaseModel):
@@ -166,3 +169,38 @@ def turn_detection(policy: TurnTakingPolicy) -> dict[str, Any]:
         update={"create_response": False, "interrupt_response": False}
     )
     return {"type": "server_vad", **vad.model_dump()}
+
+
+# --- session configuration -------------------------------------------------------------------
+
+
+def output_format(rate: int) -> dict[str, Any]:
+    """audio/pcmu at 8000 (phones), audio/pcm at 24000 otherwise."""
+    return {"type": "audio/pcmu"} if rate == 8000 else {"type": "audio/pcm", "rate": rate}
+
+
+def session_update(
+    settings: OpenAIRealtimeSettings,
+    event_id: str,
+    *,
+    turn_detection: dict[str, Any] | None,
+    output_rate: int,
+    instructions: str | None,
+) -> dict[str, Any]:
+    """A connection's first event: audio in and out, transcription, and the server VAD (None
+    with a local VAD, whose hints commit the audio)."""
+    session: dict[str, Any] = {
+        "type": "realtime",
+        "output_modalities": ["audio"],
+        "audio": {
+            "input": {
+                "format": {"type": "audio/pcm", "rate": INPUT_RATE},
+                "transcription": {"model": settings.transcription_model},
+                "turn_detection": turn_detection,
+            },
+            "output": {"format": output_format(output_rate), "voice": settings.voice},
+        },
+    }
+    if instructions is not None:
+        session["instructions"] = instructions
+    return {"type": "session.update", "event_id": event_id, "session": session}
