@@ -8,6 +8,7 @@ for events of the API that parley does not implement. Nothing is dropped silentl
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +20,8 @@ from parley.transports.realtime.session_update import (
     BetaSessionUpdate,
     GASessionUpdate,
 )
+
+log = logging.getLogger("parley.realtime")
 
 
 class _Strict(BaseModel):
@@ -214,9 +217,14 @@ def parse(text: str, *, beta: bool) -> ClientEvent | Rejection:
             event_id,
         )
     try:
-        event: ClientEvent = model.model_validate(data)  # type: ignore[assignment]
-    except ValidationError as exc:
-        return describe_invalid(exc, data, event_id)
+        try:
+            event: ClientEvent = model.model_validate(data)  # type: ignore[assignment]
+        except ValidationError as exc:
+            return describe_invalid(exc, data, event_id)
+    except Exception as exc:  # a bug must cost this event, not the session: report it
+        log.exception("could not validate a %s event", kind[:60])
+        return Rejection("invalid_value", f"The event could not be read ({type(exc).__name__}).",
+                         None, event_id)  # fmt: skip
     return event
 
 
