@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 
+from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import AgentPaused, AgentResponseDone, ErrorEvent, SessionEnded, SessionEvent
 from parley.providers.base import STTStream
 from parley.providers.fake import EnergyVAD, FakeLLM, FakeSTT, FakeTTS, Fault, FaultKind
+from parley.providers.fake.stt import FakeSTTStream
 from parley.session import Providers, Session
 from parley.transports.memory import (
     HangUp,
@@ -123,3 +125,35 @@ def test_a_reopened_stt_stream_gets_the_policy_in_force() -> None:
     assert len(stt.policies) == 2  # the stream failed once and was reopened...
     assert stt.policies[0] == TurnTakingPolicy()
     assert stt.policies[1] == new_policy  # ...with the settings in force, not the first ones
+
+
+class ChokingStream(FakeSTTStream):
+    """Raises on its 10th frame, like a provider client with a bug."""
+
+    def __init__(self, stt: FakeSTT, call: int) -> None:
+        super().__init__(stt, call)
+        self.pushes = 0
+
+    def push_audio(self, frame: AudioFrame) -> None:
+        self.pushes += 1
+        if self.pushes == 10:
+            raise ValueError("choked on a frame")
+        super().push_audio(frame)
+
+
+class ChokingSTT(FakeSTT):
+    def stream(self, policy: TurnTakingPolicy) -> STTStream:
+        self.streams_opened += 1
+        return ChokingStream(self, self.streams_opened)
+
+
+def test_an_inbound_frame_that_cannot_be_handled_is_reported_and_the_call_goes_on() -> None:
+    steps: list[Step] = [Silence(0.3), Say("hello", 1.0), Silence(3.0), HangUp()]
+    call = converse(steps, stt=ChokingSTT(["hello"]), llm=FakeLLM(["Hi there."]))
+
+    errors = [e for _, e in call.events(ErrorEvent)]
+    assert [e.code for e in errors] == ["internal_error"]
+    assert "AudioFrame" in errors[0].message and "ValueError" in errors[0].message
+    done = [e for _, e in call.events(AgentResponseDone)]
+    assert [(d.status, d.text) for d in done] == [("completed", "Hi there.")]
+    assert call.session.end_reason == "caller hung up"
