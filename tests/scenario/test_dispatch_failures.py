@@ -128,23 +128,30 @@ def test_a_reopened_stt_stream_gets_the_policy_in_force() -> None:
 
 
 class ChokingStream(FakeSTTStream):
-    """Raises on its 10th frame, like a provider client with a bug."""
+    """Raises on its 10th frame (or every frame from then on), like a client with a bug."""
 
-    def __init__(self, stt: FakeSTT, call: int) -> None:
+    def __init__(self, stt: ChokingSTT, call: int) -> None:
         super().__init__(stt, call)
         self.pushes = 0
+        self.always = stt.always
 
     def push_audio(self, frame: AudioFrame) -> None:
         self.pushes += 1
-        if self.pushes == 10:
+        if self.pushes == 10 or (self.always and self.pushes > 10):
             raise ValueError("choked on a frame")
         super().push_audio(frame)
 
 
 class ChokingSTT(FakeSTT):
+    def __init__(self, utterances: list[str | None], *, always: bool = False) -> None:
+        super().__init__(utterances)
+        self.always = always
+        self.streams: list[ChokingStream] = []
+
     def stream(self, policy: TurnTakingPolicy) -> STTStream:
         self.streams_opened += 1
-        return ChokingStream(self, self.streams_opened)
+        self.streams.append(ChokingStream(self, self.streams_opened))
+        return self.streams[-1]
 
 
 def test_an_inbound_frame_that_cannot_be_handled_is_reported_and_the_call_goes_on() -> None:
@@ -157,3 +164,16 @@ def test_an_inbound_frame_that_cannot_be_handled_is_reported_and_the_call_goes_o
     done = [e for _, e in call.events(AgentResponseDone)]
     assert [(d.status, d.text) for d in done] == [("completed", "Hi there.")]
     assert call.session.end_reason == "caller hung up"
+
+
+def test_an_input_path_that_fails_on_every_frame_is_reported_sparsely() -> None:
+    steps: list[Step] = [Silence(0.3), Say("hello", 1.0), Silence(1.0), HangUp()]
+    stt = ChokingSTT(["hello"], always=True)
+    call = converse(steps, stt=stt)
+
+    (stream,) = stt.streams
+    failed = stream.pushes - 9  # every frame from the 10th on
+    assert failed > 100
+    # Reported on the 1st, 2nd, 4th, 8th... failure: one error per power of two.
+    assert call.errors() == ["internal_error"] * failed.bit_length()
+    assert call.session.end_reason == "caller hung up"  # open until the caller hung up

@@ -47,6 +47,7 @@ from parley.conversation.inputs import (
 from parley.conversation.machine import Conversation
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import ErrorEvent, SessionEnded, SessionEvent, TurnMetrics
+from parley.problems import ProblemCounter
 from parley.providers.scope import SessionScope
 from parley.session.config import Providers, SessionConfig
 from parley.session.listening import InputPath, STTRunner
@@ -96,6 +97,7 @@ class Session:
         self._inbox: deque[ConversationInput] = deque()
         self._dispatching = False
         self._failed = False  # an action failed: the session is ending without the machine
+        self._inbound_errors = ProblemCounter()  # inbound items that raised
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
         self._ended = asyncio.Event()
         # Built in run(), where a loop is running.
@@ -187,9 +189,16 @@ class Session:
                 if not self._take(item):
                     return
             except Exception as exc:
-                log.exception("%s: an inbound %s was not handled", self.id, type(item).__name__)
-                what = f"an inbound {type(item).__name__} was not handled ({type(exc).__name__})"
-                self.emit(ErrorEvent("internal_error", what))
+                self._inbound_failed(item, exc)
+
+    def _inbound_failed(self, item: InboundItem | None, exc: Exception) -> None:
+        """Report an inbound item that raised: the first with its traceback, then sparsely
+        (a bug that hits every frame must not flood the log or the client)."""
+        if not self._inbound_errors:
+            log.exception("%s: an inbound %s was not handled", self.id, type(item).__name__)
+        what = f"an inbound {type(item).__name__} was not handled ({type(exc).__name__})"
+        if self._inbound_errors.note("inbound", log, f"{self.id}: {what}"):
+            self.emit(ErrorEvent("internal_error", what))
 
     def _take(self, item: InboundItem | None) -> bool:
         """Handle one inbound item; False once the other side is gone."""
