@@ -91,9 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from parley.server import create_app
+    from parley.server.serve import serve
     from parley.settings import load_settings
 
     flags = {k: getattr(args, k) for k in ("host", "port", "vad", "stt", "llm", "tts")}
@@ -103,7 +102,7 @@ def _serve(args: argparse.Namespace) -> int:
         table.add_row(kind, getattr(settings, kind))
     console.print(table)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, ws_ping_interval=20)
+    serve(app, settings.host, settings.port)  # returns after SIGTERM/SIGINT, sessions hung up
     return 0
 
 

@@ -106,3 +106,40 @@ async def test_a_flood_is_cut_off_with_one_error_then_the_session_goes_on() -> N
         await asyncio.sleep(1.1)  # the next second's messages are admitted again
         await answered(client, "after the flood")
         assert [m["code"] for m in client.of("error")] == ["flooding"]
+
+
+def position(response_id: str, played: str, kind: str = "playback_position") -> str:
+    """A position report with `played` written into the JSON as is (Infinity, 1e400...)."""
+    return f'{{"type": "{kind}", "response_id": "{response_id}", "played_seconds": {played}}}'
+
+
+async def test_numbers_no_response_can_have_and_deep_nesting_are_refused_mid_response() -> None:
+    # While resp_1 plays, and once the page reports positions, a client_playback_complete of
+    # 1e308 reached the playout scheduler (round(inf) raised) and ended the call.
+    providers = fake_providers(["tell me a story", "still there"], ["Once upon a time.", "Yes."])
+    async with parley_site(providers) as site, site.client() as client:
+        await client.expect("connected")
+        await client.say(wav())
+        assert (await client.expect("user_transcript")).message["text"] == "tell me a story"
+        response_id = (await client.expect("agent_response_started")).message["response_id"]
+        await client.expect("play_audio")
+        await client.send(position(response_id, "0.02"))  # from now on the page's word counts
+        bad = [
+            (position(response_id, "Infinity"), "malformed_json"),
+            (position(response_id, "NaN"), "malformed_json"),
+            (position(response_id, "1e400"), "invalid_message"),  # parses as inf
+            (position(response_id, "1e308"), "invalid_message"),
+            (position(response_id, "1e308", "client_playback_complete"), "invalid_message"),
+            (position(response_id, "Infinity", "client_playback_complete"), "malformed_json"),
+            ("[" * 1000 + "]" * 1000, "malformed_json"),
+            ('{"type": "hangup", "x": ' + "[" * 1000 + "]" * 1000 + "}", "malformed_json"),
+            ('{"type": "hangup", "reason": "\\ud800"}', "malformed_json"),  # a lone surrogate
+            ('{"type": "start_stream", "sample_rate": ' + "9" * 5000 + "}", "malformed_json"),
+        ]
+        for payload, code in bad:
+            await client.send(payload)
+            error = (await client.expect("error")).message
+            assert error["code"] == code, payload[:80]
+        await client.expect("agent_response_done")
+        await answered(client, "still there")
+        assert "session_ended" not in client.events()

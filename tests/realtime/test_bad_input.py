@@ -156,3 +156,43 @@ async def test_the_api_key_is_checked_only_when_an_access_token_is_set(
         assert outcomes["sk-whatever"] == ("error", "invalid_api_key", 1008)
     assert outcomes["s3cret-token"][0] == "session.created"
     assert browser == ("session.created", "realtime")
+
+
+async def test_deep_nesting_and_odd_numbers_get_errors_and_the_call_goes_on() -> None:
+    # json.loads raised RecursionError on the first two, which nothing caught: the call ended.
+    deep = "[" * 1000 + "]" * 1000
+    bad: list[tuple[str, str, str | None]] = [
+        (deep, "invalid_json", None),
+        ('{"type": "response.create", "response": {"metadata": {"a": ' + deep + "}}}",
+         "invalid_json", None),
+        ('{"type": "response.create", "response": {"temperature": Infinity}}',
+         "invalid_json", None),
+        ('{"type": "response.create", "response": {"temperature": NaN}}', "invalid_json", None),
+        ('{"type": "session.update", "session": {"audio": {"input": {"turn_detection": '
+         '{"type": "server_vad", "threshold": 1e400}}}}}', "invalid_value",
+         "session.audio.input.turn_detection.threshold"),
+        ('{"type": "conversation.item.truncate", "item_id": "x", "content_index": 0, '
+         '"audio_end_ms": 1' + "0" * 400 + "}", "invalid_value", "audio_end_ms"),
+        ('{"type": "conversation.item.truncate", "item_id": "x", "content_index": 0, '
+         '"audio_end_ms": ' + "9" * 5000 + "}", "invalid_json", None),
+        ('{"type": "conversation.item.create", "item": {"type": "message", "role": "user", '
+         '"content": [{"type": "input_text", "text": "\\udc00"}]}}', "invalid_json", None),
+    ]  # fmt: skip
+    async with (
+        realtime_server(fake_providers([], ["Still here."])) as site,
+        site.client().realtime.connect(model="m") as conn,
+        receiving(conn) as got,
+    ):
+        await got.next("session.created")
+        for raw, code, param in bad:
+            mark = got.mark()
+            await conn.send_raw(raw)
+            error = (await got.next("error", after=mark))["error"]
+            assert (error["code"], error.get("param")) == (code, param), raw[:80]
+        await conn.conversation.item.create(
+            item={"type": "message", "role": "user",
+                  "content": [{"type": "input_text", "text": "are you there"}]}
+        )  # fmt: skip
+        await conn.response.create()
+        done = await got.next("response.done")
+    assert done["response"]["output"][0]["content"][0]["transcript"] == "Still here."

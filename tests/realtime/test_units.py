@@ -82,3 +82,18 @@ def test_beta_and_ga_session_updates_are_told_apart_by_their_fields() -> None:
         "unknown_parameter", "session.input_audio_format",
     )  # fmt: skip
     assert (beta_refusal.code, beta_refusal.param) == ("unknown_parameter", "session.audio")
+
+
+def test_parse_turns_any_failure_into_a_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
+    from parley.transports.realtime import client_events
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RecursionError("a validator bug")
+
+    monkeypatch.setattr(client_events.CancelResponse, "model_validate", broken)
+    rejected = parse('{"type": "response.cancel", "event_id": "e9"}', beta=False)
+    assert isinstance(rejected, Rejection)
+    assert (rejected.code, rejected.event_id) == ("invalid_value", "e9")
+    assert "RecursionError" in rejected.message
+    deep = parse("[" * 1000 + "]" * 1000, beta=False)
+    assert isinstance(deep, Rejection) and deep.code == "invalid_json"

@@ -65,23 +65,29 @@ def converse(
     config: SessionConfig | None = None,
     output_rate: int = 16000,
     caller_rate: int = 16000,
+    transport: Callable[[int], MemoryTransport] = MemoryTransport,
+    prepare: Callable[[Session], None] | None = None,
 ) -> Call:
-    """Run a whole scripted call to the end (the script should end with HangUp)."""
+    """Run a whole scripted call to the end (the script should end with HangUp).
+    `transport` makes the transport from the output rate; `prepare` sees the session
+    before it runs (to attach observers, say)."""
 
     async def main() -> Call:
-        transport = MemoryTransport(output_rate)
+        memory = transport(output_rate)
         fake_stt = stt or FakeSTT(stt_script(steps))
         fake_llm = llm or FakeLLM()
         fake_tts = tts or FakeTTS(sample_rate=output_rate)
         providers = Providers(EnergyVAD(), fake_stt, fake_llm, fake_tts)
-        session = Session(transport, providers, config)
-        caller = ScriptedCaller(transport, steps, sample_rate=caller_rate)
-        call = Call(transport, session, caller, fake_stt, fake_llm, fake_tts)
+        session = Session(memory, providers, config)
+        if prepare is not None:
+            prepare(session)
+        caller = ScriptedCaller(memory, steps, sample_rate=caller_rate)
+        call = Call(memory, session, caller, fake_stt, fake_llm, fake_tts)
         async with asyncio.TaskGroup() as group:
             group.create_task(session.run())
             group.create_task(caller.run())
         call.tasks_left = asyncio.all_tasks() - {asyncio.current_task()}
-        transport.listener.settle(asyncio.get_running_loop().time())
+        memory.listener.settle(asyncio.get_running_loop().time())
         return call
 
     return run_virtual(main)

@@ -17,6 +17,7 @@ from parley.transports.twilio.fake_caller import (
     WaitFor,
     agent_finished,
 )
+from parley.transports.twilio.routes import call_token
 from parley.transports.twilio.transport import TwilioTransport
 
 from .harness import AUTH_TOKEN, fake_providers, parley_server, speech
@@ -120,3 +121,17 @@ async def test_a_second_stream_for_a_call_in_progress_is_refused(
         await asyncio.wait_for(call, 5)
     assert len(site.sessions) == 1 and site.sessions[0].end_reason == "Twilio stopped the stream"
     assert any("already running" in r.getMessage() for r in caplog.records)
+
+
+async def test_with_only_an_access_token_a_stream_needs_the_token_keyed_with_it() -> None:
+    access = "access-token-not-a-secret"
+    providers = fake_providers([], [])
+    async with parley_server(providers, access_token=access) as site:
+        stranger = site.caller([Pause(0.5), HangUp()])
+        await asyncio.wait_for(stranger.run(), 10)
+        assert site.sessions == []  # no token: no session, though Twilio has no auth token
+        invited = site.caller([Pause(0.5), HangUp()])
+        invited.custom_parameters["parley_token"] = call_token(SecretStr(access), invited.call_sid)
+        await asyncio.wait_for(invited.run(), 10)
+    assert [s.id for s in site.sessions] == [f"twilio-{invited.call_sid}"]
+    assert stranger.log.ended_by == "server"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -86,3 +87,29 @@ def test_a_server_whose_providers_failed_says_so_and_hangs_up() -> None:
     assert response.status_code == 200
     assert root.find("Say") is not None and root.find("Hangup") is not None
     assert root.find("Connect") is None
+
+
+ACCESS_TOKEN = "access-token-not-a-secret"
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def test_with_only_an_access_token_the_webhook_needs_it_as_the_basic_password() -> None:
+    settings = Settings.model_validate({"vad": "energy", "stt": "fake", "llm": "fake",
+                                        "tts": "fake", "access_token": ACCESS_TOKEN})  # fmt: skip
+    with TestClient(create_app(settings, providers=fake_providers([], []))) as http:
+        bare = http.post("/twilio/voice", data=CALL)
+        wrong = http.post("/twilio/voice", data=CALL, headers=basic("twilio", "guess"))
+        bearer = http.post(
+            "/twilio/voice", data=CALL, headers={"Authorization": f"Bearer {ACCESS_TOKEN}"}
+        )
+        good = http.post("/twilio/voice", data=CALL, headers=basic("twilio", ACCESS_TOKEN))
+    for refused in (bare, wrong, bearer):
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"] == 'Basic realm="parley"'
+    assert good.status_code == 200
+    _, parameters = stream_of(good.text)
+    assert parameters["parley_token"] == call_token(SecretStr(ACCESS_TOKEN), CALL["CallSid"])
+    assert ACCESS_TOKEN not in good.text

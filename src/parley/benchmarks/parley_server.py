@@ -13,13 +13,12 @@ import logging
 import sys
 from pathlib import Path
 
-import uvicorn
-
 from parley.benchmarks.events import EventLog, stt_max_gap
 from parley.benchmarks.spec import ServerSpec
 from parley.events import SessionEvent, TurnMetrics
 from parley.providers.fake import FakeSTT
 from parley.server import create_app
+from parley.server.serve import serve
 from parley.server.sessions import SessionManager
 from parley.server.state import ServerState
 from parley.session import Session
@@ -89,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     log = EventLog(spec.events)
     state: ServerState = app.state.parley
     instrument(state, twilio_calls(app), log)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, ws_ping_interval=20)
+    serve(app, settings.host, settings.port)
 
 
 if __name__ == "__main__":

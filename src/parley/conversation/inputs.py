@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from parley.conversation.policy import TurnTakingPolicy
 from parley.types import TimedWord
 
 
@@ -165,6 +166,14 @@ class InstructionsChanged:
     instructions: str
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyChanged:
+    """New turn-taking settings from now on (a Realtime client's session.update, say)."""
+
+    at: float
+    policy: TurnTakingPolicy
+
+
 ConversationInput = (
     SpeechStarted
     | SpeechEnded
@@ -184,4 +193,5 @@ ConversationInput = (
     | TruncateRequested
     | InstructionsChanged
     | KeyPressed
+    | PolicyChanged
 )

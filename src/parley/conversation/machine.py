@@ -46,6 +46,7 @@ from parley.conversation.inputs import (
     OutputStopped,
     PlaybackFinished,
     PlaybackStarted,
+    PolicyChanged,
     ResponseFailed,
     ResponseRequested,
     SpeechEnded,
@@ -83,7 +84,7 @@ class Conversation:
     def __init__(
         self, policy: TurnTakingPolicy | None = None, history: tuple[ChatMessage, ...] = ()
     ) -> None:
-        self.policy = policy or TurnTakingPolicy()
+        self._policy = policy or TurnTakingPolicy()
         self._history = History(history)
         self._user: UserSpeech | None = None
         self._user_speaking = False
@@ -98,6 +99,11 @@ class Conversation:
         self._actions: list[Action] = []
 
     # --- what others may read -------------------------------------------------------------
+
+    @property
+    def policy(self) -> TurnTakingPolicy:
+        """The turn-taking settings in force (changed only by a PolicyChanged input)."""
+        return self._policy
 
     @property
     def history(self) -> tuple[ChatMessage, ...]:
@@ -171,6 +177,8 @@ class Conversation:
                 self._history.set_instructions(event.instructions)
             case KeyPressed():
                 self._on_key(event)
+            case PolicyChanged():
+                self._policy = event.policy
 
     # --- the person -----------------------------------------------------------------------
 

@@ -37,15 +37,15 @@ class STTRunner:
     def __init__(
         self,
         stt: STT,
-        policy: TurnTakingPolicy,
+        policy: Callable[[], TurnTakingPolicy],
         supervisor: Supervisor,
         notify: Callable[[ConversationInput], None],
     ) -> None:
         self._stt = stt
-        self._policy = policy
+        self._policy = policy  # the settings in force now: a reopened stream gets them
         self._supervisor = supervisor
         self._notify = notify
-        self._stream: STTStream = stt.stream(policy)
+        self._stream: STTStream = stt.stream(policy())
         self.failures = 0
 
     @property
@@ -70,7 +70,7 @@ class STTRunner:
             self.failures += 1
             consecutive += 1
             log.warning("STT stream failed (%s); reopening", message)
-            self._stream = self._stt.stream(self._policy)
+            self._stream = self._stt.stream(self._policy())
             self._supervisor.clean_up("STT stream close", stream.aclose())
             self._notify(TranscriptFailed(loop.time(), message))
             # Back off when the provider fails again at once, without ever dropping audio:
@@ -105,6 +105,11 @@ class InputPath:
         self._client_speaking = False
         self._vad_speaking = False  # the VAD stream has started speech and not ended it
         self.frames = 0
+
+    @property
+    def policy(self) -> TurnTakingPolicy:
+        """The settings the VAD stream was built with."""
+        return self._policy
 
     def accept(self, frame: AudioFrame, now: float) -> None:
         """Take one inbound frame, received at `now`."""

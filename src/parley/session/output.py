@@ -12,6 +12,7 @@ and when: a frame plays from max(its send time, the end of the previous frame). 
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -106,8 +107,9 @@ class PlayoutScheduler:
         return self._heard_bytes() / SAMPLE_WIDTH / self.sample_rate
 
     def confirm(self, response_id: str, played: float) -> None:
-        """The transport reports that `played` seconds of the response were heard."""
-        if response_id == self._response:
+        """The transport reports that `played` seconds of the response were heard (a
+        position that is not a finite number of seconds says nothing, and is ignored)."""
+        if response_id == self._response and math.isfinite(played) and played >= 0:
             heard = round(played * self.sample_rate) * SAMPLE_WIDTH
             self._confirmed = min(max(self._confirmed, heard), self._read)
 

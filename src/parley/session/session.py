@@ -37,6 +37,7 @@ from parley.conversation.inputs import (
     KeyPressed,
     OutputPaused,
     OutputStopped,
+    PolicyChanged,
     ResponseRequested,
     Timer,
     TimerFired,
@@ -46,6 +47,7 @@ from parley.conversation.inputs import (
 from parley.conversation.machine import Conversation
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import ErrorEvent, SessionEnded, SessionEvent, TurnMetrics
+from parley.problems import ProblemCounter
 from parley.providers.scope import SessionScope
 from parley.session.config import Providers, SessionConfig
 from parley.session.listening import InputPath, STTRunner
@@ -60,6 +62,7 @@ from parley.transports.base import (
     DtmfDigit,
     EndOfSpeech,
     Hangup,
+    InboundItem,
     PlaybackReport,
     Transport,
 )
@@ -93,6 +96,8 @@ class Session:
         self.closed_at: float | None = None
         self._inbox: deque[ConversationInput] = deque()
         self._dispatching = False
+        self._failed = False  # an action failed: the session is ending without the machine
+        self._inbound_errors = ProblemCounter()  # inbound items that raised
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
         self._ended = asyncio.Event()
         # Built in run(), where a loop is running.
@@ -122,7 +127,9 @@ class Session:
             frame_duration=cfg.output_frame_ms / 1000,
             lookahead=cfg.output_lookahead_ms / 1000,
         )
-        self._stt = STTRunner(p.stt, cfg.policy, self.supervisor, self.dispatch)
+        self._stt = STTRunner(
+            p.stt, lambda: self.conversation.policy, self.supervisor, self.dispatch
+        )
         self._input = InputPath(
             p.vad, self._stt, cfg.policy, p.stt.sample_rate, self.dispatch, self.emit
         )
@@ -169,36 +176,55 @@ class Session:
         """New turn-taking settings from now on. The VAD restarts with them only if its own
         settings changed, so a client re-sending its settings loses no speech in progress;
         speech in progress when it does restart ends there (and joins up if it goes on)."""
-        previous, self.conversation.policy = self.conversation.policy, policy
-        if self._input is not None and previous.vad_settings != policy.vad_settings:
+        self.dispatch(PolicyChanged(self._now(), policy))
+        if self._input is not None and self._input.policy.vad_settings != policy.vad_settings:
             self._input.restart_vad(policy, self._now())
 
     async def _receive(self) -> None:
-        """The input loop: its only wait is for the next inbound item."""
-        listen = self._input
-        assert listen is not None
+        """The input loop: its only wait is for the next inbound item. One item that cannot
+        be handled (a bug) is reported and skipped: no message a client sends ends the call."""
         while True:
             item = await self.transport.receive()
-            now = self._now()
-            match item:
-                case AudioFrame():
-                    listen.accept(item, now)
-                case PlaybackReport(response_id, played):
-                    self.output.confirm(response_id, played)
-                case ClientSpeechStarted():
-                    listen.client_speech_started(now)
-                case ClientUtterance(audio):
-                    listen.client_utterance(audio, now)
-                case EndOfSpeech():
-                    listen.end_speech(now)
-                case DtmfDigit(digit):
-                    self.dispatch(KeyPressed(now, digit))
-                case Hangup(reason):
-                    self.dispatch(HangupRequested(now, reason))
+            try:
+                if not self._take(item):
                     return
-                case None:
-                    self.dispatch(HangupRequested(now, "connection closed"))
-                    return
+            except Exception as exc:
+                self._inbound_failed(item, exc)
+
+    def _inbound_failed(self, item: InboundItem | None, exc: Exception) -> None:
+        """Report an inbound item that raised: the first with its traceback, then sparsely
+        (a bug that hits every frame must not flood the log or the client)."""
+        if not self._inbound_errors:
+            log.exception("%s: an inbound %s was not handled", self.id, type(item).__name__)
+        what = f"an inbound {type(item).__name__} was not handled ({type(exc).__name__})"
+        if self._inbound_errors.note("inbound", log, f"{self.id}: {what}"):
+            self.emit(ErrorEvent("internal_error", what))
+
+    def _take(self, item: InboundItem | None) -> bool:
+        """Handle one inbound item; False once the other side is gone."""
+        listen = self._input
+        assert listen is not None
+        now = self._now()
+        match item:
+            case AudioFrame():
+                listen.accept(item, now)
+            case PlaybackReport(response_id, played):
+                self.output.confirm(response_id, played)
+            case ClientSpeechStarted():
+                listen.client_speech_started(now)
+            case ClientUtterance(audio):
+                listen.client_utterance(audio, now)
+            case EndOfSpeech():
+                listen.end_speech(now)
+            case DtmfDigit(digit):
+                self.dispatch(KeyPressed(now, digit))
+            case Hangup(reason):
+                self.dispatch(HangupRequested(now, reason))
+                return False
+            case None:
+                self.dispatch(HangupRequested(now, "connection closed"))
+                return False
+        return True
 
     async def _close(self) -> None:
         started = self._now()
@@ -224,6 +250,13 @@ class Session:
     # --- the one way into the conversation ------------------------------------------------
 
     def dispatch(self, event: ConversationInput) -> None:
+        """Feed `event`, and every input its actions raise, to the machine; carry out the
+        actions. An action that fails leaves the conversation out of step with the world
+        (a pause whose answer never came would leave it deaf), so the session fails closed:
+        an error event, then the end of the call. Observers and the recorder only watch:
+        their failures are logged and change nothing."""
+        if self._failed:
+            return
         self._inbox.append(event)
         if self._dispatching:
             return
@@ -231,16 +264,14 @@ class Session:
         try:
             while self._inbox:
                 current = self._inbox.popleft()
-                self.recorder.observe_input(current)
+                self._watch(self.recorder.observe_input, current)
                 for action in self.conversation.handle(current):
-                    self.recorder.observe_action(action, self._now())
+                    self._watch(self.recorder.observe_action, action, self._now())
                     self._execute(action)
-        except Exception as exc:  # a bug: report it, keep the session alive
-            log.exception("%s: dispatch failed", self.id)
-            self.emit(ErrorEvent("internal_error", f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:  # a bug in the machine or an action: end the call
+            self._fail(exc)
         finally:
             self._dispatching = False
-            self._inbox.clear()
 
     def _execute(self, action: Action) -> None:
         output, responder = self.output, self._responder
@@ -289,7 +320,26 @@ class Session:
     def emit(self, event: SessionEvent) -> None:
         self.transport.send_event(event)
         for observer in self.observers:
-            observer(event)
+            self._watch(observer, event)
+
+    def _watch(self, watcher: Callable[..., None], *args: object) -> None:
+        """Call an observer (or the recorder): its failure is logged, and nothing else."""
+        try:
+            watcher(*args)
+        except Exception:
+            log.exception("%s: an observer failed on %s", self.id, type(args[0]).__name__)
+
+    def _fail(self, exc: Exception) -> None:
+        """Fail closed: tell the client, and end the session without the machine."""
+        log.exception("%s: dispatch failed; ending the session", self.id)
+        self._failed = True
+        self._inbox.clear()
+        self.end_reason = f"internal error: {type(exc).__name__}"
+        try:
+            self.emit(ErrorEvent("internal_error", f"{type(exc).__name__}: {exc}"))
+        except Exception:
+            log.exception("%s: could not report the failure", self.id)
+        self._ended.set()
 
     def _task_failed(self, name: str, exc: BaseException) -> None:
         self.emit(ErrorEvent("internal_error", f"{name} failed: {type(exc).__name__}: {exc}"))

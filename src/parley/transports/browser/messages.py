@@ -17,7 +17,11 @@ from parley.audio.frames import SUPPORTED_RATES
 
 
 class _ClientMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # No NaN or infinity in any number (1e400 parses as one): positions are computed with.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+
+MAX_PLAYED_S = 24 * 3600  # no response plays longer than a day
 
 
 class SpeechStart(_ClientMessage):
@@ -41,7 +45,7 @@ class PlaybackStartedMessage(_ClientMessage):
 class PlaybackCompleteMessage(_ClientMessage):
     type: Literal["client_playback_complete"]
     response_id: str | None = None
-    played_seconds: float | None = Field(None, ge=0)
+    played_seconds: float | None = Field(None, ge=0, le=MAX_PLAYED_S)
 
 
 class PlaybackPosition(_ClientMessage):
@@ -49,7 +53,7 @@ class PlaybackPosition(_ClientMessage):
 
     type: Literal["playback_position"]
     response_id: str = Field(min_length=1, max_length=200)
-    played_seconds: float = Field(ge=0, le=24 * 3600)
+    played_seconds: float = Field(ge=0, le=MAX_PLAYED_S)
 
 
 class StartStream(_ClientMessage):

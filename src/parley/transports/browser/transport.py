@@ -32,6 +32,7 @@ from parley.conversation.policy import TurnTakingPolicy
 from parley.events import SessionEvent
 from parley.problems import ProblemCounter
 from parley.settings import BrowserSettings
+from parley.transports import wire_json
 from parley.transports.base import (
     ClientSpeechStarted,
     ClientUtterance,
@@ -158,7 +159,10 @@ class BrowserTransport(Transport):
                          "limit: dropped")  # fmt: skip
             return None
         try:
-            message = CLIENT_MESSAGE.validate_json(text)
+            message = CLIENT_MESSAGE.validate_python(wire_json.parse(text))
+        except wire_json.WireJSONError as exc:
+            self.problem("malformed_json", f"message is not valid JSON ({exc})")
+            return None
         except ValidationError as exc:
             self.problem(*describe_invalid(exc))
             return None

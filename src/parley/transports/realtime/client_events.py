@@ -8,17 +8,24 @@ for events of the API that parley does not implement. Nothing is dropped silentl
 
 from __future__ import annotations
 
-import json
+import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from parley.transports.realtime.session_update import BetaSessionUpdate, GASessionUpdate
+from parley.transports import wire_json
+from parley.transports.realtime.session_update import (
+    MAX_AUDIO_MS,
+    BetaSessionUpdate,
+    GASessionUpdate,
+)
+
+log = logging.getLogger("parley.realtime")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _ClientEvent(_Strict):
@@ -97,8 +104,8 @@ class CreateItem(_ClientEvent):
 class TruncateItem(_ClientEvent):
     type: Literal["conversation.item.truncate"]
     item_id: str
-    content_index: int = Field(ge=0)
-    audio_end_ms: int = Field(ge=0)
+    content_index: int = Field(ge=0, le=1000)
+    audio_end_ms: int = Field(ge=0, le=MAX_AUDIO_MS)
 
 
 class ResponseParams(_Strict):
@@ -174,8 +181,8 @@ class Rejection:
 
 def parse(text: str, *, beta: bool) -> ClientEvent | Rejection:
     try:
-        data = json.loads(text)
-    except ValueError as exc:
+        data = wire_json.parse(text)
+    except wire_json.WireJSONError as exc:
         return Rejection("invalid_json", f"The message is not valid JSON ({exc}).")
     if not isinstance(data, dict):
         return Rejection("invalid_json", "A client event must be a JSON object.")
@@ -210,9 +217,14 @@ def parse(text: str, *, beta: bool) -> ClientEvent | Rejection:
             event_id,
         )
     try:
-        event: ClientEvent = model.model_validate(data)  # type: ignore[assignment]
-    except ValidationError as exc:
-        return describe_invalid(exc, data, event_id)
+        try:
+            event: ClientEvent = model.model_validate(data)  # type: ignore[assignment]
+        except ValidationError as exc:
+            return describe_invalid(exc, data, event_id)
+    except Exception as exc:  # a bug must cost this event, not the session: report it
+        log.exception("could not validate a %s event", kind[:60])
+        return Rejection("invalid_value", f"The event could not be read ({type(exc).__name__}).",
+                         None, event_id)  # fmt: skip
     return event
 
 

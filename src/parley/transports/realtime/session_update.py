@@ -21,9 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from parley.transports.realtime.config import RealtimeConfig, ServerVAD, Transcription
 from parley.transports.realtime.formats import FROM_GA, AudioFormat, GAFormatName
 
+MAX_AUDIO_MS = 24 * 3600 * 1000  # no stretch of audio parley counts is longer than a day
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # No NaN or infinity in any number (1e400 parses as one).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class NoiseReduction(_Strict):

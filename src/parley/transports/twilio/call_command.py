@@ -63,12 +63,11 @@ async def run_call(
     parameters = {"from": "+15550000001", "to": "+15550000002"}
     caller = FakeCaller(url, call_script(wavs, barge_in_after=barge_in_after, wait=wait),
                         custom_parameters=parameters)  # fmt: skip
-    if settings.twilio.auth_token is not None:
-        from parley.transports.twilio.routes import TOKEN_PARAMETER, call_token
+    from parley.transports.twilio.routes import TOKEN_PARAMETER, call_token, stream_key
 
-        caller.custom_parameters[TOKEN_PARAMETER] = call_token(
-            settings.twilio.auth_token, caller.call_sid
-        )
+    key = stream_key(settings)
+    if key is not None:
+        caller.custom_parameters[TOKEN_PARAMETER] = call_token(key, caller.call_sid)
     console.print(f"calling {url} as {caller.call_sid} ...")
     try:
         await caller.run()

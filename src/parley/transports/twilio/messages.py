@@ -14,7 +14,9 @@ from pydantic.alias_generators import to_camel
 
 
 class _Wire(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, frozen=True, allow_inf_nan=False
+    )
 
 
 # --- inbound: Twilio -> parley ---------------------------------------------------------------

@@ -4,12 +4,17 @@
 With an auth token configured, the webhook's X-Twilio-Signature must check out (the twilio
 SDK's RequestValidator), and the TwiML hands the stream a per-call token (an HMAC of the Call
 SID) that `/twilio/media` requires in `start.customParameters`: only calls Twilio really
-placed get a session. `TwilioCalls` knows the calls in progress, so server code can hang one
-up by its Call SID.
+placed get a session. Without an auth token but with the server's `access_token`, the
+webhook asks for HTTP Basic auth with the access token as password (Twilio sends it when the
+webhook URL carries `user:token@`), and the per-call token is keyed with the access token:
+the Twilio routes are never the one open door of a server that requires a token.
+`TwilioCalls` knows the calls in progress, so server code can hang one up by its Call SID.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import logging
@@ -22,7 +27,7 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from parley.server.state import ServerNotReadyError, SessionIdInUseError, server_state
 from parley.session import Session
-from parley.settings import TwilioSettings
+from parley.settings import Settings, TwilioSettings
 from parley.transports.twilio.messages import StreamStart
 from parley.transports.twilio.rest import TwilioRest, TwilioRestError
 from parley.transports.twilio.transport import (
@@ -83,9 +88,27 @@ def twilio_calls(app: FastAPI) -> TwilioCalls:
 
 
 def call_token(auth_token: SecretStr, call_sid: str) -> str:
-    """The stream token for a call: proves the stream came from a signed webhook."""
+    """The stream token for a call: proves the stream came from an authenticated webhook."""
     key = auth_token.get_secret_value().encode()
     return hmac.new(key, f"parley-stream:{call_sid}".encode(), hashlib.sha256).hexdigest()
+
+
+def stream_key(settings: Settings) -> SecretStr | None:
+    """What per-call stream tokens are keyed with: the Twilio auth token, else the server's
+    access token; None when neither is set (the Twilio routes are then open)."""
+    return settings.twilio.auth_token or settings.access_token
+
+
+def _basic_password(request: Request) -> str | None:
+    """The password of an `Authorization: Basic` header (Twilio's user:password@ URLs)."""
+    scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    return decoded.partition(":")[2]
 
 
 def public_url(request: Request, settings: TwilioSettings) -> str:
@@ -103,6 +126,13 @@ def public_url(request: Request, settings: TwilioSettings) -> str:
 async def voice_webhook(request: Request) -> Response:
     state = server_state(request)
     settings = state.settings.twilio
+    needs_access = settings.auth_token is None and state.settings.access_token is not None
+    if needs_access and not state.token_matches(_basic_password(request)):
+        # The challenge is what makes Twilio send the user:token@ of the webhook URL.
+        log.warning("twilio webhook: refused a request without the access token")
+        return Response("unauthorized: the webhook URL needs the access token",
+                        status_code=401, media_type="text/plain",
+                        headers={"WWW-Authenticate": 'Basic realm="parley"'})  # fmt: skip
     form = await request.form()
     if settings.auth_token is not None:
         signature = request.headers.get("X-Twilio-Signature")
@@ -122,8 +152,9 @@ async def voice_webhook(request: Request) -> Response:
     connect = Connect()
     stream = connect.stream(url=f"wss://{host}/twilio/media")
     parameters = {"from": str(form.get("From", "")), "to": str(form.get("To", ""))}
-    if settings.auth_token is not None:
-        parameters[TOKEN_PARAMETER] = call_token(settings.auth_token, call_sid)
+    key = stream_key(state.settings)
+    if key is not None:
+        parameters[TOKEN_PARAMETER] = call_token(key, call_sid)
     for name, value in parameters.items():
         stream.parameter(name=name, value=value)
     twiml.append(connect)
@@ -144,7 +175,7 @@ async def media_stream(websocket: WebSocket) -> None:
     )
     try:
         call = await transport.wait_for_start(settings.start_timeout_s)
-        _check_token(call, settings)
+        _check_token(call, stream_key(state.settings))
         session = state.new_session(transport, session_id=f"twilio-{call.call_sid}")
     except (StreamNotStartedError, ServerNotReadyError, SessionIdInUseError) as exc:
         log.warning("twilio call %s: stream refused: %s", transport.call_id, exc)
@@ -159,11 +190,11 @@ async def media_stream(websocket: WebSocket) -> None:
         calls._ended(call.call_sid)
 
 
-def _check_token(call: StreamStart, settings: TwilioSettings) -> None:
-    if settings.auth_token is None:
+def _check_token(call: StreamStart, key: SecretStr | None) -> None:
+    if key is None:
         return
     presented = call.custom_parameters.get(TOKEN_PARAMETER, "")
-    expected = call_token(settings.auth_token, call.call_sid)
+    expected = call_token(key, call.call_sid)
     if not hmac.compare_digest(presented.encode(), expected.encode()):
         raise StreamNotStartedError(f"missing or wrong `{TOKEN_PARAMETER}` parameter")
 

@@ -28,6 +28,7 @@ from parley.audio.frames import AudioFrame
 from parley.audio.resample import resample
 from parley.events import SessionEvent
 from parley.problems import ProblemCounter
+from parley.transports import wire_json
 from parley.transports.base import (
     DtmfDigit,
     Hangup,
@@ -134,7 +135,13 @@ class TwilioTransport(Transport):
             message = await self._next_message()
             if message is None:
                 return None
-            item = self._translate(message)
+            try:
+                item = self._translate(message)
+            except Exception as exc:  # a bug here must not end the call: log it, go on
+                log.exception("twilio call %s: could not handle a message", self.call_id)
+                self._complain("internal", f"`{message.event}` not handled "
+                               f"({type(exc).__name__}): dropped")  # fmt: skip
+                continue
             if item is not None:
                 return item
 
@@ -201,7 +208,9 @@ class TwilioTransport(Transport):
                                f"{self._max_message_bytes}-byte limit: dropped")  # fmt: skip
                 continue
             try:
-                return INBOUND.validate_json(text)
+                return INBOUND.validate_python(wire_json.parse(text))
+            except wire_json.WireJSONError as exc:
+                self._complain("json", f"malformed JSON ({exc}): dropped")
             except ValidationError as exc:
                 self._complain(*describe_invalid(exc))
         return None
