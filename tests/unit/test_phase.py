@@ -18,6 +18,7 @@ from parley.conversation.inputs import (
     Timer,
     TimerFired,
     TranscriptReceived,
+    TruncateRequested,
     UserTextAdded,
 )
 
@@ -177,3 +178,41 @@ def test_a_hangup_is_ending_from_any_phase() -> None:
     assert phase(machine) is Phase.ENDING
     machine.handle(OutputStopped(4.0, response, played=0.6))
     assert phase(machine) is Phase.ENDING
+
+
+def test_a_late_final_leaves_waiting_on_the_transcript_timer() -> None:
+    machine = Conversation(POLICY)
+    machine.handle(SpeechStarted(0.0, onset=0.0))
+    machine.handle(TranscriptReceived(0.5, "hello there", final=False))
+    ended = machine.handle(SpeechEnded(1.5, last_voiced=1.0))
+    machine.handle(TimerFired(1.7, Timer.COMMIT, timer_token(ended, Timer.COMMIT)))
+    assert phase(machine) is Phase.WAITING  # the final is due
+    machine.handle(TimerFired(4.5, Timer.TRANSCRIPT, timer_token(ended, Timer.TRANSCRIPT)))
+    assert phase(machine) is Phase.THINKING  # answered with the partial
+
+
+def test_typed_words_or_words_the_vad_missed_start_a_response_from_idle() -> None:
+    typed = Conversation(POLICY)
+    typed.handle(UserTextAdded(0.0, "hi", respond=True))
+    assert phase(typed) is Phase.THINKING
+
+    missed = Conversation(POLICY)
+    missed.handle(TranscriptReceived(0.0, "hello", final=True))
+    assert phase(missed) is Phase.THINKING
+
+    speaking_over = Conversation(POLICY)
+    audible(speaking_over)
+    speaking_over.handle(TranscriptReceived(3.0, "stop", final=True))
+    assert phase(speaking_over) is Phase.PAUSED
+
+
+def test_a_response_ends_idle_without_audio_or_when_truncated() -> None:
+    silent = Conversation(POLICY)
+    response = thinking(silent)
+    silent.handle(PlaybackFinished(3.0, response, played=0.0))  # the LLM failed, say
+    assert phase(silent) is Phase.IDLE
+
+    truncated = Conversation(POLICY)
+    response = audible(truncated)
+    truncated.handle(TruncateRequested(3.0, response, played=0.5))
+    assert phase(truncated) is Phase.IDLE
