@@ -90,11 +90,24 @@ class TurnMetrics:
     timings: TurnTimings
 
 
+ErrorCode = Literal[
+    "stt_failed",  # the STT stream failed (it is reopened)
+    "stt_timeout",  # no final transcript within transcript_timeout_ms
+    "llm_failed",  # the LLM failed mid-response: what came is spoken
+    "tts_failed",  # the TTS failed mid-response
+    "vad_failed",  # the VAD failed on a frame
+    "internal_error",  # a bug: a task, an inbound item or the dispatch raised
+    "conversation_already_has_active_response",  # a response was asked for during one
+    "response_cancel_not_active",  # a cancel with no response in progress
+]
+"""The codes of ErrorEvent. They go to clients as they are (docs/protocol.md): never rename."""
+
+
 @dataclass(frozen=True, slots=True)
 class ErrorEvent:
     """Something went wrong; the session goes on. `code` is stable, `message` is for people."""
 
-    code: str
+    code: ErrorCode
     message: str
 
 

@@ -6,8 +6,16 @@ with each other and, in tests, run on the virtual clock. See DESIGN.md, "Measure
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import asyncio
+from dataclasses import dataclass, field
 from typing import Literal
+
+
+def now() -> float:
+    """The session clock: the running loop's time, so tests on looptime's virtual clock see
+    virtual time. Every timestamp a session, its output or a transport records comes from it."""
+    return asyncio.get_running_loop().time()
+
 
 TurnStatus = Literal["open", "completed", "interrupted", "failed", "hangup"]
 
@@ -69,11 +77,6 @@ class TurnTimings:
         if self.speech_ended is None or self.first_audio_out is None:
             return None
         return self.first_audio_out - self.speech_ended
-
-    def as_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["voice_to_voice"] = self.voice_to_voice
-        return data
 
     def summary(self) -> str:
         """One log line: each stage as milliseconds after the end of speech (or the start)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from parley import timing
 from parley.audio.frames import AudioFrame
 from parley.audio.wavfile import read_wav
 from parley.transports.twilio.caller_playback import PlayedChunk
@@ -53,7 +54,7 @@ class BenchCaller(FakeCaller):
 
     async def end_call(self, ended_by: str = "twilio") -> None:
         if self.stop_sent_at is None:
-            self.stop_sent_at = self._now()
+            self.stop_sent_at = timing.now()
         await super().end_call(ended_by)
 
 

@@ -5,5 +5,6 @@ Nothing in this package awaits, sleeps, reads a clock or touches I/O (invariant 
 
 from parley.conversation.machine import Conversation
 from parley.conversation.policy import DEFAULT_BACKCHANNELS, TurnTakingPolicy
+from parley.conversation.state import Phase
 
-__all__ = ["DEFAULT_BACKCHANNELS", "Conversation", "TurnTakingPolicy"]
+__all__ = ["DEFAULT_BACKCHANNELS", "Conversation", "Phase", "TurnTakingPolicy"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from parley.conversation.policy import TurnTakingPolicy
 from parley.types import TimedWord
@@ -102,11 +103,14 @@ class PlaybackFinished:
     played: float
 
 
+ResponseStage = Literal["llm", "tts"]  # the provider of a response that failed
+
+
 @dataclass(frozen=True, slots=True)
 class ResponseFailed:
     at: float
     response_id: str
-    stage: str  # "llm" or "tts"
+    stage: ResponseStage
     message: str
 
 

@@ -49,6 +49,7 @@ from parley.conversation.inputs import (
     PolicyChanged,
     ResponseFailed,
     ResponseRequested,
+    ResponseStage,
     SpeechEnded,
     SpeechStarted,
     Timer,
@@ -60,13 +61,14 @@ from parley.conversation.inputs import (
     WordsAligned,
 )
 from parley.conversation.policy import TurnTakingPolicy
-from parley.conversation.state import CancelReason, Response, SpokenResponse, UserSpeech
+from parley.conversation.state import CancelReason, Phase, Response, SpokenResponse, UserSpeech
 from parley.events import (
     AgentPaused,
     AgentResponseDone,
     AgentResponseStarted,
     AgentResumed,
     AgentSpeaking,
+    ErrorCode,
     ErrorEvent,
     SessionEvent,
     UserDtmf,
@@ -76,6 +78,8 @@ from parley.events import (
     UserTranscript,
 )
 from parley.types import ChatMessage
+
+_FAILED: dict[ResponseStage, ErrorCode] = {"llm": "llm_failed", "tts": "tts_failed"}
 
 
 class Conversation:
@@ -110,13 +114,20 @@ class Conversation:
         return self._history.messages
 
     @property
-    def user_speaking(self) -> bool:
-        return self._user_speaking
-
-    @property
-    def agent_speaking(self) -> bool:
-        r = self._response
-        return r is not None and r.audible and not r.paused
+    def phase(self) -> Phase:
+        """The phase the state is in now (derived each time: nothing to keep in sync)."""
+        response = self._response
+        if self._ending is not None:
+            return Phase.ENDING
+        if response is not None:
+            if response.paused:
+                return Phase.PAUSED
+            return Phase.SPEAKING if response.audible else Phase.THINKING
+        if self._user_speaking or self._keys:
+            return Phase.LISTENING
+        if self._user is not None:
+            return Phase.WAITING
+        return Phase.IDLE
 
     @property
     def response_id(self) -> str | None:
@@ -160,7 +171,7 @@ class Conversation:
             case PlaybackFinished():
                 self._on_playback_finished(event)
             case ResponseFailed():
-                self._emit(ErrorEvent(f"{event.stage}_failed", event.message))
+                self._emit(ErrorEvent(_FAILED[event.stage], event.message))
             case HangupRequested():
                 self._on_hangup(event)
             case OutputStopped():

@@ -3,11 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Literal
 
 from parley.types import TimedWord
 
 CancelReason = Literal["interrupted", "cancelled"]
+
+
+class Phase(StrEnum):
+    """Where the conversation is, as a person would say it. Derived from the machine's state
+    (`Conversation.phase`), never stored; docs/turn-taking.md draws the transitions."""
+
+    IDLE = "idle"  # nobody speaks, nothing is pending
+    LISTENING = "listening"  # the person speaks (or keys an entry); no response is running
+    WAITING = "waiting"  # the person is silent; their turn waits for transcripts or the merge gap
+    THINKING = "thinking"  # a response started and none of its audio has played yet
+    SPEAKING = "speaking"  # the response's audio is playing
+    PAUSED = "paused"  # speech (or a key) paused the response: backchannel or interruption?
+    ENDING = "ending"  # the call is hanging up
 
 
 @dataclass

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from parley import timing
 from parley.audio.frames import SAMPLE_WIDTH, AudioFrame
 from parley.conversation.inputs import ConversationInput, PlaybackFinished, PlaybackStarted
 from parley.transports.base import OutboundAudio, Transport
@@ -103,7 +104,7 @@ class PlayoutScheduler:
 
     def played(self) -> float:
         """Seconds of the current response heard so far (confirmed, or modelled)."""
-        self._advance(self._now())
+        self._advance(timing.now())
         return self._heard_bytes() / SAMPLE_WIDTH / self.sample_rate
 
     def confirm(self, response_id: str, played: float) -> None:
@@ -140,7 +141,7 @@ class PlayoutScheduler:
     async def run(self) -> None:
         while True:
             self._wake.clear()
-            now = self._now()
+            now = timing.now()
             self._advance(now)
             deadline = self._step(now)
             if deadline is None:
@@ -190,7 +191,7 @@ class PlayoutScheduler:
         self._sent.append(_Sent(plays_at, frame_end))
         self._listener_free_at = plays_at + duration
         self._read = frame_end
-        if plays_at <= self._now() + _EPSILON:
+        if plays_at <= timing.now() + _EPSILON:
             self._advance(plays_at)
         if not self._started:
             self._started = True
@@ -208,7 +209,7 @@ class PlayoutScheduler:
 
     def _rewind(self) -> float:
         """Take back everything sent but not yet playing, and have the transport drop it."""
-        now = self._now()
+        now = timing.now()
         self._advance(now)
         self._sent.clear()
         self._played = self._heard_bytes()
@@ -218,7 +219,3 @@ class PlayoutScheduler:
             self._sent_since_clear = False
             self._transport.clear_audio()
         return self._played / SAMPLE_WIDTH / self.sample_rate
-
-    @staticmethod
-    def _now() -> float:
-        return asyncio.get_running_loop().time()

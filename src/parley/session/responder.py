@@ -13,9 +13,15 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+from parley import timing
 from parley.audio.frames import AudioFrame
 from parley.audio.resample import StreamResampler
-from parley.conversation.inputs import ConversationInput, ResponseFailed, WordsAligned
+from parley.conversation.inputs import (
+    ConversationInput,
+    ResponseFailed,
+    ResponseStage,
+    WordsAligned,
+)
 from parley.events import AgentTranscript, SessionEvent
 from parley.providers.base import LLM, TTS, TTSStream
 from parley.session.output import PlayoutScheduler
@@ -88,7 +94,7 @@ class Responder:
         try:
             async for delta in llm_stream:
                 if first:
-                    self._recorder.mark(response_id, "llm_first_token", _now())
+                    self._recorder.mark(response_id, "llm_first_token", timing.now())
                     first = False
                 for segment in splitter.push(delta):
                     self._say(response_id, segment, tts_stream)
@@ -114,10 +120,10 @@ class Responder:
                         resampler = StreamResampler(
                             chunk.audio.sample_rate, self._output.sample_rate
                         )
-                        self._recorder.mark(response_id, "tts_first_audio", _now())
+                        self._recorder.mark(response_id, "tts_first_audio", timing.now())
                     self._output.push(response_id, resampler.process(chunk.audio).pcm)
                 if chunk.words:
-                    self._notify(WordsAligned(_now(), response_id, chunk.words))
+                    self._notify(WordsAligned(timing.now(), response_id, chunk.words))
             if resampler is not None:
                 tail = resampler.process(AudioFrame(b"", resampler.from_rate), last=True)
                 self._output.push(response_id, tail.pcm)
@@ -127,9 +133,9 @@ class Responder:
             self._output.end(response_id)
             await close_within(tts_stream.aclose(), self._supervisor.deadline, "TTS stream close")
 
-    def _fail(self, response_id: str, stage: str, error: Exception) -> None:
+    def _fail(self, response_id: str, stage: ResponseStage, error: Exception) -> None:
         message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        self._notify(ResponseFailed(_now(), response_id, stage, message))
+        self._notify(ResponseFailed(timing.now(), response_id, stage, message))
 
 
 async def _aclose(stream: AsyncIterator[str]) -> None:
@@ -137,7 +143,3 @@ async def _aclose(stream: AsyncIterator[str]) -> None:
     if closer is not None:
         with contextlib.suppress(RuntimeError):  # "already running": it is being torn down
             await closer()
-
-
-def _now() -> float:
-    return asyncio.get_running_loop().time()

@@ -15,7 +15,9 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable
+from enum import StrEnum
 
+from parley import timing
 from parley.audio.frames import AudioFrame
 from parley.conversation.actions import (
     Action,
@@ -72,6 +74,18 @@ log = logging.getLogger("parley.session")
 _serial = itertools.count(1)
 
 
+class SessionTask(StrEnum):
+    """The session's own tasks, by the names its supervisor knows them by."""
+
+    TRANSPORT = "transport"
+    OUTPUT = "output"
+    STT = "stt"
+    INPUT = "input"
+
+
+_ESSENTIAL = (SessionTask.INPUT, SessionTask.OUTPUT)  # the session cannot go on without these
+
+
 class Session:
     def __init__(
         self,
@@ -87,6 +101,7 @@ class Session:
         self.providers = providers
         history = (ChatMessage("system", self.config.instructions),)
         self.conversation = Conversation(self.config.policy, history)
+        self._phase = self.conversation.phase  # last logged: a debug line on each change
         self.recorder = TurnRecorder(self.id, lambda t: self.emit(TurnMetrics(t)))
         self.supervisor = Supervisor(
             self.id, deadline=self.config.close_deadline_s, on_error=self._task_failed
@@ -137,10 +152,10 @@ class Session:
             p.llm, p.tts, self._output, self.supervisor, self.recorder, self.dispatch, self.emit
         )
         spawn = self.supervisor.spawn
-        spawn("transport", self.transport.serve())
-        spawn("output", self._output.run())
-        spawn("stt", self._stt.run())
-        spawn("input", self._receive())
+        spawn(SessionTask.TRANSPORT, self.transport.serve())
+        spawn(SessionTask.OUTPUT, self._output.run())
+        spawn(SessionTask.STT, self._stt.run())
+        spawn(SessionTask.INPUT, self._receive())
         log.info("%s started", self.id)
         try:
             await self._ended.wait()
@@ -149,36 +164,36 @@ class Session:
 
     def hangup(self, reason: str = "agent ended the call") -> None:
         """End the session from the server side: audio stops now, closing follows."""
-        self.dispatch(HangupRequested(self._now(), reason))
+        self.dispatch(HangupRequested(timing.now(), reason))
 
     # --- requests a client can make besides speaking (typed text, Realtime API calls) -----
 
     def submit_text(self, text: str, *, respond: bool = True) -> None:
         """A user message as text: answered now (interrupting the agent), or only recorded."""
-        self.dispatch(UserTextAdded(self._now(), text, respond))
+        self.dispatch(UserTextAdded(timing.now(), text, respond))
 
     def request_response(self) -> None:
         """Answer the history as it stands (manual turns); an error event if one is running."""
-        self.dispatch(ResponseRequested(self._now()))
+        self.dispatch(ResponseRequested(timing.now()))
 
     def cancel_response(self) -> None:
         """Stop the response in flight, keeping what was heard; an error event if none."""
-        self.dispatch(CancelRequested(self._now()))
+        self.dispatch(CancelRequested(timing.now()))
 
     def truncate_response(self, response_id: str, played: float) -> None:
         """The client heard only `played` seconds of that response: cut it there."""
-        self.dispatch(TruncateRequested(self._now(), response_id, played))
+        self.dispatch(TruncateRequested(timing.now(), response_id, played))
 
     def update_instructions(self, instructions: str) -> None:
-        self.dispatch(InstructionsChanged(self._now(), instructions))
+        self.dispatch(InstructionsChanged(timing.now(), instructions))
 
     def update_policy(self, policy: TurnTakingPolicy) -> None:
         """New turn-taking settings from now on. The VAD restarts with them only if its own
         settings changed, so a client re-sending its settings loses no speech in progress;
         speech in progress when it does restart ends there (and joins up if it goes on)."""
-        self.dispatch(PolicyChanged(self._now(), policy))
+        self.dispatch(PolicyChanged(timing.now(), policy))
         if self._input is not None and self._input.policy.vad_settings != policy.vad_settings:
-            self._input.restart_vad(policy, self._now())
+            self._input.restart_vad(policy, timing.now())
 
     async def _receive(self) -> None:
         """The input loop: its only wait is for the next inbound item. One item that cannot
@@ -204,7 +219,7 @@ class Session:
         """Handle one inbound item; False once the other side is gone."""
         listen = self._input
         assert listen is not None
-        now = self._now()
+        now = timing.now()
         match item:
             case AudioFrame():
                 listen.accept(item, now)
@@ -227,7 +242,7 @@ class Session:
         return True
 
     async def _close(self) -> None:
-        started = self._now()
+        started = timing.now()
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
@@ -243,7 +258,7 @@ class Session:
         if self._input is not None:
             self._input.close()
         await self.supervisor.aclose(cleanups)
-        self.closed_at = self._now()
+        self.closed_at = timing.now()
         log.info("%s closed in %.0f ms (%s)", self.id, (self.closed_at - started) * 1000,
                  self.end_reason)  # fmt: skip
 
@@ -266,12 +281,19 @@ class Session:
                 current = self._inbox.popleft()
                 self._watch(self.recorder.observe_input, current)
                 for action in self.conversation.handle(current):
-                    self._watch(self.recorder.observe_action, action, self._now())
+                    self._watch(self.recorder.observe_action, action, timing.now())
                     self._execute(action)
+                self._log_phase(current)
         except Exception as exc:  # a bug in the machine or an action: end the call
             self._fail(exc)
         finally:
             self._dispatching = False
+
+    def _log_phase(self, cause: ConversationInput) -> None:
+        phase = self.conversation.phase
+        if phase is not self._phase:
+            log.debug("%s: phase %s -> %s (%s)", self.id, self._phase, phase, type(cause).__name__)
+            self._phase = phase
 
     def _execute(self, action: Action) -> None:
         output, responder = self.output, self._responder
@@ -279,12 +301,12 @@ class Session:
         match action:
             case PauseOutput(response_id):
                 played = output.pause()
-                self._inbox.append(OutputPaused(self._now(), response_id, played))
+                self._inbox.append(OutputPaused(timing.now(), response_id, played))
             case ResumeOutput():
                 output.resume()
             case StopOutput(response_id):
                 played = output.stop()
-                self._inbox.append(OutputStopped(self._now(), response_id, played))
+                self._inbox.append(OutputStopped(timing.now(), response_id, played))
             case StartResponse(response_id, messages):
                 output.start(response_id)
                 responder.start(response_id, messages)
@@ -306,7 +328,7 @@ class Session:
     def _timer_callback(self, timer: Timer, token: int) -> Callable[[], None]:
         def fire() -> None:
             self._timers.pop(timer, None)
-            self.dispatch(TimerFired(self._now(), timer, token))
+            self.dispatch(TimerFired(timing.now(), timer, token))
 
         return fire
 
@@ -343,9 +365,5 @@ class Session:
 
     def _task_failed(self, name: str, exc: BaseException) -> None:
         self.emit(ErrorEvent("internal_error", f"{name} failed: {type(exc).__name__}: {exc}"))
-        if name in ("input", "output"):  # the session cannot go on without these
-            self.dispatch(HangupRequested(self._now(), f"{name} failed"))
-
-    @staticmethod
-    def _now() -> float:
-        return asyncio.get_running_loop().time()
+        if name in _ESSENTIAL:
+            self.dispatch(HangupRequested(timing.now(), f"{name} failed"))

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from parley import timing
 from parley.audio.frames import AudioFrame
 from parley.audio.resample import resample
 from parley.events import SessionEvent
@@ -91,21 +92,21 @@ class MemoryTransport(Transport):
     async def receive(self) -> InboundItem | None:
         item = await self._inbound.get()
         if isinstance(item, Hangup) and self.hangup_received_at is None:
-            self.hangup_received_at = _now()
+            self.hangup_received_at = timing.now()
         return item
 
     def send_audio(self, frame: OutboundAudio) -> None:
-        now = _now()
+        now = timing.now()
         self.sent.append((now, frame))
         self.listener.enqueue(now, frame)
 
     def clear_audio(self) -> None:
-        now = _now()
+        now = timing.now()
         self.clears.append(now)
         self.listener.clear(now)
 
     def send_event(self, event: SessionEvent) -> None:
-        self.events.append((_now(), event))
+        self.events.append((timing.now(), event))
 
     async def aclose(self) -> None:
         self.closed = True
@@ -248,7 +249,3 @@ class ScriptedCaller:
 
     def step_start(self, index: int) -> float:
         return self.marks[f"step {index}"]
-
-
-def _now() -> float:
-    return asyncio.get_running_loop().time()

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from parley import timing
 from parley.audio.codecs import pcm16_to_ulaw, ulaw_to_pcm16
 from parley.audio.resample import resample
 from parley.transports.twilio.caller_playback import CallerPlayback
@@ -113,16 +114,16 @@ class FakeCaller:
                 custom_parameters=self.custom_parameters,
                 media_format=MediaFormat(),
             )
-            self.started_at = self._now()
+            self.started_at = timing.now()
             try:
                 await self._send(Connected(event="connected"))
                 for raw in self.before_start:
                     await ws.send(raw)
                 await self._send(Start(event="start", stream_sid=self.stream_sid, start=start))
             except ConnectionClosed:
-                self.log.ended_by, self.log.closed_at = "server", self._now()
+                self.log.ended_by, self.log.closed_at = "server", timing.now()
                 return self.log
-            self.started_at = self._now()
+            self.started_at = timing.now()
             async with asyncio.TaskGroup() as group:
                 echoer = group.create_task(self._echo_marks())
                 script = group.create_task(self._play_script())
@@ -160,7 +161,7 @@ class FakeCaller:
                         for digit in step.digits:
                             await self._send(Dtmf(event="dtmf", stream_sid=self.stream_sid,
                                                   dtmf=DtmfDigitInfo(digit=digit)))  # fmt: skip
-                            self.log.digits_sent.append((self._now(), digit))
+                            self.log.digits_sent.append((timing.now(), digit))
                     case SendRaw():
                         await self.send_raw(step.message)
                     case HangUp():
@@ -186,9 +187,9 @@ class FakeCaller:
         utterance.ended = self.started_at + self._frames * FRAME_SECONDS
 
     async def _wait_for(self, step: WaitFor) -> None:
-        deadline = self._now() + step.limit
-        while not step.condition(self, self._now()):
-            if self._now() > deadline:
+        deadline = timing.now() + step.limit
+        while not step.condition(self, timing.now()):
+            if timing.now() > deadline:
                 raise TimeoutError(f"the caller waited {step.limit:g} s for {step.what}")
             await self._send_frames([_ULAW_SILENCE])
         await self._send_frames([_ULAW_SILENCE] * round(step.then / FRAME_SECONDS))
@@ -197,7 +198,7 @@ class FakeCaller:
         for payload in frames:
             # A frame leaves once its last sample is captured, as from a phone line.
             due = self.started_at + (self._frames + 1) * FRAME_SECONDS
-            delay = due - self._now()
+            delay = due - timing.now()
             if delay > 0:
                 await asyncio.sleep(delay)
             self._frames += 1
@@ -208,7 +209,7 @@ class FakeCaller:
                 payload=base64.b64encode(payload).decode("ascii"),
             )
             await self._send(Media(event="media", stream_sid=self.stream_sid, media=media))
-            self.log.frames.append((due, self._now()))
+            self.log.frames.append((due, timing.now()))
 
     async def send_raw(self, text: str | bytes) -> None:
         """Send anything at all (tests of bad input)."""
@@ -228,10 +229,10 @@ class FakeCaller:
         assert self._ws is not None
         try:
             async for raw in self._ws:
-                self._handle(raw, self._now())
+                self._handle(raw, timing.now())
         except ConnectionClosed:
             pass
-        self.log.closed_at = self._now()
+        self.log.closed_at = timing.now()
         if self.log.ended_by is None:
             self.log.ended_by = "server"
 
@@ -276,7 +277,7 @@ class FakeCaller:
     async def _echo_marks_until_closed(self) -> None:
         while True:
             self._mark_wake.clear()
-            now = self._now()
+            now = timing.now()
             names, self._echo_now = [*self._echo_now, *self.playback.due_marks(now)], []
             for name in names:
                 await self._send(Mark(event="mark", stream_sid=self.stream_sid,
@@ -314,7 +315,3 @@ class FakeCaller:
     def frame_lateness(self) -> list[float]:
         """How late each media frame left, in seconds (event-loop lag on the caller's side)."""
         return [sent - due for due, sent in self.log.frames]
-
-    @staticmethod
-    def _now() -> float:
-        return asyncio.get_running_loop().time()
