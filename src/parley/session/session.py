@@ -293,7 +293,9 @@ class Session:
 
     def _task_failed(self, name: str, exc: BaseException) -> None:
         self.emit(ErrorEvent("internal_error", f"{name} failed: {type(exc).__name__}: {exc}"))
-        if name in ("input", "output"):  # the session cannot go on without these
+        # The session cannot go on without these; the transport's writer fails when the
+        # client stopped reading (transports/outbound.py).
+        if name in ("input", "output", "transport"):
             self.dispatch(HangupRequested(self._now(), f"{name} failed"))
 
     @staticmethod
