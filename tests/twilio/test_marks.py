@@ -36,6 +36,17 @@ def test_after_a_clear_outstanding_marks_mean_nothing() -> None:
     assert ledger.echoed(again) == PlaybackReport("resp_1", 0.02)
 
 
+def test_a_caller_that_never_echoes_does_not_pile_up_marks() -> None:
+    ledger = MarkLedger()
+    names = [ledger.issue("resp_1", 0.02 * (i + 1)) for i in range(10_000)]  # 200 s of audio
+    assert ledger.outstanding == 3000
+    assert ledger.forgotten == 7000
+    with pytest.raises(UnknownMarkError):
+        ledger.echoed(names[0])  # forgotten
+    report = ledger.echoed(names[-1])
+    assert report is not None and report.played == pytest.approx(200.0)
+
+
 def test_caller_playback_plays_in_real_time_and_honours_clear() -> None:
     playback = CallerPlayback(8000)
     frame = bytes(320)  # 20 ms

@@ -41,3 +41,20 @@ def test_sessions_turns_and_voice_to_voice_are_exported() -> None:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
         assert "parley_sessions_active 0.0" in response.text
+
+
+def test_the_servers_own_health_is_exported() -> None:
+    """Memory, fds, tasks and loop lag: what a soak run watches for leaks."""
+    app = create_app(fake_settings(), providers=Providers(EnergyVAD(), FakeSTT(), FakeLLM(),
+                                                          FakeTTS()))  # fmt: skip
+    with TestClient(app) as client:
+        text = client.get("/metrics").text
+    values = {
+        line.split()[0]: float(line.split()[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert values["process_resident_memory_bytes"] > 10e6
+    assert values["process_open_fds"] >= 3
+    assert values["parley_asyncio_tasks"] >= 2  # the lag monitor and this request at least
+    assert 0 <= values["parley_event_loop_lag_seconds"] < 5

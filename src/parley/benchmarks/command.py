@@ -26,6 +26,21 @@ def add_parser(commands: Any) -> None:
     bench.add_argument("--max-calls", type=int, help="highest capacity level to try")
     bench.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     bench.add_argument(
+        "--soak",
+        action="store_true",
+        help="run only the soak: many calls for minutes, watching the server's memory, fds, "
+        "tasks and event-loop lag (bench/results/soak.json, soak.png)",
+    )
+    bench.add_argument("--soak-calls", type=int, default=50, help="concurrent calls (soak)")
+    bench.add_argument("--soak-duration", type=float, default=600.0, help="seconds (soak)")
+    bench.add_argument(
+        "--soak-providers",
+        choices=["fake", "silero", "embedded"],
+        default="fake",
+        help="fake: loudness VAD and the fakes; silero: real Silero VAD, fake STT/LLM/TTS; "
+        "embedded: the embedded models (soak)",
+    )
+    bench.add_argument(
         "--rerender",
         action="store_true",
         help="run nothing: rewrite the reports in --out from its results.json",
@@ -36,6 +51,8 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     from parley.benchmarks.report import markdown
     from parley.benchmarks.run import BenchError, BenchOptions, default_out, rerender, run_bench
 
+    if args.soak:
+        return _soak(args, console)
     if args.rerender:
         out = args.out or default_out(quick=False)
         if not (out / "results.json").is_file():
@@ -66,3 +83,51 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         console.print(f"wrote {path}")
     failed = [note for note in report.notes if " failed: " in note]
     return 1 if failed else 0
+
+
+def _soak(args: argparse.Namespace, console: Console) -> int:
+    import shutil
+    import tempfile
+
+    from parley.benchmarks import plots
+    from parley.benchmarks.run import default_out
+    from parley.benchmarks.soak import SoakOptions, soak
+
+    out: Path = args.out or default_out(quick=False)
+    name = "soak" if args.soak_providers == "fake" else f"soak-{args.soak_providers}"
+    workdir = Path(tempfile.mkdtemp(prefix="parley-soak-"))
+    options = SoakOptions(
+        calls=args.soak_calls,
+        duration_s=args.soak_duration,
+        providers=args.soak_providers,
+        workdir=workdir,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        result = asyncio.run(soak(options, lambda line: console.print(f"· {line}")))
+    finally:
+        if args.keep_logs:
+            console.print(f"server log: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(result.model_dump_json(indent=1))
+    written = [out / f"{name}.json"]
+    try:
+        written.append(plots.soak(result, out / f"{name}.png"))
+    except ImportError:
+        console.print("plot skipped: matplotlib is not installed (pip install -e '.[bench]')")
+    console.print(
+        f"RSS: idle {result.idle_rss_mb:.1f} MB, warm {result.warm_rss_mb:.1f} MB, end "
+        f"{result.end_rss_mb:.1f} MB ({result.growth_percent:+.1f}%), after hang-up "
+        f"{result.after_rss_mb:.1f} MB ({result.after_vs_warm_percent:+.1f}% vs warm); "
+        f"tasks {result.idle_tasks} idle -> {result.after_tasks} after; fds {result.idle_fds} "
+        f"-> {result.after_fds}; calls {result.calls_placed} ({result.calls_failed} failed); "
+        f"barge-in to clear p50/p95 {result.barge_in_to_clear.p50} / "
+        f"{result.barge_in_to_clear.p95} ms",
+        markup=False,
+        highlight=False,
+    )
+    for path in written:
+        console.print(f"wrote {path}")
+    return 0

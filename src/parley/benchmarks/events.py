@@ -9,7 +9,6 @@ the harness compares them directly with its callers' timestamps. Nothing is writ
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
 from collections.abc import Callable
@@ -55,10 +54,3 @@ async def wait_for_event(
         if found is not None or time.monotonic() >= deadline:
             return found
         await asyncio.sleep(poll)
-
-
-def stt_max_gap(arrivals: list[float]) -> float | None:
-    """The longest interval between consecutive frames reaching STT (None: under two)."""
-    if len(arrivals) < 2:
-        return None
-    return max(b - a for a, b in itertools.pairwise(arrivals))

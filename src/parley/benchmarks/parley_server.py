@@ -4,16 +4,18 @@
 
 It builds the app exactly as `parley serve` does (`create_app`, providers loaded by name, the
 same uvicorn options) and adds only observers: a session manager that notes when each call's
-session has fully closed, and the fake STT's record of when frames reached it.
+session has fully closed, and the fake STT's record of when the call's frames reached it (a
+per-call view of the fake STT, so concurrent calls' frames are not mixed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
 
-from parley.benchmarks.events import EventLog, stt_max_gap
+from parley.benchmarks.events import EventLog
 from parley.benchmarks.spec import ServerSpec
 from parley.events import SessionEvent, TurnMetrics
 from parley.providers.fake import FakeSTT
@@ -36,20 +38,20 @@ class RecordingSessions(SessionManager):
         self._log = log
 
     async def run(self, session: Session) -> None:
-        stt = self._state.loader.providers.stt
-        arrivals = stt.arrivals if isinstance(stt, FakeSTT) else []
-        first = len(arrivals)
+        stt = session.providers.stt
+        mine = stt.per_call() if isinstance(stt, FakeSTT) else None
+        if mine is not None:
+            session.providers = dataclasses.replace(session.providers, stt=mine)
         call_sid = session.id.removeprefix("twilio-")
         self._log.write("call_started", call_sid=call_sid)
         try:
             await super().run(session)
         finally:
-            mine = arrivals[first:]
             self._log.write(
                 "call_closed",
                 call_sid=call_sid,
-                stt_max_gap=stt_max_gap(mine),
-                stt_frames=len(mine),
+                stt_max_gap=None if mine is None else mine.arrival_log.max_gap,
+                stt_frames=0 if mine is None else mine.arrival_log.frames,
                 abandoned=len(session.supervisor.abandoned),
             )
 

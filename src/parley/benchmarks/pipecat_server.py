@@ -41,7 +41,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocketDisconnect
 
-from parley.benchmarks.events import EventLog, stt_max_gap
+from parley.benchmarks.events import EventLog
 from parley.benchmarks.pipecat_services import FakeLLMService, FakeSTTService, FakeTTSService
 from parley.benchmarks.spec import ServerSpec
 from parley.providers.fake import FakeLLM, FakeSTT, FakeTTS
@@ -75,20 +75,21 @@ class PipecatBench:
         except (WebSocketDisconnect, ValueError, KeyError) as exc:
             logger.warning(f"stream refused: {exc!r}")
             return
-        first = len(self.stt.arrivals)
+        stt = self.stt.per_call()  # this call's frames only, not its neighbours'
         self.log.write("call_started", call_sid=call_sid)
         try:
-            await self._run_call(websocket, stream_sid, call_sid)
+            await self._run_call(websocket, stream_sid, call_sid, stt)
         finally:
-            mine = self.stt.arrivals[first:]
             self.log.write(
                 "call_closed",
                 call_sid=call_sid,
-                stt_max_gap=stt_max_gap(mine),
-                stt_frames=len(mine),
+                stt_max_gap=stt.arrival_log.max_gap,
+                stt_frames=stt.arrival_log.frames,
             )
 
-    async def _run_call(self, websocket: WebSocket, stream_sid: str, call_sid: str) -> None:
+    async def _run_call(
+        self, websocket: WebSocket, stream_sid: str, call_sid: str, stt: FakeSTT
+    ) -> None:
         policy = self.spec.policy
         serializer = TwilioFrameSerializer(
             stream_sid=stream_sid,
@@ -124,7 +125,7 @@ class PipecatBench:
         pipeline = Pipeline(
             [
                 transport.input(),
-                FakeSTTService(self.stt, policy),
+                FakeSTTService(stt, policy),
                 user,
                 FakeLLMService(self.llm),
                 FakeTTSService(self.tts),

@@ -2,7 +2,8 @@
 
 latency.png: each latency measure, parley beside Pipecat (bar to p50, line to p95, dot at
 max). capacity.png: outbound frame lateness (p99), server CPU and memory against concurrent
-calls. embedded.png: voice-to-voice of each turn with the embedded models.
+calls. embedded.png: voice-to-voice of each turn with the embedded models. soak.png: the
+server's memory, fds, tasks and event-loop lag over a soak run, and after its hang-up.
 
 A value that was not measured is NaN, so nothing is drawn for it (a 0 would look like the
 best result), and "n/a" is written at the foot of the axes where it would have been.
@@ -18,6 +19,7 @@ from typing import Any
 from parley.benchmarks.capacity import SMOOTH_MS
 from parley.benchmarks.report import ROWS
 from parley.benchmarks.results import BenchReport, Distribution
+from parley.benchmarks.soak_results import Soak
 
 COLORS = {"parley": "#2a7ab0", "pipecat": "#d9822b"}
 DPI = 80
@@ -114,6 +116,48 @@ def _embedded(report: BenchReport, path: Path) -> Path:
     ax.set_ylabel("voice-to-voice (ms)", fontsize=8)
     ax.set_title("parley, embedded models over Twilio: voice-to-voice per turn", fontsize=9)
     ax.tick_params(labelsize=8)
+    return _save(fig, path)
+
+
+def soak(result: Soak, path: Path) -> Path:
+    """soak.png: four panels over time; the dashed line is the hang-up."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = result.samples
+    t = [s.t / 60 for s in samples]
+    fig, ((rss, fds), (tasks, lag)) = plt.subplots(2, 2, figsize=(12, 6.4), dpi=DPI)
+    color = COLORS["parley"]
+    rss.plot(t, [s.rss_mb for s in samples], ".-", color=color, label="server")
+    if any(s.children_rss_mb for s in samples):
+        rss.plot(t, [s.children_rss_mb for s in samples], ".-", color="grey",
+                 label="its child processes")  # fmt: skip
+    rss.axhline(result.warm_rss_mb, color="black", linestyle=":", linewidth=1,
+                label=f"warm {result.warm_rss_mb:.1f} MB")  # fmt: skip
+    rss.set_title(f"resident memory (MB): {result.growth_percent:+.1f}% warm to end, "
+                  f"{result.after_vs_warm_percent:+.1f}% after hang-up", fontsize=9)  # fmt: skip
+    fds.plot(t, [s.fds for s in samples], ".-", color=color)
+    fds.set_title("open file descriptors", fontsize=9)
+    tasks.plot(t, [_value(s.tasks) for s in samples], ".-", color=color, label="asyncio tasks")
+    tasks.plot(t, [_value(s.sessions) for s in samples], ".-", color="grey", label="sessions")
+    tasks.set_title("asyncio tasks and sessions", fontsize=9)
+    lag.plot(t, [_value(s.loop_lag_ms) for s in samples], ".-", color=color,
+             label="worst event-loop lag (ms)")  # fmt: skip
+    lag.plot(t, [s.cpu_percent for s in samples], ".-", color="grey", label="server CPU (%)")
+    lag.plot(t, [100 * s.load_average for s in samples], ":", color="red",
+             label="machine load x100")  # fmt: skip
+    lag.set_title("event-loop lag, CPU and machine load", fontsize=9)
+    hangup = max((s.t for s in samples if s.phase == "calls"), default=0.0) / 60
+    for ax in (rss, fds, tasks, lag):
+        ax.axvline(hangup, color="red", linestyle="--", linewidth=1)
+        ax.set_xlabel("minutes since the calls started", fontsize=8)
+        ax.tick_params(labelsize=8)
+    for ax in (rss, tasks, lag):
+        ax.legend(fontsize=7)
+    fig.suptitle(f"parley soak: {result.calls} calls, {result.duration_s / 60:g} min, "
+                 f"{result.providers} providers", fontsize=10)  # fmt: skip
     return _save(fig, path)
 
 

@@ -67,6 +67,7 @@ class ServerSpec(BaseModel):
     port: int
     events: Path = Field(description="JSON lines file the server appends its events to.")
     providers: Literal["fake", "embedded"] = "fake"
+    vad: Literal["silero", "energy"] = "silero"  # energy: the loudness fake (soak --fake)
     fake: FakeProviderSettings = Field(default_factory=FakeProviderSettings)
     policy: TurnTakingPolicy = Field(default_factory=TurnTakingPolicy)
     instructions: str | None = None
@@ -74,14 +75,15 @@ class ServerSpec(BaseModel):
     log_level: str = "WARNING"
 
     def parley_settings(self) -> Settings:
-        """parley's settings for this spec: real Silero VAD, the fakes (or the embedded stack)."""
+        """parley's settings for this spec: Silero VAD (or the loudness fake), the fakes (or
+        the embedded stack)."""
         session: dict[str, Any] = {"policy": self.policy.model_dump()}
         if self.instructions is not None:
             session["instructions"] = self.instructions
         config: dict[str, Any] = {
             "host": "127.0.0.1",
             "port": self.port,
-            "vad": "silero",
+            "vad": self.vad,
             "session": session,
             "fake": self.fake.model_dump(),
         }

@@ -42,12 +42,14 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loading = asyncio.create_task(state.loader.load(), name="load providers")
+        lag = asyncio.create_task(state.metrics.lag.run(), name="event loop lag")
         try:
             yield
         finally:
-            loading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await loading
+            for task in (loading, lag):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await state.sessions.close_all(settings.session.close_deadline_s + 1.0)
 
     app = FastAPI(title="parley", version=__version__, lifespan=lifespan)

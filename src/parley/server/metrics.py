@@ -1,13 +1,25 @@
-"""Prometheus metrics for the server: sessions, turns, latencies, errors.
+"""Prometheus metrics for the server: sessions, turns, latencies, errors, and its health.
 
 Each app has its own registry (so tests and embedded apps never collide), filled by an
 observer every session gets. The observer only reads session events and timing records;
-it never touches the audio path.
+it never touches the audio path. The process's memory, open fds and CPU (the standard
+`process_*` metrics), its asyncio tasks and the event loop's lag are there too, for soak
+runs and dashboards: a leak shows as a line that keeps climbing after the calls end.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+import asyncio
+import contextlib
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 
 from parley.events import AgentResponseDone, AgentResumed, ErrorEvent, SessionEvent, TurnMetrics
 
@@ -43,6 +55,17 @@ class ServerMetrics:
             "parley_errors", "Error events sent to clients, by code.", ["code"],
             registry=self.registry,
         )  # fmt: skip
+        ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, _open_fds...
+        self.tasks = Gauge(
+            "parley_asyncio_tasks", "asyncio tasks alive in the server's loop.",
+            registry=self.registry,
+        )  # fmt: skip
+        self.loop_lag = Gauge(
+            "parley_event_loop_lag_seconds",
+            "The longest the event loop was late to wake a timer since the last scrape.",
+            registry=self.registry,
+        )
+        self.lag = LoopLag()
 
     def observe(self, event: SessionEvent) -> None:
         match event:
@@ -57,4 +80,28 @@ class ServerMetrics:
                     self.voice_to_voice.observe(timings.voice_to_voice)
 
     def render(self) -> bytes:
+        with contextlib.suppress(RuntimeError):  # no loop running: a test reading the registry
+            self.tasks.set(len(asyncio.all_tasks()))
+        self.loop_lag.set(self.lag.take())
         return generate_latest(self.registry)
+
+
+class LoopLag:
+    """How late the event loop wakes a timer: a loop held up by one slow step (a parse, a
+    log line) delays every call's audio by as much."""
+
+    def __init__(self, interval: float = 0.1) -> None:
+        self.interval = interval
+        self._worst = 0.0
+
+    def take(self) -> float:
+        """The worst lag (s) since the last take."""
+        worst, self._worst = self._worst, 0.0
+        return worst
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.interval
+            await asyncio.sleep(self.interval)
+            self._worst = max(self._worst, loop.time() - due)

@@ -83,7 +83,9 @@ class SessionTask(StrEnum):
     INPUT = "input"
 
 
-_ESSENTIAL = (SessionTask.INPUT, SessionTask.OUTPUT)  # the session cannot go on without these
+# The session cannot go on without these; the transport's writer fails when the client
+# stopped reading (transports/outbound.py).
+_ESSENTIAL = (SessionTask.INPUT, SessionTask.OUTPUT, SessionTask.TRANSPORT)
 
 
 class Session:

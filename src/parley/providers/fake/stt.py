@@ -4,13 +4,17 @@ Each speech segment (from the VAD's start hint to its end hint) takes the next u
 the script: a text, "" for noise that yields an empty final, or None for noise the STT says
 nothing about at all; past the end of the script, every segment is `unscripted_text`. While
 the segment's audio arrives, partials reveal its words at `words_per_second`; the end hint is
-answered after `final_latency` by the final, marked complete. It records when every frame
-reached it, which is how tests measure input gaps.
+answered after `final_latency` by the final, marked complete. It records when frames reached
+it, which is how tests measure input gaps: the latest `arrivals_kept` times, a count and the
+longest gap, so a server that runs the fakes for days (load tests, `--stt fake`) holds a fixed
+amount, not a float per frame. `per_call()` gives one call a log of its own (the benchmark
+servers), since a shared log mixes the frames of concurrent calls.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
@@ -18,6 +22,28 @@ from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.providers.base import STT, STTStream, Transcript, close_generator
 from parley.providers.fake.faults import Fault, slow_close, strike
+
+ARRIVALS_KEPT = 15_000  # 5 minutes of 20 ms frames
+
+
+class ArrivalLog:
+    """When frames reached the STT: how many, the longest gap between two, and the latest
+    `keep` arrival times (loop clock)."""
+
+    def __init__(self, keep: int = ARRIVALS_KEPT) -> None:
+        self.times: deque[float] = deque(maxlen=keep)
+        self.frames = 0
+        self.max_gap: float | None = None  # None until two frames have arrived
+        self._last: float | None = None
+
+    def note(self, now: float) -> None:
+        if self._last is not None:
+            gap = now - self._last
+            if self.max_gap is None or gap > self.max_gap:
+                self.max_gap = gap
+        self._last = now
+        self.frames += 1
+        self.times.append(now)
 
 
 class FakeSTT(STT):
@@ -34,6 +60,7 @@ class FakeSTT(STT):
         faults: Sequence[Fault] = (),
         close_delay: float = 0.0,
         unscripted_text: str | None = "",
+        arrivals_kept: int = ARRIVALS_KEPT,
     ) -> None:
         self.sample_rate = sample_rate
         self.unscripted_text = unscripted_text
@@ -43,9 +70,21 @@ class FakeSTT(STT):
         self.faults = tuple(faults)
         self.close_delay = close_delay
         self._script: deque[str | None] = deque(utterances)
-        self.arrivals: list[float] = []  # loop time at which each frame reached the STT
+        self.arrival_log = ArrivalLog(arrivals_kept)
         self.samples_received = 0
         self.streams_opened = 0
+
+    @property
+    def arrivals(self) -> deque[float]:
+        """Loop time at which each of the latest frames reached the STT, oldest first."""
+        return self.arrival_log.times
+
+    def per_call(self) -> FakeSTT:
+        """A view for one call: the same script and settings, its own arrival log and counts."""
+        view = copy.copy(self)
+        view.arrival_log = ArrivalLog(self.arrival_log.times.maxlen or 0)
+        view.samples_received = view.streams_opened = 0
+        return view
 
     def add_utterances(self, utterances: Sequence[str | None]) -> None:
         self._script.extend(utterances)
@@ -72,7 +111,7 @@ class FakeSTTStream(STTStream):
 
     def push_audio(self, frame: AudioFrame) -> None:
         loop = asyncio.get_running_loop()
-        self._stt.arrivals.append(loop.time())
+        self._stt.arrival_log.note(loop.time())
         self._stt.samples_received += frame.samples
         if not self._capturing or not self._words or self._stt.partial_interval is None:
             return

@@ -10,7 +10,9 @@ events become the protocol's events.
 
 Bad input never ends the session (invariant 10): each problem gets an `error` event naming
 it, the message is dropped and the connection goes on. Past `max_messages_per_second`,
-messages are dropped for the rest of that second with one error event.
+messages are dropped for the rest of that second with one error event. A page that stops
+reading has its error events dropped once it is behind, and its session ended when it is far
+behind or a write stalls (transports/outbound.py).
 """
 
 from __future__ import annotations
@@ -219,7 +221,8 @@ class BrowserTransport(Transport):
     def problem(self, code: str, message: str) -> None:
         """Bad input: tell the page, log the first few of each kind, carry on."""
         self.problems.note(code, log, f"{self.session_id}: {message}")
-        self._put(ErrorMessage(code=code, message=message))
+        # optional: a page that floods bad input and never reads would pile these up
+        self._queue.put(ErrorMessage(code=code, message=message).model_dump_json(), optional=True)
 
     # --- outbound (synchronous, never blocks) ---------------------------------------------
 
@@ -267,5 +270,6 @@ class BrowserTransport(Transport):
         await drain(self._queue, self._write)
         if not self._gone:
             self._gone = True
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-                await self._ws.close(code=code)
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
+                async with asyncio.timeout(self._queue.write_timeout):
+                    await self._ws.close(code=1008 if self._queue.stalled else code)

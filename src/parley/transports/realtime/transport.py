@@ -10,7 +10,9 @@ client's truncation maps exactly onto the response.
 
 Bad input never ends the session (invariant 10): every problem is an `error` event naming
 it. A client sending more than `max_messages_per_second` is told once and read no faster
-than that until the second is over; nothing it sent is dropped.
+than that until the second is over; nothing it sent is dropped. A client that stops reading
+has its error events dropped once it is behind, and its session ended when it is far behind
+or a write stalls (transports/outbound.py).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from parley.transports.realtime.formats import RATES, encode_audio
 from parley.transports.realtime.items import AssistantItem
 from parley.transports.realtime.narrator import Narrator
 from parley.transports.realtime.requests import ClientRequests
-from parley.transports.realtime.server_events import AudioDelta, Dialect, ServerEvent
+from parley.transports.realtime.server_events import AudioDelta, Dialect, Error, ServerEvent
 
 log = logging.getLogger("parley.realtime")
 
@@ -243,7 +245,10 @@ class RealtimeTransport(Transport):
                 self.requests.response_refused()
 
     def _put(self, event: ServerEvent) -> None:
-        self._queue.put(_Outgoing(event.model_dump_json()))
+        # An error event is what a client that floods bad input and never reads would pile
+        # up: once the client is behind, those are dropped (counted) instead of queued.
+        optional = isinstance(event, Error)
+        self._queue.put(_Outgoing(event.model_dump_json()), optional=optional)
 
     def _set_output_rate(self, rate: int) -> None:
         self.output_sample_rate = rate  # from the next response on (PlayoutScheduler.start)
@@ -266,9 +271,11 @@ class RealtimeTransport(Transport):
             self.deltas_out += 1
 
     async def aclose(self, code: int = 1000) -> None:
-        """Send what is still queued (the last response.done among it), then close."""
+        """Send what is still queued (the last response.done among it), then close; a client
+        that stopped reading gets nothing more, and a policy-violation close."""
         await drain(self._queue, self._write)
         if not self._gone:
             self._gone = True
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-                await self._ws.close(code=code)
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
+                async with asyncio.timeout(self._queue.write_timeout):
+                    await self._ws.close(code=1008 if self._queue.stalled else code)

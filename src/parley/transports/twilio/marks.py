@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from parley.transports.base import PlaybackReport
 
 _VOIDED_KEPT = 4096  # voided names remembered (those Twilio never echoes would pile up)
+_PENDING_KEPT = 3000  # a minute of frames: a caller that never echoes must not pile them up
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class MarkLedger:
         self._voided: OrderedDict[str, None] = OrderedDict()
         self.reports = 0
         self.voided_echoes = 0
+        self.forgotten = 0  # outstanding marks dropped unechoed (the caller never echoes)
 
     @property
     def outstanding(self) -> int:
@@ -46,6 +48,9 @@ class MarkLedger:
         """A new mark for audio of `response_id` ending `end` seconds into it."""
         name = f"{response_id}@{end:.3f}#{next(self._serial)}"
         self._pending[name] = _Pending(response_id, end)
+        if len(self._pending) > _PENDING_KEPT:
+            self._pending.popitem(last=False)  # forgotten: its echo, if any, is unknown
+            self.forgotten += 1
         return name
 
     def echoed(self, name: str) -> PlaybackReport | None:

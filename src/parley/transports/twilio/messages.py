@@ -102,7 +102,9 @@ class Stop(_Wire):
 InboundMessage = Annotated[
     Connected | Start | Media | Mark | Dtmf | Stop, Field(discriminator="event")
 ]
-INBOUND = TypeAdapter[InboundMessage](InboundMessage)
+# Only keys go in pydantic-core's process-wide JSON string cache: cached values (every call's
+# SIDs, every frame's sequence number, chunk and timestamp) stayed held after the calls ended.
+INBOUND = TypeAdapter[InboundMessage](InboundMessage, config=ConfigDict(cache_strings="keys"))
 INBOUND_EVENTS = frozenset({"connected", "start", "media", "mark", "dtmf", "stop"})
 
 

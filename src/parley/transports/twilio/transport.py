@@ -268,8 +268,9 @@ class TwilioTransport(Transport):
         finally:
             if not self._gone:
                 self._gone = True
-                with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-                    await self._ws.close(code=1000)
+                with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
+                    async with asyncio.timeout(self._queue.write_timeout):
+                        await self._ws.close(code=1000)
 
 
 def describe_invalid(exc: ValidationError) -> tuple[str, str]:
