@@ -27,55 +27,12 @@ from parley.providers.cloud.config import (
     OpenAIChatSettings,
     OpenAIRealtimeSettings,
 )
+from parley.providers.context import ProviderContext
+from parley.providers.fake.config import FakeProviderSettings
 from parley.providers.local.config import LlamaSettings, PiperSettings, WhisperSettings
 from parley.session.config import SessionConfig
 
 _settings_file: ContextVar[Path | None] = ContextVar("parley_settings_file", default=None)
-
-
-class FakeProviderSettings(BaseModel):
-    """Latencies of the scripted fakes when chosen by name (demos, load tests, benchmarks)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    stt_transcript: str = Field(
-        "hello there", description="What the fake STT hears in every voiced segment."
-    )
-    stt_final_latency_ms: int = Field(150, ge=0)
-    stt_partial_interval_ms: int | None = Field(250, ge=10)
-    llm_first_token_ms: int = Field(200, ge=0)
-    llm_token_ms: int = Field(20, ge=0)
-    llm_replies: list[str] = Field(
-        default_factory=list, description="Replies in order; when empty, echo the person."
-    )
-    llm_replies_cycle: bool = Field(
-        False, description="Start the replies over once all were used (instead of echoing)."
-    )
-    llm_hang_after_tokens: int | None = Field(
-        None,
-        ge=0,
-        description="Every reply stops after this many tokens and never ends until cancelled "
-        "(a hung provider); None: never.",
-    )
-    llm_close_delay_ms: int = Field(
-        0, ge=0, description="How long closing a reply cut short takes (a slow provider close)."
-    )
-    tts_first_byte_ms: int = Field(50, ge=0)
-    tts_chunk_ms: int = Field(10, ge=0, description="Latency of each further 100 ms chunk.")
-    tts_word_ms: int = Field(250, ge=10, description="Audio length of each word.")
-    tts_sample_rate: int = 16000
-    tts_hang_after_chunks: int | None = Field(
-        None,
-        ge=0,
-        description="Every synthesis stops after this many chunks and never ends until "
-        "cancelled (a hung provider); None: never.",
-    )
-    tts_close_delay_ms: int = Field(
-        0,
-        ge=0,
-        description="How long closing a TTS stream takes (10000: a websocket close that waits "
-        "out its timeout).",
-    )
 
 
 class TwilioSettings(BaseModel):
@@ -204,6 +161,11 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     realtime: RealtimeEndpointSettings = Field(default_factory=RealtimeEndpointSettings)
+
+    @property
+    def provider_context(self) -> ProviderContext:
+        """What provider factories need besides their own section (providers/registry.py)."""
+        return ProviderContext(instructions=self.session.instructions)
 
     @model_validator(mode="after")
     def _hangup_fits_the_close(self) -> Settings:

@@ -7,19 +7,23 @@ import time
 
 import pytest
 
+from parley.providers.context import ProviderContext
+from parley.providers.fake.config import FakeProviderSettings
 from parley.providers.fake.factories import fake_llm, fake_tts
-from parley.settings import FakeProviderSettings, Settings
 from parley.types import ChatMessage
 
 ASKED = [ChatMessage("user", "hello")]
 
 
-def settings(**fake: object) -> Settings:
-    return Settings(fake=FakeProviderSettings.model_validate(fake))
+CONTEXT = ProviderContext(instructions="")
 
 
-async def reply(llm_settings: Settings) -> list[str]:
-    llm = fake_llm(llm_settings)
+def settings(**fake: object) -> FakeProviderSettings:
+    return FakeProviderSettings.model_validate(fake)
+
+
+async def reply(llm_settings: FakeProviderSettings) -> list[str]:
+    llm = fake_llm(llm_settings, CONTEXT)
     return ["".join([t async for t in llm.stream(ASKED)]) for _ in range(3)]
 
 
@@ -33,7 +37,7 @@ async def test_replies_cycle_when_asked_and_echo_after_the_script_otherwise() ->
 
 async def test_llm_hangs_after_the_stated_tokens_and_closes_slowly() -> None:
     llm = fake_llm(settings(llm_first_token_ms=0, llm_token_ms=0, llm_replies=["a b c d e"],
-                            llm_hang_after_tokens=2, llm_close_delay_ms=150))  # fmt: skip
+                            llm_hang_after_tokens=2, llm_close_delay_ms=150), CONTEXT)  # fmt: skip
     tokens: list[str] = []
 
     async def read() -> None:
@@ -52,7 +56,7 @@ async def test_llm_hangs_after_the_stated_tokens_and_closes_slowly() -> None:
 
 async def test_tts_hangs_after_the_stated_chunks_and_its_stream_closes_slowly() -> None:
     tts = fake_tts(settings(tts_first_byte_ms=0, tts_chunk_ms=0, tts_hang_after_chunks=3,
-                            tts_close_delay_ms=150))  # fmt: skip
+                            tts_close_delay_ms=150), CONTEXT)  # fmt: skip
     chunks = 0
 
     async def read() -> None:
@@ -74,6 +78,6 @@ async def test_tts_hangs_after_the_stated_chunks_and_its_stream_closes_slowly() 
 
 
 def test_the_defaults_keep_the_fakes_as_they_were() -> None:
-    llm, tts = fake_llm(settings()), fake_tts(settings())
+    llm, tts = fake_llm(settings(), CONTEXT), fake_tts(settings(), CONTEXT)
     assert llm.faults == () and llm.close_delay == 0
     assert tts.faults == () and tts.close_delay == 0

@@ -57,9 +57,10 @@ class PipecatBench:
     def __init__(self, spec: ServerSpec) -> None:
         self.spec = spec
         settings = spec.parley_settings()
-        self.stt: FakeSTT = fake_stt(settings)
-        self.llm: FakeLLM = fake_llm(settings)
-        self.tts: FakeTTS = fake_tts(settings)
+        context = settings.provider_context
+        self.stt: FakeSTT = fake_stt(settings.fake, context)
+        self.llm: FakeLLM = fake_llm(settings.fake, context)
+        self.tts: FakeTTS = fake_tts(settings.fake, context)
         self.log = EventLog(spec.events)
         self.app = FastAPI(title="pipecat benchmark server")
         self.app.get("/health")(self.health)

@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.conversation.policy import TurnTakingPolicy
-from parley.settings import FakeProviderSettings, Settings
+from parley.providers.fake.config import FakeProviderSettings
+from parley.settings import Settings
 
 Framework = Literal["parley", "pipecat"]
 FRAMEWORKS: tuple[Framework, ...] = ("parley", "pipecat")

@@ -1,50 +1,106 @@
-"""Providers by name: which module builds each, imported only when chosen.
+"""Providers by name: which factory builds each, and which settings section it takes.
 
 Importing lazily keeps `parley` light: choosing the fakes never loads a model library, and
-a cloud adapter's client library is only needed by those who pick it. Each factory takes the
-Settings and returns a ready provider; loading models happens there, so the server runs it
-in a worker thread and shows its progress.
+a cloud adapter's client library is only needed by those who pick it. Loading models happens
+in the factory, so the server runs it in a worker thread and shows its progress.
+
+Every factory is `factory(section, context)`: its own section of the settings (e.g.
+`WhisperSettings`; None for the few that have none) and the shared `ProviderContext`. No
+factory sees the root Settings, and nothing here imports it: `create` takes any object that
+has the sections (`ProviderSettings`), which the root Settings in parley.settings is.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, Protocol
+
+from pydantic import BaseModel
 
 from parley.providers.base import LLM, STT, TTS, VAD
-from parley.settings import Settings
+from parley.providers.cloud.config import (
+    DeepgramSettings,
+    ElevenLabsSettings,
+    OpenAIChatSettings,
+    OpenAIRealtimeSettings,
+)
+from parley.providers.context import ProviderContext
+from parley.providers.fake.config import FakeProviderSettings
+from parley.providers.local.config import LlamaSettings, PiperSettings, WhisperSettings
 
 Kind = Literal["vad", "stt", "llm", "tts"]
 KINDS: tuple[Kind, ...] = ("vad", "stt", "llm", "tts")
-P = TypeVar("P", VAD, STT, LLM, TTS)
 
-# name -> "module:function"; the function takes Settings and returns the provider.
-FACTORIES: dict[Kind, dict[str, str]] = {
+# The sections a factory may take: each is a property of `ProviderSettings` of that name.
+Section = Literal[
+    "fake", "deepgram", "openai", "elevenlabs", "openai_realtime", "whisper", "llama", "piper"
+]
+
+
+class ProviderSettings(Protocol):
+    """The providers' sections of the settings, and the context they share."""
+
+    @property
+    def fake(self) -> FakeProviderSettings: ...
+    @property
+    def deepgram(self) -> DeepgramSettings: ...
+    @property
+    def openai(self) -> OpenAIChatSettings: ...
+    @property
+    def elevenlabs(self) -> ElevenLabsSettings: ...
+    @property
+    def openai_realtime(self) -> OpenAIRealtimeSettings: ...
+    @property
+    def whisper(self) -> WhisperSettings: ...
+    @property
+    def llama(self) -> LlamaSettings: ...
+    @property
+    def piper(self) -> PiperSettings: ...
+    @property
+    def provider_context(self) -> ProviderContext: ...
+
+
+class Factory(NamedTuple):
+    target: str  # "module:function", imported when the provider is chosen
+    section: Section | None  # what it is handed; None: it has no settings
+
+
+Build = Callable[[BaseModel | None, ProviderContext], Any]
+
+FACTORIES: dict[Kind, dict[str, Factory]] = {
     "vad": {
-        "energy": "parley.providers.fake.factories:energy_vad",
-        "fake": "parley.providers.fake.factories:energy_vad",
-        "silero": "parley.providers.local.silero:create",
-        "openai-realtime": "parley.providers.cloud.factories:realtime_vad",
+        "energy": Factory("parley.providers.fake.factories:energy_vad", None),
+        "fake": Factory("parley.providers.fake.factories:energy_vad", None),
+        "silero": Factory("parley.providers.local.silero:create", None),
+        "openai-realtime": Factory(
+            "parley.providers.cloud.factories:realtime_vad", "openai_realtime"
+        ),
     },
     "stt": {
-        "fake": "parley.providers.fake.factories:fake_stt",
-        "whisper": "parley.providers.local.whisper:create",
-        "whisper-base": "parley.providers.local.whisper:create_base",
-        "deepgram": "parley.providers.cloud.factories:deepgram_stt",
-        "openai-realtime": "parley.providers.cloud.factories:realtime_stt",
+        "fake": Factory("parley.providers.fake.factories:fake_stt", "fake"),
+        "whisper": Factory("parley.providers.local.whisper:create", "whisper"),
+        "whisper-base": Factory("parley.providers.local.whisper:create_base", "whisper"),
+        "deepgram": Factory("parley.providers.cloud.factories:deepgram_stt", "deepgram"),
+        "openai-realtime": Factory(
+            "parley.providers.cloud.factories:realtime_stt", "openai_realtime"
+        ),
     },
     "llm": {
-        "fake": "parley.providers.fake.factories:fake_llm",
-        "llama": "parley.providers.local.llama:create",
-        "openai": "parley.providers.cloud.factories:openai_llm",
-        "openai-realtime": "parley.providers.cloud.factories:realtime_llm",
+        "fake": Factory("parley.providers.fake.factories:fake_llm", "fake"),
+        "llama": Factory("parley.providers.local.llama:create", "llama"),
+        "openai": Factory("parley.providers.cloud.factories:openai_llm", "openai"),
+        "openai-realtime": Factory(
+            "parley.providers.cloud.factories:realtime_llm", "openai_realtime"
+        ),
     },
     "tts": {
-        "fake": "parley.providers.fake.factories:fake_tts",
-        "piper": "parley.providers.local.piper:create",
-        "elevenlabs": "parley.providers.cloud.factories:elevenlabs_tts",
-        "openai-realtime": "parley.providers.cloud.factories:realtime_tts",
+        "fake": Factory("parley.providers.fake.factories:fake_tts", "fake"),
+        "piper": Factory("parley.providers.local.piper:create", "piper"),
+        "elevenlabs": Factory("parley.providers.cloud.factories:elevenlabs_tts", "elevenlabs"),
+        "openai-realtime": Factory(
+            "parley.providers.cloud.factories:realtime_tts", "openai_realtime"
+        ),
     },
 }
 EXPECTED: dict[Kind, type[Any]] = {"vad": VAD, "stt": STT, "llm": LLM, "tts": TTS}
@@ -58,22 +114,35 @@ def names(kind: Kind) -> list[str]:
     return sorted(FACTORIES[kind])
 
 
-def factory(kind: Kind, name: str) -> Callable[[Settings], Any]:
+def entry(kind: Kind, name: str) -> Factory:
     try:
-        target = FACTORIES[kind][name]
+        return FACTORIES[kind][name]
     except KeyError:
         choices = ", ".join(names(kind))
         raise UnknownProviderError(
             f"no {kind} provider named {name!r} (choose: {choices})"
         ) from None
-    module, _, function = target.partition(":")
-    built: Callable[[Settings], Any] = getattr(importlib.import_module(module), function)
+
+
+def factory(kind: Kind, name: str) -> Build:
+    """The named provider's factory function (imports its module)."""
+    module, _, function = entry(kind, name).target.partition(":")
+    built: Build = getattr(importlib.import_module(module), function)
     return built
 
 
-def create(kind: Kind, name: str, settings: Settings) -> Any:
+def section(settings: ProviderSettings, name: Section | None) -> BaseModel | None:
+    """The settings section a factory takes (None for those that take none)."""
+    if name is None:
+        return None
+    chosen: BaseModel = getattr(settings, name)
+    return chosen
+
+
+def create(kind: Kind, name: str, settings: ProviderSettings) -> Any:
     """Build the named provider (may load a model: call it from a worker thread)."""
-    provider = factory(kind, name)(settings)
+    config = section(settings, entry(kind, name).section)
+    provider = factory(kind, name)(config, settings.provider_context)
     if not isinstance(provider, EXPECTED[kind]):
         raise TypeError(f"{kind} provider {name!r} built a {type(provider).__name__}")
     return provider

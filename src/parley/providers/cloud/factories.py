@@ -1,7 +1,13 @@
-"""Build the cloud providers from Settings, so they can be chosen by name."""
+"""Build the cloud providers from their settings sections, so they can be chosen by name."""
 
 from __future__ import annotations
 
+from parley.providers.cloud.config import (
+    DeepgramSettings,
+    ElevenLabsSettings,
+    OpenAIChatSettings,
+    OpenAIRealtimeSettings,
+)
 from parley.providers.cloud.deepgram import DeepgramSTT
 from parley.providers.cloud.elevenlabs import ElevenLabsTTS
 from parley.providers.cloud.openai_chat import OpenAIChatLLM
@@ -11,32 +17,32 @@ from parley.providers.cloud.realtime_facets import (
     RealtimeTTS,
     RealtimeVAD,
 )
-from parley.settings import Settings
+from parley.providers.context import ProviderContext
 
 
-def deepgram_stt(settings: Settings) -> DeepgramSTT:
-    return DeepgramSTT(settings.deepgram)
+def deepgram_stt(config: DeepgramSettings, context: ProviderContext) -> DeepgramSTT:
+    return DeepgramSTT(config)
 
 
-def openai_llm(settings: Settings) -> OpenAIChatLLM:
-    return OpenAIChatLLM(settings.openai)
+def openai_llm(config: OpenAIChatSettings, context: ProviderContext) -> OpenAIChatLLM:
+    return OpenAIChatLLM(config)
 
 
-def elevenlabs_tts(settings: Settings) -> ElevenLabsTTS:
-    return ElevenLabsTTS(settings.elevenlabs)
+def elevenlabs_tts(config: ElevenLabsSettings, context: ProviderContext) -> ElevenLabsTTS:
+    return ElevenLabsTTS(config)
 
 
-def realtime_vad(settings: Settings) -> RealtimeVAD:
-    return RealtimeVAD(settings.openai_realtime)
+def realtime_vad(config: OpenAIRealtimeSettings, context: ProviderContext) -> RealtimeVAD:
+    return RealtimeVAD(config)
 
 
-def realtime_stt(settings: Settings) -> RealtimeSTT:
-    return RealtimeSTT(settings.openai_realtime)
+def realtime_stt(config: OpenAIRealtimeSettings, context: ProviderContext) -> RealtimeSTT:
+    return RealtimeSTT(config)
 
 
-def realtime_llm(settings: Settings) -> RealtimeLLM:
-    return RealtimeLLM(settings.openai_realtime)
+def realtime_llm(config: OpenAIRealtimeSettings, context: ProviderContext) -> RealtimeLLM:
+    return RealtimeLLM(config)
 
 
-def realtime_tts(settings: Settings) -> RealtimeTTS:
-    return RealtimeTTS(settings.openai_realtime)
+def realtime_tts(config: OpenAIRealtimeSettings, context: ProviderContext) -> RealtimeTTS:
+    return RealtimeTTS(config)

@@ -1,26 +1,26 @@
-"""Build the fakes from settings, so they can be chosen by name like any provider."""
+"""Build the fakes from their settings section, so they can be chosen by name like any provider."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
 
+from parley.providers.context import ProviderContext
+from parley.providers.fake.config import FakeProviderSettings
 from parley.providers.fake.faults import Fault, FaultKind
 from parley.providers.fake.llm import FakeLLM, ReplyScript, echo_reply
 from parley.providers.fake.stt import FakeSTT
 from parley.providers.fake.tts import FakeTTS
 from parley.providers.fake.vad import EnergyVAD
-from parley.settings import Settings
 from parley.types import ChatMessage
 
 
-def energy_vad(settings: Settings) -> EnergyVAD:
+def energy_vad(config: None, context: ProviderContext) -> EnergyVAD:
     return EnergyVAD()
 
 
-def fake_stt(settings: Settings) -> FakeSTT:
+def fake_stt(fake: FakeProviderSettings, context: ProviderContext) -> FakeSTT:
     """Hears every voiced segment as `fake.stt_transcript`."""
-    fake = settings.fake
     interval = fake.stt_partial_interval_ms
     return FakeSTT(
         final_latency=fake.stt_final_latency_ms / 1000,
@@ -29,8 +29,7 @@ def fake_stt(settings: Settings) -> FakeSTT:
     )
 
 
-def fake_llm(settings: Settings) -> FakeLLM:
-    fake = settings.fake
+def fake_llm(fake: FakeProviderSettings, context: ProviderContext) -> FakeLLM:
     replies: ReplyScript = fake.llm_replies or echo_reply
     if fake.llm_replies and fake.llm_replies_cycle:
         replies = _cycling(fake.llm_replies)
@@ -43,8 +42,7 @@ def fake_llm(settings: Settings) -> FakeLLM:
     )
 
 
-def fake_tts(settings: Settings) -> FakeTTS:
-    fake = settings.fake
+def fake_tts(fake: FakeProviderSettings, context: ProviderContext) -> FakeTTS:
     return FakeTTS(
         sample_rate=fake.tts_sample_rate,
         word_duration=fake.tts_word_ms / 1000,

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from parley.providers.base import LLM, ProviderError
+from parley.providers.context import ProviderContext
 from parley.providers.local import assets
+from parley.providers.local.config import LlamaSettings
 from parley.providers.local.worker import ModelWorker
-from parley.settings import Settings
 from parley.types import ChatMessage
 
 
@@ -102,13 +103,12 @@ def _raise_failure(job: Future[None]) -> None:
         raise ProviderError(f"llama.cpp failed: {type(error).__name__}: {error}") from error
 
 
-def create(settings: Settings) -> LlamaLLM:
-    config = settings.llama
+def create(config: LlamaSettings, context: ProviderContext) -> LlamaLLM:
     return LlamaLLM(
         config.model_path or assets.smollm2_gguf(),
         threads=config.threads,
         context_tokens=config.context_tokens,
         max_tokens=config.max_tokens,
         temperature=config.temperature,
-        system_prompt=settings.session.instructions,
+        system_prompt=context.instructions,
     )

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from parley.audio.frames import AudioFrame
 from parley.providers.base import TTSChunk
+from parley.providers.context import ProviderContext
 from parley.providers.local import assets
+from parley.providers.local.config import PiperSettings
 from parley.providers.local.worker import ModelWorker
 from parley.providers.segment_tts import SegmentTTS
-from parley.settings import Settings
 
 
 class PiperTTS(SegmentTTS):
@@ -55,8 +56,7 @@ class PiperTTS(SegmentTTS):
         return [c.audio_int16_bytes for c in self._voice.synthesize(text, self._synthesis)]
 
 
-def create(settings: Settings) -> PiperTTS:
-    config = settings.piper
+def create(config: PiperSettings, context: ProviderContext) -> PiperTTS:
     model, voice_config = assets.joe_voice()
     if config.model_path is not None:
         model, voice_config = config.model_path, Path(f"{config.model_path}.json")

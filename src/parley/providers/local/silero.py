@@ -16,9 +16,9 @@ from parley.audio.frames import AudioFrame
 from parley.audio.resample import StreamResampler
 from parley.conversation.policy import TurnTakingPolicy
 from parley.providers.base import VAD, VADEvent, VADOutput, VADStream
+from parley.providers.context import ProviderContext
 from parley.providers.local import assets
 from parley.providers.vad_gate import SpeechGate
-from parley.settings import Settings
 
 # Silero's native rates: window and context samples for each.
 _WINDOWS = {16000: (512, 64), 8000: (256, 32)}
@@ -71,5 +71,5 @@ class SileroVAD(VAD):
         return SileroVADStream(self._session, policy, sample_rate)
 
 
-def create(settings: Settings) -> SileroVAD:
+def create(config: None, context: ProviderContext) -> SileroVAD:
     return SileroVAD()

@@ -14,10 +14,11 @@ import numpy as np
 import numpy.typing as npt
 
 from parley.audio.frames import AudioFrame
+from parley.providers.context import ProviderContext
 from parley.providers.local import assets
+from parley.providers.local.config import WhisperSettings
 from parley.providers.local.worker import ModelWorker
 from parley.providers.utterance_stt import UtteranceSTT
-from parley.settings import Settings
 
 logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # it logs every call at INFO
 
@@ -75,8 +76,7 @@ class WhisperSTT(UtteranceSTT):
         return " ".join(t for t in heard if t)
 
 
-def create(settings: Settings) -> WhisperSTT:
-    config = settings.whisper
+def create(config: WhisperSettings, context: ProviderContext) -> WhisperSTT:
     if config.model == "base":
         model_dir = assets.whisper_base(config.cache_dir or assets.default_cache_dir())
         name = "whisper-base"
@@ -92,10 +92,6 @@ def create(settings: Settings) -> WhisperSTT:
     )
 
 
-def create_base(settings: Settings) -> WhisperSTT:
+def create_base(config: WhisperSettings, context: ProviderContext) -> WhisperSTT:
     """The more accurate model, by name: `--stt whisper-base`."""
-    return create(
-        settings.model_copy(
-            update={"whisper": settings.whisper.model_copy(update={"model": "base"})}
-        )
-    )
+    return create(config.model_copy(update={"model": "base"}), context)

@@ -1,0 +1,167 @@
+"""Imports point down the layers: audio -> conversation -> providers -> session -> transports
+-> server -> cli. Every module under src/parley is read with `ast` (imports inside functions
+and under TYPE_CHECKING count too) and none may import a module of a higher layer, except
+the known ones listed below, which are waiting for the issue items that remove them."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import parley
+
+SOURCE = Path(parley.__file__).parent
+
+# Shared leaves (0) import no other parley module but each other: types, events (its own
+# clock from timing), problems, and the package itself (its version).
+SHARED = 0
+LAYERS: dict[str, int] = {
+    "parley": SHARED,
+    "parley.types": SHARED,
+    "parley.events": SHARED,
+    "parley.timing": SHARED,
+    "parley.problems": SHARED,
+    "parley.audio": 1,
+    "parley.conversation": 2,
+    "parley.providers": 3,
+    "parley.session": 4,
+    "parley.transports": 5,
+    "parley.server": 6,
+    # The root Settings composes every section (providers', session's, transports'): it sits
+    # with the server, and nothing below reads it.
+    "parley.settings": 6,
+    # The commands, and what only they run.
+    "parley.cli": 7,
+    "parley.check": 7,
+    "parley.talk": 7,
+    "parley.demo": 7,
+    "parley.benchmarks": 7,
+}
+
+# Upward imports that exist today, (importer, imported), each removed by an item of issue 18.
+# Fixing one means deleting its line here (a stale line fails the test).
+KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
+    {
+        # 18.1: the routes are the server's, not the transports' (they read the app state).
+        ("parley.transports.browser.routes", "parley.server.state"),
+        ("parley.transports.realtime.routes", "parley.server.state"),
+        ("parley.transports.twilio.routes", "parley.server.state"),
+        # 18.2: transports get their own section handed in, not the root Settings module.
+        ("parley.transports.browser.transport", "parley.settings"),
+        ("parley.transports.realtime.transport", "parley.settings"),
+        ("parley.transports.twilio.routes", "parley.settings"),
+        ("parley.transports.twilio.call_command", "parley.settings"),
+        # Not named in issue 18: the session consumes the Transport interface, which lives in
+        # transports/base.py (a layer up). Moving that interface next to the session (or
+        # calling it the session's port) removes these two.
+        ("parley.session.output", "parley.transports.base"),
+        ("parley.session.session", "parley.transports.base"),
+    }
+)
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(SOURCE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, ast.Module]:
+    return {module_name(p): ast.parse(p.read_text(), str(p)) for p in SOURCE.rglob("*.py")}
+
+
+def layer(module: str) -> int:
+    """The layer of the longest entry of LAYERS that is the module or a package of it."""
+    for cut in range(module.count(".") + 1, 0, -1):
+        prefix = ".".join(module.split(".")[:cut])
+        if prefix in LAYERS and (prefix == module or prefix != "parley"):
+            return LAYERS[prefix]
+    raise AssertionError(f"{module} has no layer: add it to LAYERS")
+
+
+def imported(importer: str, tree: ast.Module, known: set[str]) -> set[str]:
+    """The parley modules `importer` imports (`from pkg import submodule` names the submodule)."""
+    found: set[str] = set()
+    package = importer if tree_is_package(importer, known) else importer.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                child = f"{base}.{alias.name}"
+                found.add(child if child in known else base)
+    return {m for m in found if m == "parley" or m.startswith("parley.")}
+
+
+def tree_is_package(module: str, known: set[str]) -> bool:
+    return any(other.startswith(module + ".") for other in known)
+
+
+def upward_imports() -> set[tuple[str, str]]:
+    trees = modules()
+    known = set(trees)
+    return {
+        (importer, target)
+        for importer, tree in trees.items()
+        for target in imported(importer, tree, known)
+        if layer(target) > layer(importer)
+    }
+
+
+def test_every_module_has_a_layer() -> None:
+    missing = [m for m in modules() if not _has_layer(m)]
+    assert not missing, f"add these to LAYERS: {missing}"
+
+
+def _has_layer(module: str) -> bool:
+    try:
+        layer(module)
+    except AssertionError:
+        return False
+    return True
+
+
+def test_no_new_import_points_up_a_layer() -> None:
+    new = sorted(upward_imports() - KNOWN_UPWARD)
+    assert not new, "imports up a layer:\n" + "\n".join(f"  {a} -> {b}" for a, b in new)
+
+
+def test_the_known_upward_imports_still_exist() -> None:
+    """Once one is gone, its line goes too, so it cannot come back unnoticed."""
+    stale = sorted(KNOWN_UPWARD - upward_imports())
+    assert not stale, "no longer imported, remove from KNOWN_UPWARD: " + str(stale)
+
+
+def test_no_provider_module_imports_the_root_settings() -> None:
+    """Factories get their own section and a ProviderContext (providers/registry.py)."""
+    trees = modules()
+    readers = sorted(
+        importer
+        for importer, tree in trees.items()
+        if importer.startswith("parley.providers")
+        and "parley.settings" in imported(importer, tree, set(trees))
+    )
+    assert readers == []
+
+
+def test_the_import_reader_sees_lazy_relative_and_submodule_imports() -> None:
+    """The checks above are only as good as this reader."""
+    known = {"parley.providers", "parley.providers.registry", "parley.providers.fake"}
+    tree = ast.parse(
+        "from parley.providers import registry\n"
+        "def f():\n"
+        "    from parley.settings import Settings\n"
+        "from . import fake\n"
+        "from .registry import create\n"
+        "import json\n"
+    )
+    assert imported("parley.providers.base", tree, known) == {
+        "parley.providers.registry",
+        "parley.settings",
+        "parley.providers.fake",
+    }
+    assert layer("parley.providers.local.whisper") == 3
+    assert layer("parley.settings") > layer("parley.providers.registry")
