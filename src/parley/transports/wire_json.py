@@ -36,7 +36,7 @@ class WireJSONError(ValueError):
 def parse(text: str | bytes) -> Any:
     """The JSON value of `text`; raises WireJSONError, and nothing else, when it has none."""
     if len(text) > _COUNT_VALUES_FROM:
-        values = text.count(b"," if isinstance(text, bytes) else ",")
+        values = text.count(b",") if isinstance(text, bytes) else text.count(",")
         if values > MAX_VALUES:
             raise WireJSONError(f"too many values in one message (more than {MAX_VALUES})")
     try:
