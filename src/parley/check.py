@@ -26,7 +26,7 @@ from parley.providers.cloud.common import (
     close_quietly,
     dumps,
     open_websocket,
-    redact,
+    quoted,
     require_key,
 )
 from parley.providers.cloud.deepgram import DeepgramSTT
@@ -165,7 +165,7 @@ async def _realtime(settings: Settings, latencies: dict[str, float]) -> str:
                 latencies["session"] = _ms(started)
                 return f"model {s.model} accepted the session"
             if '"type":"error"' in text.replace(" ", ""):
-                raise ProviderError(f"openai-realtime: {redact(text[:200], key)}")
+                raise ProviderError(f"openai-realtime: {quoted(text, key)}")
         raise ProviderError("openai-realtime: closed before the session was configured")
     finally:
         await close_quietly(ws)

@@ -32,6 +32,7 @@ from parley.providers.cloud.common import (
     UnreachableError,
     backoff,
     is_loopback,
+    quoted,
     redact,
     require_key,
 )
@@ -168,8 +169,8 @@ class OpenAIChatLLM(LLM):
         if status in (401, 403):
             what = f"HTTP {status}" + (f", {code}" if code else "")
             raise CredentialsError(f"{PROVIDER}: bad credentials ({what})")
+        message = quoted(message, self.settings.api_key)
         detail = f"HTTP {status}" + (f": {message}" if message else "")
-        detail = redact(detail, self.settings.api_key)
         error = ProviderError(f"{PROVIDER}: {detail}")
         if status == 429 or status >= 500:
             raise _RetryableError(error)
@@ -234,9 +235,8 @@ def _error_of(body: bytes) -> tuple[str | None, str]:
     try:
         reply = ErrorReply.model_validate_json(body)
     except ValidationError:
-        text = body.decode("utf-8", "replace").strip()
-        return None, text[:200]
+        return None, body.decode("utf-8", "replace")
     if reply.error is None:
-        return None, body.decode("utf-8", "replace").strip()[:200]
+        return None, body.decode("utf-8", "replace")
     code = None if reply.error.code is None else str(reply.error.code)
-    return code, reply.error.message[:200]
+    return code, reply.error.message  # quoted (redacted, then cut) by the caller
