@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import numbers
 import re
 import sys
 from collections.abc import Mapping
@@ -102,7 +103,8 @@ class _Placeholder:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """Numbers carry no text: they are formatted as they are (%d, %.1f), numpy's too."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _format(record: logging.LogRecord, args: tuple[Any, ...] | Mapping[str, Any]) -> str:

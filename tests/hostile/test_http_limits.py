@@ -140,3 +140,16 @@ async def test_text_frames_that_are_not_utf8_cost_one_short_line() -> None:
     assert "Traceback" not in text and "UnicodeDecodeError" not in text
     lines = [line for line in text.splitlines() if "not UTF-8" in line]
     assert len(lines) == 4  # the 1st, 2nd, 4th and 8th of 9
+
+
+async def test_past_the_connection_limit_requests_get_503_and_few_log_lines() -> None:
+    with server_log("text") as log:
+        async with parley(http={"max_connections": 3}) as host:
+            hostname, port = host.split(":")
+            idle = [await asyncio.open_connection(hostname, int(port)) for _ in range(3)]
+            answers = [await http(host, "GET /health HTTP/1.1") for _ in range(8)]
+            for _, writer in idle:
+                writer.close()
+    assert all(a.startswith(b"HTTP/1.1 503") for a in answers)
+    lines = [line for line in log.getvalue().splitlines() if "max_connections" in line]
+    assert len(lines) == 4  # the 1st, 2nd, 4th and 8th

@@ -7,10 +7,10 @@ descriptors) open for as long as they liked. Here every request's headers must a
 client gets 408 and the connection is closed. Bodies are bounded where they are read
 (`limits.py`), connections by `http.max_connections`.
 
-Two of uvicorn's own log records are made quiet, since any client can cause them at will:
+Three of uvicorn's own log records are made quiet, since any client can cause them at will:
 a text frame that is not UTF-8 (the close with 1007 is right, but uvicorn logged a traceback
-each time) and a request that is not HTTP. Each is one short line, on its 1st, 2nd, 4th...
-occurrence.
+each time), a request that is not HTTP, and one past the connection limit. Each is one short
+line, on its 1st, 2nd, 4th... occurrence.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ class _QuietClientErrors(logging.Filter):
         "Invalid UTF-8 sequence received from client.": "websocket: a text frame that is not "
         "UTF-8 (closed with 1007)",
         "Invalid HTTP request received.": "http: a request that is not HTTP (400)",
+        "Exceeded concurrency limit.": "http: over http.max_connections (503)",
     }
 
     def __init__(self) -> None:
