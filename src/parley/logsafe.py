@@ -25,7 +25,8 @@ from typing import IO, Any, Literal
 
 LogFormat = Literal["text", "json"]
 
-LIMIT = 200  # characters of one untrusted value
+LIMIT = 200  # characters of one untrusted value (a field, uvicorn's access log arguments)
+ARG_LIMIT = 1000  # characters of any other argument (a turn's timing summary is ~400)
 MESSAGE_LIMIT = 2000  # characters of a whole message
 TRACE_LINE_LIMIT = 1000  # characters of one line of a traceback
 
@@ -76,16 +77,17 @@ def field(name: str, value: object) -> Field:
 class _Shown:
     """Any other argument, shown cleaned however the message formats it (%s, %r, %.80s)."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_limit", "_value")
 
-    def __init__(self, value: object) -> None:
+    def __init__(self, value: object, limit: int) -> None:
         self._value = value
+        self._limit = limit
 
     def __str__(self) -> str:
-        return clean(str(self._value))
+        return clean(str(self._value), self._limit)
 
     def __repr__(self) -> str:
-        return clean(repr(self._value))
+        return clean(repr(self._value), self._limit)
 
 
 class _Placeholder:
@@ -117,13 +119,20 @@ def _format(record: logging.LogRecord, args: tuple[Any, ...] | Mapping[str, Any]
         return f"{template} {args!r}"
 
 
+def _arg_limit(record: logging.LogRecord) -> int:
+    return LIMIT if record.name in _ARG_NAMES else ARG_LIMIT
+
+
 def text_message(record: logging.LogRecord) -> str:
     """The record's message with every argument cleaned, then the whole cleaned and capped."""
     args: Any = record.args
+    limit = _arg_limit(record)
     if isinstance(args, Mapping):
-        shown: Any = {k: v if _is_number(v) else _Shown(v) for k, v in args.items()}
+        shown: Any = {k: v if _is_number(v) else _Shown(v, limit) for k, v in args.items()}
     else:
-        shown = tuple(v if _is_number(v) or isinstance(v, Field) else _Shown(v) for v in args or ())
+        shown = tuple(
+            v if _is_number(v) or isinstance(v, Field) else _Shown(v, limit) for v in args or ()
+        )
     return clean(_format(record, shown).rstrip(), MESSAGE_LIMIT)
 
 
@@ -132,20 +141,22 @@ def json_fields(record: logging.LogRecord) -> tuple[str, dict[str, str]]:
     those arguments by name (uvicorn's access log arguments get their names too)."""
     args: Any = record.args
     names = _ARG_NAMES.get(record.name, ())
+    limit = _arg_limit(record)
     fields: dict[str, str] = {}
 
     def place(key: str | int, value: object) -> object:
         if _is_number(value):
             return value
+        cap = limit
         if isinstance(value, Field):
-            name, value = value.name, value.value
+            name, value, cap = value.name, value.value, LIMIT
         elif isinstance(key, int):
             name = names[key] if key < len(names) else f"arg{key}"
         else:
             name = key
         if name in fields or name in _RESERVED:
             name = f"{name}_{len(fields)}"
-        fields[name] = _cap(str(value))
+        fields[name] = _cap(str(value), cap)
         return _Placeholder(name)
 
     if isinstance(args, Mapping):
