@@ -42,6 +42,7 @@ _TITLES = {
     "browser": "browser measurements (real time, loopback)",
     "realtime": "realtime endpoint measurements (official client over loopback)",
     "cloud": "cloud adapter measurements (real time, local fake servers)",
+    "hostile": "hostile input measurements (real server over loopback, real time)",
 }
 
 

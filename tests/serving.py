@@ -9,16 +9,25 @@ from typing import Any, Literal
 
 import uvicorn
 
+from parley.server.serve import uvicorn_config
+from parley.settings import Settings
+
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
 
 @contextlib.asynccontextmanager
-async def serving(app: ASGIApp, *, lifespan: Literal["on", "off"] = "on") -> AsyncIterator[str]:
+async def serving(
+    app: ASGIApp, *, lifespan: Literal["on", "off"] = "on", settings: Settings | None = None
+) -> AsyncIterator[str]:
     """Run `app` on a free loopback port in this loop; yields "127.0.0.1:PORT".
 
-    `lifespan="off"` is for bare ASGI apps (the cloud fakes) that handle only HTTP.
+    `lifespan="off"` is for bare ASGI apps (the cloud fakes) that handle only HTTP. With
+    `settings`, uvicorn runs as `parley serve` runs it (parley.server.serve: its limits).
     """
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan=lifespan)
+    if settings is None:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_config=None, lifespan=lifespan)
+    else:
+        config = uvicorn_config(app, settings, host="127.0.0.1", port=0, lifespan=lifespan)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.table import Table
+
+from parley.logsafe import configure_logging
 
 console = Console()
 
@@ -29,6 +30,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the server")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        help="text: one line per record (default); json: one object per line",
+    )
     _provider_flags(serve)
     talk = commands.add_parser("talk", help="one spoken turn offline: question.wav -> reply.wav")
     talk.add_argument("--in", dest="question", type=Path, required=True, help="a WAV question")
@@ -51,11 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_bench_parser(commands)
     args = parser.parse_args(argv)
 
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(message)s",
-        handlers=[RichHandler(console=console, show_path=False)],
-    )
+    # Plain lines, never rich's highlighter: it took 22 s over one long URL (invariant 11).
+    configure_logging("text", level=logging.DEBUG if args.verbose else logging.INFO)
     if args.command == "serve":
         return _serve(args)
     if args.command == "talk":
@@ -92,17 +95,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from parley.server import create_app
-    from parley.server.serve import serve
+    from parley.server.serve import run
     from parley.settings import load_settings
 
-    flags = {k: getattr(args, k) for k in ("host", "port", "vad", "stt", "llm", "tts")}
-    settings = load_settings(args.settings, **flags)
+    names = ("host", "port", "vad", "stt", "llm", "tts", "log_format")
+    settings = load_settings(args.settings, **{k: getattr(args, k) for k in names})
+    configure_logging(settings.log_format, level=logging.DEBUG if args.verbose else logging.INFO)
     table = Table("kind", "provider", title="parley providers")
     for kind in ("vad", "stt", "llm", "tts"):
         table.add_row(kind, getattr(settings, kind))
     console.print(table)
-    app = create_app(settings)
-    serve(app, settings.host, settings.port)  # returns after SIGTERM/SIGINT, sessions hung up
+    run(create_app(settings), settings)
     return 0
 
 

@@ -12,12 +12,22 @@ from collections import Counter
 
 
 class ProblemCounter(Counter[str]):
-    def note(self, kind: str, logger: logging.Logger, message: str) -> bool:
-        """Count one more `kind`; log `message` if this occurrence is a power of two.
-        Returns whether it was logged."""
+    def due(self, kind: str) -> int | None:
+        """Count one more `kind`; its count if this occurrence should be logged (a power of
+        two), else None."""
         self[kind] += 1
         count = self[kind]
-        if count & (count - 1):
+        return None if count & (count - 1) else count
+
+    def note(self, kind: str, logger: logging.Logger, message: str, *args: object) -> bool:
+        """Count one more `kind`; log `message` if this occurrence is a power of two.
+        With `args`, `message` is a format string for them: pass what a peer sent as
+        `parley.logsafe.field`s, never inside `message`. Returns whether it was logged."""
+        count = self.due(kind)
+        if count is None:
             return False
-        logger.warning("%s (%d so far)", message, count)
+        if args:
+            logger.warning(f"{message} (%d so far)", *args, count)
+        else:
+            logger.warning("%s (%d so far)", message, count)
         return True

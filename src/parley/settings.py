@@ -103,6 +103,37 @@ class BrowserSettings(BaseModel):
     )
 
 
+class HttpSettings(BaseModel):
+    """Limits on every HTTP connection, against slow and oversized clients (docs/deploy.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="A request's headers must arrive within this, counted from the connection "
+        "or the previous response; then 408 and the connection is closed (slowloris).",
+    )
+    body_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="The Twilio webhook's body must arrive within this."
+    )
+    max_body_bytes: int = Field(
+        65_536,
+        ge=1024,
+        description="Largest webhook body (Twilio's are about 1 KB); larger ones get 413.",
+    )
+    keep_alive_s: float = Field(
+        5.0, gt=0, le=300, description="An idle keep-alive connection is closed after this."
+    )
+    max_connections: int | None = Field(
+        1000,
+        ge=1,
+        description="Past this many connections (calls included) new requests get 503; keep it "
+        "under the process's open-file limit (`ulimit -n`). None: no limit.",
+    )
+
+
 class RealtimeEndpointSettings(BaseModel):
     """The OpenAI Realtime API-compatible endpoint, `WS /v1/realtime` (docs/realtime.md)."""
 
@@ -143,6 +174,12 @@ class Settings(BaseSettings):
     llm: str = Field("llama", description="LLM provider by name.")
     tts: str = Field("piper", description="TTS provider by name.")
     session: SessionConfig = Field(default_factory=SessionConfig)
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="`text`: one line per record. `json`: one object per line, each value a "
+        "client sent in its own field (for log collectors).",
+    )
+    http: HttpSettings = Field(default_factory=HttpSettings)
     access_token: SecretStr | None = Field(
         None, description="When set, clients must present it to open a session."
     )

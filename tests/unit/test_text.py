@@ -87,3 +87,22 @@ def test_a_growing_partial_is_judged_only_when_it_cannot_be_a_backchannel() -> N
     assert could_be_backchannel("okay got", DEFAULT_BACKCHANNELS)  # "okay got it"
     assert not could_be_backchannel("okay so", DEFAULT_BACKCHANNELS)
     assert not could_be_backchannel("what", DEFAULT_BACKCHANNELS)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a" * 300_000, "!" * 300_000, "a." * 150_000, "x, " * 100_000, "Hi!!!)))" * 40_000],
+    ids=["word", "marks", "dots", "clauses", "closers"],
+)
+def test_a_huge_reply_is_split_in_linear_time_into_capped_segments(text: str) -> None:
+    """Invariant 11: a 300k-character reply without a space held the loop 3.9 s when every
+    cut rescanned the buffer (a run of "!" took minutes: the regex backtracked)."""
+    import time
+
+    splitter = SentenceSplitter()
+    started = time.perf_counter()
+    segments = splitter.push(text) + splitter.flush()
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.0  # about 60 ms here; the quadratic splitter took 5 s and more
+    assert max(len(s) for s in segments) <= 240
+    assert "".join(segments).replace(" ", "") == text.replace(" ", "")

@@ -18,9 +18,10 @@ from pathlib import Path
 from parley.benchmarks.events import EventLog
 from parley.benchmarks.spec import ServerSpec
 from parley.events import SessionEvent, TurnMetrics
+from parley.logsafe import configure_logging
 from parley.providers.fake import FakeSTT
 from parley.server import create_app
-from parley.server.serve import serve
+from parley.server.serve import run
 from parley.server.sessions import SessionManager
 from parley.server.state import ServerState
 from parley.session import Session
@@ -84,13 +85,13 @@ def _relative(metrics: TurnMetrics) -> dict[str, float | None]:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     spec = ServerSpec.model_validate_json(Path(args[0]).read_text())
-    logging.basicConfig(level=spec.log_level, format="%(asctime)s %(name)s %(message)s")
+    configure_logging("text", level=logging.getLevelNamesMapping()[spec.log_level.upper()])
     settings = spec.parley_settings()
     app = create_app(settings)
     log = EventLog(spec.events)
     state: ServerState = app.state.parley
     instrument(state, twilio_calls(app), log)
-    serve(app, settings.host, settings.port)
+    run(app, settings)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Request, WebSocket
 
+from parley.problems import ProblemCounter
 from parley.server.metrics import ServerMetrics
 from parley.server.providers import ProviderLoader
 from parley.server.sessions import SessionManager
@@ -30,6 +31,7 @@ class ServerState:
     loader: ProviderLoader
     sessions: SessionManager
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
+    problems: ProblemCounter = field(default_factory=ProblemCounter)  # bad requests, by kind
 
     def new_session(
         self,

@@ -30,6 +30,8 @@ from parley.session.splitter import SentenceSplitter
 from parley.session.supervisor import Supervisor, close_within
 from parley.types import ChatMessage
 
+_SLICE = 4096  # characters of LLM text split at a time: about a millisecond of splitting
+
 
 class Responder:
     def __init__(
@@ -96,8 +98,11 @@ class Responder:
                 if first:
                     self._recorder.mark(response_id, "llm_first_token", timing.now())
                     first = False
-                for segment in splitter.push(delta):
-                    self._say(response_id, segment, tts_stream)
+                for start in range(0, len(delta), _SLICE):
+                    if start:  # a huge delta: the loop runs between slices (invariant 11)
+                        await asyncio.sleep(0)
+                    for segment in splitter.push(delta[start : start + _SLICE]):
+                        self._say(response_id, segment, tts_stream)
         except Exception as exc:
             self._fail(response_id, "llm", exc)
         finally:

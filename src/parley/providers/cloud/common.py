@@ -55,6 +55,12 @@ def redact(text: str, *secrets: SecretStr | None) -> str:
     return text
 
 
+def quoted(text: str, *secrets: SecretStr | None, limit: int = 200) -> str:
+    """A server's text for an error or a log: redacted first, then cut to `limit`
+    characters (cut first, a key straddling the cut would keep all but its tail)."""
+    return redact(text, *secrets)[:limit].strip()
+
+
 def is_loopback(url: str) -> bool:
     host = urlsplit(url).hostname or ""
     if host == "localhost":
@@ -90,7 +96,7 @@ async def open_websocket(
         )
     except InvalidStatus as exc:
         status = exc.response.status_code
-        body = redact(exc.response.body.decode("utf-8", "replace")[:200], secret).strip()
+        body = quoted(exc.response.body.decode("utf-8", "replace"), secret)
         detail = f"HTTP {status}" + (f": {body}" if body else "")
         if status in (401, 403):
             raise CredentialsError(f"{provider}: bad credentials ({detail})") from None

@@ -38,6 +38,7 @@ from parley.providers.cloud.common import (
     UnreachableError,
     backoff,
     is_loopback,
+    quoted,
     redact,
     require_key,
 )
@@ -215,8 +216,8 @@ class OpenAIChatLLM(LLM):
         if status in (401, 403):
             what = f"HTTP {status}" + (f", {code}" if code else "")
             raise CredentialsError(f"{PROVIDER}: bad credentials ({what})")
+        message = quoted(message, self.settings.api_key)
         detail = f"HTTP {status}" + (f": {message}" if message else "")
-        detail = redact(detail, self.settings.api_key)
         refused = [f for f in TOKEN_FIELDS if param == f or f"'{f}'" in message or
                    f": {f}" in message]  # fmt: skip
         if status == 400 and refused:
@@ -285,9 +286,8 @@ def _error_of(body: bytes) -> tuple[str | None, str, str | None]:
     try:
         reply = ErrorReply.model_validate_json(body)
     except ValidationError:
-        text = body.decode("utf-8", "replace").strip()
-        return None, text[:200], None
+        return None, body.decode("utf-8", "replace"), None
     if reply.error is None:
-        return None, body.decode("utf-8", "replace").strip()[:200], None
+        return None, body.decode("utf-8", "replace"), None
     code = None if reply.error.code is None else str(reply.error.code)
-    return code, reply.error.message[:200], reply.error.param
+    return code, reply.error.message, reply.error.param  # quoted (redacted, then cut) by the caller

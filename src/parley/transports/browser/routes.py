@@ -25,6 +25,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, WebSocket
 from fastapi.responses import FileResponse
 
+from parley.logsafe import field
 from parley.server.state import ServerNotReadyError, ServerState, server_state
 from parley.transports.browser.transport import BrowserTransport
 
@@ -96,7 +97,7 @@ async def browser_socket(websocket: WebSocket) -> None:
     transport = BrowserTransport(websocket, state.settings.browser)
     refusal = _refusal(state, websocket, offered)
     if refusal is not None:
-        log.warning("browser connection refused: %s", refusal[1])
+        log.warning("browser connection refused: %s", field("reason", refusal[1]))
         transport.refuse(*refusal)
         await transport.aclose(code=1008)
         return

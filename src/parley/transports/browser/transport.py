@@ -32,6 +32,7 @@ from parley.audio.frames import AudioFormatError, AudioFrame
 from parley.audio.resample import resample
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import SessionEvent
+from parley.logsafe import field
 from parley.problems import ProblemCounter
 from parley.settings import BrowserSettings
 from parley.transports import wire_json
@@ -220,7 +221,7 @@ class BrowserTransport(Transport):
 
     def problem(self, code: str, message: str) -> None:
         """Bad input: tell the page, log the first few of each kind, carry on."""
-        self.problems.note(code, log, f"{self.session_id}: {message}")
+        self.problems.note(code, log, "%s: %s", self.session_id, field("problem", message))
         # optional: a page that floods bad input and never reads would pile these up
         self._queue.put(ErrorMessage(code=code, message=message).model_dump_json(), optional=True)
 

@@ -14,6 +14,7 @@ import logging
 
 from fastapi import APIRouter, WebSocket
 
+from parley.logsafe import field
 from parley.server.state import ServerNotReadyError, ServerState, server_state
 from parley.transports.realtime.config import RealtimeConfig, server_vad_of
 from parley.transports.realtime.server_events import Dialect, new_id
@@ -52,7 +53,7 @@ async def realtime_socket(websocket: WebSocket) -> None:
     )
     refusal = _refusal(state, websocket, offered)
     if refusal is not None:
-        log.warning("realtime connection refused: %s", refusal[1])
+        log.warning("realtime connection refused: %s", field("reason", refusal[1]))
         transport.refuse(*refusal)
         await transport.aclose(code=1008)
         return

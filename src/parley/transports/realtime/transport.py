@@ -32,6 +32,7 @@ from parley.events import (
     ErrorEvent,
     SessionEvent,
 )
+from parley.logsafe import field
 from parley.problems import ProblemCounter
 from parley.session import Session
 from parley.settings import RealtimeEndpointSettings
@@ -213,7 +214,9 @@ class RealtimeTransport(Transport):
             self.ctx.client_event_id = None
 
     def _reject(self, rejection: Rejection) -> None:
-        self.problems.note(rejection.code, log, f"{self.session_id}: {rejection.message}")
+        self.problems.note(
+            rejection.code, log, "%s: %s", self.session_id, field("problem", rejection.message)
+        )
         self.ctx.error(
             rejection.code, rejection.message, rejection.param, event_id=rejection.event_id
         )

@@ -25,12 +25,15 @@ from pydantic import SecretStr
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
+from parley.logsafe import field
+from parley.server.limits import BodyRefusedError, read_form
 from parley.server.state import ServerNotReadyError, SessionIdInUseError, server_state
 from parley.session import Session
 from parley.settings import Settings, TwilioSettings
 from parley.transports.twilio.messages import StreamStart
 from parley.transports.twilio.rest import TwilioRest, TwilioRestError
 from parley.transports.twilio.transport import (
+    CALL_SID,
     HangUpCall,
     StreamNotStartedError,
     TwilioTransport,
@@ -72,7 +75,8 @@ class TwilioCalls:
             try:
                 callback(call, session)
             except Exception:
-                log.exception("twilio call %s: an on_call_started callback failed", call.call_sid)
+                log.exception("twilio call %s: an on_call_started callback failed",
+                              field("call_sid", call.call_sid))  # fmt: skip
 
     def _ended(self, call_sid: str) -> None:
         self._sessions.pop(call_sid, None)
@@ -129,22 +133,34 @@ async def voice_webhook(request: Request) -> Response:
     needs_access = settings.auth_token is None and state.settings.access_token is not None
     if needs_access and not state.token_matches(_basic_password(request)):
         # The challenge is what makes Twilio send the user:token@ of the webhook URL.
-        log.warning("twilio webhook: refused a request without the access token")
+        state.problems.note(
+            "access token", log, "twilio webhook: refused a request without the access token"
+        )
         return Response("unauthorized: the webhook URL needs the access token",
                         status_code=401, media_type="text/plain",
                         headers={"WWW-Authenticate": 'Basic realm="parley"'})  # fmt: skip
-    form = await request.form()
+    try:
+        form = await read_form(request, state.settings.http)
+    except BodyRefusedError as exc:
+        state.problems.note(exc.kind, log, "twilio webhook: refused %s", exc.reason)
+        return Response(f"refused: {exc.reason}", status_code=exc.status, media_type="text/plain")
     if settings.auth_token is not None:
         signature = request.headers.get("X-Twilio-Signature")
         validator = RequestValidator(settings.auth_token.get_secret_value())
         if not signature or not validator.validate(public_url(request, settings), form, signature):
             problem = "no X-Twilio-Signature" if not signature else "a wrong X-Twilio-Signature"
-            log.warning("twilio webhook: refused a request with %s", problem)
+            state.problems.note("signature", log, "twilio webhook: refused a request with %s",
+                                problem)  # fmt: skip
             return Response(f"forbidden: {problem}", status_code=403, media_type="text/plain")
     call_sid = str(form.get("CallSid", ""))
+    if CALL_SID.fullmatch(call_sid) is None:  # before it is logged or signed: 34 characters
+        state.problems.note("call sid", log, "twilio webhook: refused a CallSid of %d characters "
+                            "that is not a Twilio Call SID", len(call_sid))  # fmt: skip
+        return Response("refused: CallSid is not a Twilio Call SID", status_code=400)
+    call = field("call_sid", call_sid)
     twiml = VoiceResponse()
     if not state.loader.ready:
-        log.warning("twilio call %s: refused, providers not ready", call_sid or "(unknown)")
+        log.warning("twilio call %s: refused, providers not ready", call)
         twiml.say("Sorry, the assistant is not ready yet. Please call again in a minute.")
         twiml.hangup()
         return Response(str(twiml), media_type="application/xml")
@@ -158,7 +174,8 @@ async def voice_webhook(request: Request) -> Response:
     for name, value in parameters.items():
         stream.parameter(name=name, value=value)
     twiml.append(connect)
-    log.info("twilio call %s: answered, streaming to wss://%s/twilio/media", call_sid, host)
+    log.info("twilio call %s: answered, streaming to wss://%s/twilio/media", call,
+             field("host", host))  # fmt: skip
     return Response(str(twiml), media_type="application/xml")
 
 
@@ -178,7 +195,8 @@ async def media_stream(websocket: WebSocket) -> None:
         _check_token(call, stream_key(state.settings))
         session = state.new_session(transport, session_id=f"twilio-{call.call_sid}")
     except (StreamNotStartedError, ServerNotReadyError, SessionIdInUseError) as exc:
-        log.warning("twilio call %s: stream refused: %s", transport.call_id, exc)
+        reason = field("reason", exc)
+        log.warning("twilio call %s: stream refused: %s", transport.call_field, reason)
         transport.stopped = True  # no session: nothing to hang up by REST
         await transport.aclose()
         return
@@ -214,8 +232,8 @@ def _rest_hangup(settings: TwilioSettings) -> HangUpCall | None:
         try:
             outcome = await rest.hang_up(call_sid)
         except (TwilioRestError, ValueError) as exc:
-            log.error("twilio call %s: REST hangup failed: %s", call_sid, exc)
+            log.error("twilio call %s: REST hangup failed: %s", field("call_sid", call_sid), exc)
         else:
-            log.info("twilio call %s: hung up by REST (%s)", call_sid, outcome)
+            log.info("twilio call %s: hung up by REST (%s)", field("call_sid", call_sid), outcome)
 
     return hang_up

@@ -18,6 +18,7 @@ import base64
 import binascii
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
@@ -27,6 +28,7 @@ from parley.audio.codecs import pcm16_to_ulaw, ulaw_to_pcm16
 from parley.audio.frames import AudioFrame
 from parley.audio.resample import resample
 from parley.events import SessionEvent
+from parley.logsafe import Field, field
 from parley.problems import ProblemCounter
 from parley.transports import wire_json
 from parley.transports.base import (
@@ -61,6 +63,9 @@ log = logging.getLogger("parley.twilio")
 
 TWILIO_RATE = 8000
 HangUpCall = Callable[[str], Awaitable[None]]
+# Twilio's ids: two letters naming the kind, then 32 hex digits (CA... a call, MZ... a stream).
+CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
+STREAM_SID = re.compile(r"MZ[0-9a-fA-F]{32}")
 
 
 class StreamNotStartedError(Exception):
@@ -93,6 +98,11 @@ class TwilioTransport(Transport):
         return self.call.call_sid if self.call is not None else "(before start)"
 
     @property
+    def call_field(self) -> Field:
+        """The call id for a log call (see parley.logsafe)."""
+        return field("call_sid", self.call_id)
+
+    @property
     def marks(self) -> MarkLedger:
         return self._marks
 
@@ -110,15 +120,30 @@ class TwilioTransport(Transport):
                         case Connected():
                             continue
                         case Start():
+                            self._check_ids(message)
                             self._check_format(message.start)
                             self.call = message.start
-                            log.info("twilio call %s: stream %s started", self.call_id,
-                                     message.stream_sid)  # fmt: skip
+                            stream = field("stream_sid", message.stream_sid)
+                            log.info("twilio call %s: stream %s started", self.call_field, stream)
                             return message.start
                         case _:
                             self._complain("early", f"`{message.event}` before `start`: dropped")
         except TimeoutError:
             raise StreamNotStartedError(f"no `start` within {limit:g} s") from None
+
+    @staticmethod
+    def _check_ids(message: Start) -> None:
+        """Refuse a `start` whose ids are not Twilio's before any of them is logged or used:
+        a Call SID is 34 characters, not 60,000."""
+        for name, value, pattern in (
+            ("callSid", message.start.call_sid, CALL_SID),
+            ("streamSid", message.stream_sid, STREAM_SID),
+            ("start.streamSid", message.start.stream_sid, STREAM_SID),
+        ):
+            if pattern.fullmatch(value) is None:
+                raise StreamNotStartedError(
+                    f"`start` with a {name} of {len(value)} characters that is not a Twilio id"
+                )
 
     def _check_format(self, start: StreamStart) -> None:
         fmt = start.media_format
@@ -163,7 +188,7 @@ class TwilioTransport(Transport):
                 return DtmfDigit(message.dtmf.digit)
             case Stop():
                 self.stopped = True
-                log.info("twilio call %s: stream stopped by Twilio", self.call_id)
+                log.info("twilio call %s: stream stopped by Twilio", self.call_field)
                 return Hangup("Twilio stopped the stream")
         return None
 
@@ -216,7 +241,8 @@ class TwilioTransport(Transport):
         return None
 
     def _complain(self, kind: str, problem: str) -> None:
-        self.problems.note(kind, log, f"twilio call {self.call_id}: {problem}")
+        detail = field("problem", problem)
+        self.problems.note(kind, log, "twilio call %s: %s", self.call_field, detail)
 
     # --- outbound (synchronous, never blocks) ---------------------------------------------
 

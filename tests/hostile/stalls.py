@@ -1,0 +1,148 @@
+"""Long inputs sent to a running server while a probe measures the event loop's longest stall.
+
+The probe sleeps 5 ms at a time in the server's own loop. Between two of its turns, whatever
+else ran on the loop (a handler, a validator, a log formatter) held it: the probe records the
+CPU time the loop's thread spent in that gap, which is that work's cost whatever else the
+machine is doing, and also how late it woke (wall time, which on a loaded machine includes
+the time the process waited for a core). Each input is sent on its own, after a quiet moment,
+and gets the longest stall seen while it was handled (up to its reply or close, then a short
+settle).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlencode
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+PROBE_PERIOD = 0.005
+SETTLE = 0.1  # after the reply: log records of the input are written by then
+
+
+class StallProbe:
+    """Since the last `reset`: the most CPU time the loop spent between two 5 ms sleeps
+    (`worst`), and the longest lateness of one (`worst_wall`)."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self.worst_wall = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + PROBE_PERIOD
+            cpu = time.thread_time()
+            await asyncio.sleep(PROBE_PERIOD)
+            self.worst = max(self.worst, time.thread_time() - cpu)
+            self.worst_wall = max(self.worst_wall, loop.time() - due)
+
+    def reset(self) -> None:
+        self.worst = self.worst_wall = 0.0
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[StallProbe]:
+        self._task = asyncio.create_task(self._run())
+        try:
+            yield self
+        finally:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def _twilio_start(call_sid: str, parameters: dict[str, object]) -> str:
+    return json.dumps({
+        "event": "start",
+        "streamSid": "MZ" + "0" * 32,
+        "start": {
+            "streamSid": "MZ" + "0" * 32,
+            "accountSid": "AC" + "0" * 32,
+            "callSid": call_sid,
+            "customParameters": parameters,
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+        },
+    })  # fmt: skip
+
+
+async def http(host: str, head: str, body: bytes = b"") -> bytes:
+    """One raw HTTP/1.1 request (`head` without Host and Connection); the whole answer.
+    Raw, since an HTTP client costs this loop more than the server does (its TLS setup)."""
+    hostname, port = host.split(":")
+    reader, writer = await asyncio.open_connection(hostname, int(port))
+    try:
+        writer.write(f"{head}\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode() + body)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 300)
+    finally:
+        writer.close()
+
+
+async def long_path(host: str) -> None:
+    """GET /health?"xxxx...: a quote and 64k word characters (uvicorn's access log shows the
+    query string as it came; rich's highlighter took 22.6 s over it)."""
+    await http(host, 'GET /health?"' + "a" * 64_000 + " HTTP/1.1")
+
+
+async def twilio_start(host: str, call_sid: str, parameters: dict[str, object]) -> None:
+    """A media stream whose `start` carries `call_sid` and `parameters`; read until closed
+    (or 1 s of the call)."""
+    async with connect(f"ws://{host}/twilio/media", max_size=2**20) as ws:
+        await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+        await ws.send(_twilio_start(call_sid, parameters))
+        with contextlib.suppress(TimeoutError, ConnectionClosed):
+            async with asyncio.timeout(1.0):
+                async for _ in ws:
+                    pass
+
+
+async def realtime_unknown_parameter(host: str) -> None:
+    """session.update with an unknown parameter: a quote and 16k word characters. The error
+    event names it."""
+    async with connect(f"ws://{host}/v1/realtime", max_size=2**24) as ws:
+        await ws.recv()  # session.created
+        update = {"type": "session.update", "session": {"'" + "k" * 16_384: 1}}
+        await ws.send(json.dumps(update))
+        async with asyncio.timeout(10):
+            while json.loads(await ws.recv())["type"] != "error":
+                pass
+
+
+async def voice_webhook(host: str, call_sid: str) -> None:
+    """POST /twilio/voice with a long CallSid."""
+    body = urlencode({"CallSid": call_sid}).encode()
+    head = "POST /twilio/voice HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded"
+    await http(host, f"{head}\r\nContent-Length: {len(body)}", body)
+
+
+Sender = Callable[[str], Awaitable[None]]
+
+LONG_INPUTS: dict[str, Sender] = {
+    'GET /health?" + 64k chars': long_path,
+    "twilio start, 16k callSid": lambda host: twilio_start(host, "CA" + "1" * 16_382, {}),
+    "twilio start, 60k callSid": lambda host: twilio_start(host, "CA" + "1" * 60_000, {}),
+    "twilio start, 16k customParameters key": lambda host: twilio_start(
+        host, "CA" + "1" * 32, {"k" * 16_384: 1}
+    ),
+    "realtime, 16k unknown session parameter": realtime_unknown_parameter,
+    "POST /twilio/voice, 16k CallSid": lambda host: voice_webhook(host, "CA" + "1" * 16_382),
+}
+
+
+async def measure_stalls(host: str) -> dict[str, tuple[float, float]]:
+    """The longest loop stall while each long input was handled, by input: (CPU s, wall s)."""
+    stalls: dict[str, tuple[float, float]] = {}
+    async with StallProbe().running() as probe:
+        for name, send in LONG_INPUTS.items():
+            await asyncio.sleep(SETTLE)
+            probe.reset()
+            await send(host)
+            await asyncio.sleep(SETTLE)
+            stalls[name] = (probe.worst, probe.worst_wall)
+    return stalls
