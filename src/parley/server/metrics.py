@@ -7,9 +7,14 @@ it never touches the audio path.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from parley.events import AgentResponseDone, AgentResumed, ErrorEvent, SessionEvent, TurnMetrics
+from parley.providers.local.model_host.client import ModelHost
 
 # Voice-to-voice lives between a few hundred ms and a few seconds.
 _V2V_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0)
@@ -44,6 +49,10 @@ class ServerMetrics:
             registry=self.registry,
         )  # fmt: skip
 
+    def watch_model_process(self, host: Callable[[], ModelHost | None]) -> None:
+        """Report the model process (restarts, up, memory), read at each scrape."""
+        self.registry.register(_ModelProcessCollector(host))
+
     def observe(self, event: SessionEvent) -> None:
         match event:
             case AgentResponseDone(status=status):
@@ -58,3 +67,34 @@ class ServerMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _ModelProcessCollector(Collector):
+    """The model process's numbers live in its host, not in this registry: read them when
+    scraped (the Prometheus way for counts kept elsewhere)."""
+
+    def __init__(self, host: Callable[[], ModelHost | None]) -> None:
+        self._host = host
+
+    def collect(self) -> Iterator[Metric]:
+        host = self._host()
+        status = host.status() if host is not None else None
+        restarts = CounterMetricFamily(
+            "parley_model_process_restarts",
+            "Times the embedded models' process was restarted after it died.",
+            value=status.restarts if status else 0,
+        )
+        up = GaugeMetricFamily(
+            "parley_model_process_up",
+            "1 while the embedded models' process is running with its models loaded.",
+            value=1 if status is not None and status.state == "ready" else 0,
+        )
+        rss = GaugeMetricFamily(
+            "parley_model_process_resident_bytes",
+            "Resident memory of the embedded models' process.",
+            value=(status.rss_bytes or 0) if status else 0,
+        )
+        yield from (restarts, up, rss)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
