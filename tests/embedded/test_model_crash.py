@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from parley.events import AgentResponseDone, ErrorEvent, SessionEnded
+from parley.providers.base import ProviderError
 from parley.providers.local import assets
 from parley.providers.local.llama import LlamaLLM
 from parley.providers.local.model_host.client import ModelHost
@@ -108,3 +109,31 @@ def test_a_segfault_in_the_llm_costs_a_turn_not_the_call(
     assert len(users) == 3 and "france" in users[0] and "sky" in users[2], history
     assert history.index(("assistant", done[0].text.lower())) < history.index(("user", users[1]))
     assert host.status().restarts == 1 and host.status().state == "ready"
+
+
+def test_whisper_and_piper_crashes_fail_one_request_and_the_next_is_served(
+    fault: Path, speak: Speak
+) -> None:
+    host = ModelHost(env={"PARLEY_MODEL_FAULT": str(fault)})
+    voice, voice_config = assets.joe_voice()
+    tts = PiperTTS(voice, voice_config, host=host)
+    stt = WhisperSTT(assets.whisper_tiny_en(), host=host)
+    question = speak("What is the capital city of France?")
+
+    async def synthesize() -> float:
+        return sum([chunk.audio.duration async for chunk in tts.synthesize("Hello there.")])
+
+    try:
+        fault.write_text("tts:abort")
+        with pytest.raises(ProviderError, match=r"model process died \(SIGABRT\); restarting"):
+            asyncio.run(synthesize())
+        assert asyncio.run(synthesize()) > 0.3  # the restarted process speaks
+        fault.write_text("stt:segv")
+        with pytest.raises(ProviderError, match=r"model process died \(SIGSEGV\); restarting"):
+            asyncio.run(stt.transcribe(question))
+        assert "france" in asyncio.run(stt.transcribe(question)).lower()
+        assert host.status().restarts == 2
+    finally:
+        tts.close()
+        stt.close()
+    assert host.status().state == "stopped"  # the last model unloaded: the process is gone
