@@ -1,11 +1,11 @@
 """The model process: loads the models it is asked for and answers requests over its channel.
 
 Started by the session process (client.py) as `python -m parley.providers.local.model_host.child
-FD`, FD being its end of a socket pair. Each model gets its own worker thread, so requests to one
-model run one at a time, first come first served, while the other models work in parallel;
-this thread only reads the channel, so a cancel arrives while a model is busy and is seen by
-the model's loop at its next item. The process ends when the channel closes: it never outlives
-the session process.
+FD PARENT_PID`, FD being its end of a socket pair. Each model gets its own worker thread, so
+requests to one model run one at a time, first come first served, while the other models work
+in parallel. The main thread only reads the channel (so the session process's writes never
+wait on it): a cancel arrives while a model is busy and is seen by the model's loop at its next
+item. The process ends when the channel closes: it never outlives the session process.
 """
 
 from __future__ import annotations
@@ -67,8 +67,9 @@ class ModelProcess:
                 gone.worker.close()  # queued calls are dropped; the model goes with its thread
         elif op == "run":
             target = self._models.get(model_id)
-            if target is None:
-                self._send({"job": job, "error": f"model {model_id} is not loaded"})
+            if target is None:  # (sent from another thread: this one only ever reads)
+                error = {"job": job, "error": f"model {model_id} is not loaded"}
+                threading.Thread(target=self._send, args=(error,), daemon=True).start()
                 return
             stop = self._stops[job] = threading.Event()
             future = target.worker.submit(self._run, target, job, header, payload, stop)
