@@ -242,3 +242,10 @@ def test_health_and_metrics_show_the_model_process_and_its_restarts(host: ModelH
         metrics = client.get("/metrics").text
     assert "parley_model_process_restarts_total 1.0" in metrics
     assert "parley_model_process_up 1.0" in metrics
+
+
+def test_the_benchmark_counts_the_model_process_as_part_of_the_server(host: ModelHost) -> None:
+    from parley.benchmarks.process import _process_tree
+
+    scripted(host)
+    assert host.status().pid in _process_tree(os.getpid())
