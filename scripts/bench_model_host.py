@@ -139,6 +139,23 @@ async def restart_time(llm: LlamaLLM, times: int) -> None:
           f"({host.status().restarts} restarts)")  # fmt: skip
 
 
+async def bare_channel(runs: int) -> None:
+    """The channel alone: a one-token request to a model-free engine, many times."""
+    engine, model, worker = (
+        ScriptedEngine({}),
+        RemoteModel(shared_host(), "scripted", {}),
+        ModelWorker("bare"),
+    )
+    inside, through = [], []
+    for _ in range(runs):
+        inside.append(await in_process(worker, engine, {"count": 1}))
+        through.append(await remote(lambda: model.stream({"count": 1})))
+    print(f"bare in-process  {summary(inside)}")
+    print(f"bare child       {summary(through)}")
+    print(f"bare added (paired)  {summary([c - i for c, i in zip(through, inside, strict=True)])}")
+    model.close()
+
+
 def in_process_rss() -> None:
     """The old way, for comparison: the three models loaded in this process."""
     before = rss_mb()
@@ -156,9 +173,13 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=3)
     parser.add_argument("--in-process-rss", action="store_true")
     parser.add_argument("--child-first", action="store_true", help="the child's run first")
+    parser.add_argument("--bare-only", type=int, default=0, help="only the channel, N runs")
     args = parser.parse_args()
     if args.in_process_rss:
         in_process_rss()
+        return
+    if args.bare_only:
+        asyncio.run(bare_channel(args.bare_only))
         return
     if args.restarts:
         subprocess.run([sys.executable, __file__, "--in-process-rss"], check=True)
