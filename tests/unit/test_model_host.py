@@ -249,3 +249,12 @@ def test_the_benchmark_counts_the_model_process_as_part_of_the_server(host: Mode
 
     scripted(host)
     assert host.status().pid in _process_tree(os.getpid())
+
+
+def test_a_child_that_keeps_dying_backs_off_and_is_reported_failed(host: ModelHost) -> None:
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match=r"keeps failing \(last: exited with status 3\)"):
+        RemoteModel(host, "scripted", {"exit_on_load": 3})
+    status = host.status()
+    assert status.restarts == 2 and status.last_exit == "exited with status 3"
+    assert time.monotonic() - started >= 0.1 + 0.2  # the back-off doubled between tries

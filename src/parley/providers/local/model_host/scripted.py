@@ -7,6 +7,7 @@ model. With a `journal` file it writes what it did there (the test reads it afte
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ class ScriptedEngine:
         journal = options.get("journal")
         self._journal = Path(journal) if journal else None
         time.sleep(float(options.get("load_seconds", 0.0)))
+        if exit_status := options.get("exit_on_load"):  # a model that kills its process
+            os._exit(int(exit_status))
 
     def run(self, request: Header, payload: bytes, stop: threading.Event) -> Iterator[Item]:
         """`count` tokens "0 ", "1 "... `delay` seconds apart; the payload comes back last."""
