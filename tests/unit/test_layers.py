@@ -21,6 +21,7 @@ LAYERS: dict[str, int] = {
     "parley.events": SHARED,
     "parley.timing": SHARED,
     "parley.problems": SHARED,
+    "parley.logsafe": SHARED,  # escapes what clients sent, for every layer that logs it
     "parley.audio": 1,
     "parley.conversation": 2,
     "parley.providers": 3,

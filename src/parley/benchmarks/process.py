@@ -1,7 +1,8 @@
 """A benchmark server in a process of its own: started from a spec, watched, stopped.
 
 Each framework gets its own process so its CPU and memory are its own: the harness reads the
-process's resident memory and CPU time from /proc. The server's output goes to a log file
+resident memory and CPU time from /proc, of the server and every process under it (parley's
+models run in a child process of the server). The server's output goes to a log file
 beside its spec, which is shown when it fails to start.
 """
 
@@ -47,19 +48,52 @@ class ServerProcess:
         return read_events(self.spec.events)
 
     def rss_bytes(self) -> int:
-        """Resident memory of the server process now."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
-        return int(line.split()[1]) * 1024
+        """Resident memory of the server process and its descendants now."""
+        total = 0
+        for pid in _process_tree(self.process.pid):
+            with contextlib.suppress(OSError, StopIteration):
+                status = Path(f"/proc/{pid}/status").read_text()
+                line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
+                total += int(line.split()[1]) * 1024
+        return total
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) the server process has used so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time (user + system) the server and its descendants have used so far,
+        including descendants that have exited (a model process that crashed)."""
+        ticks = 0
+        for pid in _process_tree(self.process.pid):
+            with contextlib.suppress(OSError):
+                fields = _stat_fields(pid)
+                ticks += int(fields[11]) + int(fields[12])
+                if pid == self.process.pid:
+                    ticks += int(fields[13]) + int(fields[14])  # children it has reaped
+        return ticks / os.sysconf("SC_CLK_TCK")
 
     def log_tail(self, lines: int = 30) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name: field 0 is the state, 1 the parent."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _process_tree(root: int) -> list[int]:
+    """`root` and every process descended from it, found by their parents in /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                children.setdefault(int(_stat_fields(int(entry.name))[1]), []).append(
+                    int(entry.name)
+                )
+    tree, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        tree.append(pid)
+        pending.extend(children.get(pid, ()))
+    return tree
 
 
 @contextlib.asynccontextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import asdict
 from typing import Literal
 
 from fastapi import FastAPI
@@ -27,11 +28,23 @@ class ProviderHealth(BaseModel):
     error: str | None
 
 
+class ModelProcessHealth(BaseModel):
+    """The child process running the embedded models (DESIGN.md invariant 12)."""
+
+    state: Literal["stopped", "starting", "ready", "restarting", "failed"]
+    pid: int | None
+    restarts: int
+    last_exit: str | None
+    rss_bytes: int | None
+    models: list[str]
+
+
 class Health(BaseModel):
     status: Literal["ok", "loading", "failed"]
     version: str
     providers: dict[str, ProviderHealth]
     sessions: int
+    model_process: ModelProcessHealth | None  # None: no embedded model in use
 
 
 def create_app(settings: Settings | None = None, *, providers: Providers | None = None) -> FastAPI:
@@ -51,6 +64,7 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await state.sessions.close_all(settings.session.close_deadline_s + 1.0)
+            await asyncio.to_thread(state.loader.close)  # stops the model process
 
     app = FastAPI(title="parley", version=__version__, lifespan=lifespan)
     app.state.parley = state
@@ -75,6 +89,13 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
         status: Literal["ok", "loading", "failed"] = (
             "ok" if loader.ready else "failed" if loader.failed else "loading"
         )
+        host = state.model_host()
+        model_process = None
+        if host is not None:
+            process = host.status()
+            model_process = ModelProcessHealth(**asdict(process))
+            if process.state == "failed":
+                status = "failed"  # turns cannot be answered until it comes back
         body = Health(
             status=status,
             version=__version__,
@@ -85,6 +106,7 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
                 for kind, s in loader.status.items()
             },
             sessions=len(state.sessions),
+            model_process=model_process,
         )
         return JSONResponse(body.model_dump(), status_code=200 if status == "ok" else 503)
 

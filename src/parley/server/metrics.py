@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Iterator
 
 from prometheus_client import (
     CollectorRegistry,
@@ -20,8 +21,11 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from parley.events import AgentResponseDone, AgentResumed, ErrorEvent, SessionEvent, TurnMetrics
+from parley.providers.local.model_host.client import ModelHost
 
 # Voice-to-voice lives between a few hundred ms and a few seconds.
 _V2V_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0)
@@ -67,6 +71,10 @@ class ServerMetrics:
         )
         self.lag = LoopLag()
 
+    def watch_model_process(self, host: Callable[[], ModelHost | None]) -> None:
+        """Report the model process (restarts, up, memory), read at each scrape."""
+        self.registry.register(_ModelProcessCollector(host))
+
     def observe(self, event: SessionEvent) -> None:
         match event:
             case AgentResponseDone(status=status):
@@ -105,3 +113,34 @@ class LoopLag:
             due = loop.time() + self.interval
             await asyncio.sleep(self.interval)
             self._worst = max(self._worst, loop.time() - due)
+
+
+class _ModelProcessCollector(Collector):
+    """The model process's numbers live in its host, not in this registry: read them when
+    scraped (the Prometheus way for counts kept elsewhere)."""
+
+    def __init__(self, host: Callable[[], ModelHost | None]) -> None:
+        self._host = host
+
+    def collect(self) -> Iterator[Metric]:
+        host = self._host()
+        status = host.status() if host is not None else None
+        restarts = CounterMetricFamily(
+            "parley_model_process_restarts",
+            "Times the embedded models' process was restarted after it died.",
+            value=status.restarts if status else 0,
+        )
+        up = GaugeMetricFamily(
+            "parley_model_process_up",
+            "1 while the embedded models' process is running with its models loaded.",
+            value=1 if status is not None and status.state == "ready" else 0,
+        )
+        rss = GaugeMetricFamily(
+            "parley_model_process_resident_bytes",
+            "Resident memory of the embedded models' process.",
+            value=(status.rss_bytes or 0) if status else 0,
+        )
+        yield from (restarts, up, rss)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())

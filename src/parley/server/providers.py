@@ -7,6 +7,7 @@ load once at startup. Loading runs off the event loop so /health answers meanwhi
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ class ProviderLoader:
     def __init__(self, settings: Settings, preloaded: Providers | None = None) -> None:
         self._settings = settings
         self._built: dict[str, Any] = {}
+        self._owned: list[Any] = []  # built here (not preloaded): closed by close()
         names = {"vad": settings.vad, "stt": settings.stt, "llm": settings.llm, "tts": settings.tts}
         self.status = {kind: ProviderStatus(kind, names[kind]) for kind in registry.KINDS}
         if preloaded is not None:
@@ -78,8 +80,21 @@ class ProviderLoader:
                 log.error("%s provider %r failed to load: %s", kind, status.name, status.error)
             else:
                 self._built[kind] = provider
+                self._owned.append(provider)
                 status.state = "ready"
                 status.load_seconds = time.perf_counter() - started
                 log.info("%s provider %r ready in %.1f s", kind, status.name, status.load_seconds)
             if progress:
                 progress(status)
+
+    def close(self) -> None:
+        """Release what the loaded providers hold (the embedded ones unload their models, and
+        the model process stops with the last). Blocking: call it from a worker thread."""
+        owned, self._owned = self._owned, []
+        for provider in owned:
+            closer = getattr(provider, "close", None)
+            if callable(closer) and not inspect.iscoroutinefunction(closer):
+                try:
+                    closer()
+                except Exception:
+                    log.exception("closing provider %r failed", provider.name)

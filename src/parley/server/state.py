@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from fastapi import Request, WebSocket
 
 from parley.problems import ProblemCounter
+from parley.providers.local.model_host.client import ModelHost
+from parley.providers.local.model_host.remote import current_host
 from parley.server.metrics import ServerMetrics
 from parley.server.providers import ProviderLoader
 from parley.server.sessions import SessionManager
@@ -32,6 +35,11 @@ class ServerState:
     sessions: SessionManager
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     problems: ProblemCounter = field(default_factory=ProblemCounter)  # bad requests, by kind
+    # The embedded models' process, if any (the process-wide one; tests may pass their own).
+    model_host: Callable[[], ModelHost | None] = current_host
+
+    def __post_init__(self) -> None:
+        self.metrics.watch_model_process(lambda: self.model_host())
 
     def new_session(
         self,

@@ -2,12 +2,12 @@
 
 Piper synthesizes a sentence at a time (about 0.05 s per second of speech on two threads);
 the responder hands it the first clause as soon as it is complete, so speech starts early.
-Word timings are estimated over each segment's audio by the segment TTS base class.
+It runs in the model process (model_host/), which sends each sentence's audio as soon as it
+is made. Word timings are estimated over each segment's audio by the segment TTS base class.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator
 from pathlib import Path
 
@@ -16,7 +16,8 @@ from parley.providers.base import TTSChunk
 from parley.providers.context import ProviderContext
 from parley.providers.local import assets
 from parley.providers.local.config import PiperSettings
-from parley.providers.local.worker import ModelWorker
+from parley.providers.local.model_host.client import ModelHost
+from parley.providers.local.model_host.remote import RemoteModel, shared_host
 from parley.providers.segment_tts import SegmentTTS
 
 
@@ -30,30 +31,27 @@ class PiperTTS(SegmentTTS):
         *,
         threads: int = 2,
         length_scale: float | None = None,
+        host: ModelHost | None = None,
     ) -> None:
-        import onnxruntime
-        from piper import PiperVoice, SynthesisConfig
-        from piper.config import PiperConfig
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        session = onnxruntime.InferenceSession(
-            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-        config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
-        self._voice = PiperVoice(config=config, session=session)
-        self._synthesis = SynthesisConfig(length_scale=length_scale)
-        self.sample_rate = config.sample_rate
-        self._worker = ModelWorker("tts")
-        self._speak_now("Hello.")  # warm up: the first call is slow
+        options = {
+            "model_path": str(model_path),
+            "config_path": str(config_path),
+            "threads": threads,
+            "length_scale": length_scale,
+        }
+        self._model = RemoteModel(host or shared_host(), "piper", options)
+        self.sample_rate = int(self._model.info["sample_rate"])
 
     async def synthesize(self, text: str) -> AsyncGenerator[TTSChunk, None]:
-        for pcm in await self._worker.run(self._speak_now, text):
-            yield TTSChunk(AudioFrame(pcm, self.sample_rate))
+        sentences = self._model.stream({"text": text})
+        try:
+            async for _, pcm in sentences:
+                yield TTSChunk(AudioFrame(pcm, self.sample_rate))
+        finally:
+            await sentences.aclose()
 
-    def _speak_now(self, text: str) -> list[bytes]:
-        return [c.audio_int16_bytes for c in self._voice.synthesize(text, self._synthesis)]
+    def close(self) -> None:
+        self._model.close()
 
 
 def create(config: PiperSettings, context: ProviderContext) -> PiperTTS:

@@ -2,29 +2,21 @@
 
 Whisper transcribes whole utterances and pads each to 30 s, so a call costs about the same
 whatever its length: the latency is hidden by speculation inside the turn-ending silence
-(see providers/utterance_stt.py) rather than by calling it more often.
+(see providers/utterance_stt.py) rather than by calling it more often. The model runs in the
+model process (model_host/): a crash there fails this utterance, not the call.
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-
-import numpy as np
-import numpy.typing as npt
 
 from parley.audio.frames import AudioFrame
 from parley.providers.context import ProviderContext
 from parley.providers.local import assets
 from parley.providers.local.config import WhisperSettings
-from parley.providers.local.worker import ModelWorker
+from parley.providers.local.model_host.client import ModelHost
+from parley.providers.local.model_host.remote import RemoteModel, shared_host
 from parley.providers.utterance_stt import UtteranceSTT
-
-logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # it logs every call at INFO
-
-# Segments Whisper itself thinks hold no speech: its usual hallucinations on noise.
-_NO_SPEECH_PROBABILITY = 0.6
-_LOW_LOG_PROBABILITY = -1.0
 
 
 class WhisperSTT(UtteranceSTT):
@@ -39,41 +31,26 @@ class WhisperSTT(UtteranceSTT):
         threads: int = 2,
         beam_size: int = 1,
         speculation_delay: float | None = 0.15,
+        host: ModelHost | None = None,
     ) -> None:
-        from faster_whisper import WhisperModel
-
         self.name = name
         self.speculation_delay = speculation_delay
-        self._language = language
-        self._beam_size = beam_size
-        self._model = WhisperModel(
-            str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads, num_workers=1
-        )
-        self._worker = ModelWorker("stt")
-        self._transcribe_now(np.zeros(8000, dtype=np.float32))  # warm up: the first call is slow
+        options = {
+            "model_dir": str(model_dir),
+            "language": language,
+            "threads": threads,
+            "beam_size": beam_size,
+        }
+        self._model = RemoteModel(host or shared_host(), "whisper", options)
 
     async def transcribe(self, audio: AudioFrame) -> str:
         if audio.sample_rate != self.sample_rate:
             raise ValueError(f"Whisper takes {self.sample_rate} Hz audio")
-        return await self._worker.run(self._transcribe_now, audio.as_float())
+        [(result, _)] = await self._model.request({}, audio.pcm)
+        return str(result["text"])
 
-    def _transcribe_now(self, samples: npt.NDArray[np.float32]) -> str:
-        segments, _ = self._model.transcribe(
-            samples,
-            language=self._language,
-            beam_size=self._beam_size,
-            without_timestamps=True,
-            condition_on_previous_text=False,
-            vad_filter=False,
-        )
-        heard = [
-            s.text.strip()
-            for s in segments  # lazy: decoding happens while iterating
-            if not (
-                s.no_speech_prob > _NO_SPEECH_PROBABILITY and s.avg_logprob < _LOW_LOG_PROBABILITY
-            )
-        ]
-        return " ".join(t for t in heard if t)
+    def close(self) -> None:
+        self._model.close()
 
 
 def create(config: WhisperSettings, context: ProviderContext) -> WhisperSTT:
