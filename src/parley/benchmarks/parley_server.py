@@ -20,13 +20,13 @@ from parley.benchmarks.spec import ServerSpec
 from parley.events import SessionEvent, TurnMetrics
 from parley.providers.fake import FakeSTT
 from parley.server import create_app
+from parley.server.routes.twilio import TwilioCalls, twilio_calls
 from parley.server.serve import serve
 from parley.server.sessions import SessionManager
 from parley.server.state import ServerState
 from parley.session import Session
 from parley.timing import STAGES
 from parley.transports.twilio.messages import StreamStart
-from parley.transports.twilio.routes import TwilioCalls, twilio_calls
 
 
 class RecordingSessions(SessionManager):
