@@ -9,6 +9,8 @@ import ast
 from pathlib import Path
 
 import parley
+from parley.session import Session
+from parley.transports.base import SessionControl
 
 SOURCE = Path(parley.__file__).parent
 
@@ -90,6 +92,27 @@ def imported(importer: str, tree: ast.Module, known: set[str]) -> set[str]:
     return {m for m in found if m == "parley" or m.startswith("parley.")}
 
 
+def session_class_imports(importer: str, tree: ast.Module, known: set[str]) -> list[str]:
+    """Where `importer` names the Session class (parley.session.session.Session) or its module."""
+    package = importer if tree_is_package(importer, known) else importer.rpartition(".")[0]
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("parley.session.session")]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                named = f"{base}.{alias.name}"
+                if named in ("parley.session.Session", "parley.session.session") or (
+                    base == "parley.session.session"
+                ):
+                    found.append(named)
+    return found
+
+
 def tree_is_package(module: str, known: set[str]) -> bool:
     return any(other.startswith(module + ".") for other in known)
 
@@ -139,6 +162,40 @@ def test_no_provider_module_imports_the_root_settings() -> None:
         and "parley.settings" in imported(importer, tree, set(trees))
     )
     assert readers == []
+
+
+def test_transports_never_import_the_session_class() -> None:
+    """Transports drive their session through transports.base.SessionControl (issue 18.2)."""
+    trees = modules()
+    known = set(trees)
+    found = {
+        importer: names
+        for importer, tree in trees.items()
+        if importer.startswith("parley.transports")
+        and (names := session_class_imports(importer, tree, known))
+    }
+    assert found == {}
+
+
+def test_the_session_is_a_session_control() -> None:
+    """Every call a transport may make, the session has (mypy checks the signatures where
+    the routes attach a session)."""
+    assert issubclass(Session, SessionControl)
+
+
+def test_the_session_class_reader_sees_every_spelling() -> None:
+    known = {"parley.session", "parley.session.session", "parley.transports.realtime.context"}
+    for source in (
+        "from parley.session import Session",
+        "from parley.session.session import Session",
+        "from parley.session import session",
+        "import parley.session.session",
+        "def f():\n    from ...session import Session",
+    ):
+        tree = ast.parse(source)
+        assert session_class_imports("parley.transports.realtime.context", tree, known), source
+    fine = ast.parse("from parley.session.config import SessionConfig\nfrom parley import events")
+    assert session_class_imports("parley.transports.base", fine, known) == []
 
 
 def test_the_import_reader_sees_lazy_relative_and_submodule_imports() -> None:

@@ -33,13 +33,13 @@ from parley.events import (
     SessionEvent,
 )
 from parley.problems import ProblemCounter
-from parley.session import Session
 from parley.settings import RealtimeEndpointSettings
 from parley.transports.base import (
     ClientSpeechStarted,
     ClientUtterance,
     InboundItem,
     OutboundAudio,
+    SessionControl,
     Transport,
 )
 from parley.transports.outbound import OutboundQueue, drain, pump
@@ -125,7 +125,7 @@ class RealtimeTransport(Transport):
         """The turn-taking policy of the session's settings as they stand."""
         return self.ctx.policy()
 
-    def attach(self, session: Session) -> None:
+    def attach(self, session: SessionControl) -> None:
         """Bind to the session that runs on this transport; session.created goes first."""
         self.ctx.session = session
         self.ctx.send_session("session.created")
