@@ -44,9 +44,6 @@ LAYERS: dict[str, int] = {
 # Fixing one means deleting its line here (a stale line fails the test).
 KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
     {
-        # 18.2: transports get their own section handed in, not the root Settings module.
-        ("parley.transports.browser.transport", "parley.settings"),
-        ("parley.transports.realtime.transport", "parley.settings"),
         # Not named in issue 18: the session consumes the Transport interface, which lives in
         # transports/base.py (a layer up). Moving that interface next to the session (or
         # calling it the session's port) removes these two.

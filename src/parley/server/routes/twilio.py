@@ -26,9 +26,10 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from parley.server.state import ServerNotReadyError, SessionIdInUseError, server_state
 from parley.session import Session
-from parley.settings import Settings, TwilioSettings
+from parley.settings import Settings
 from parley.transports.twilio.messages import StreamStart
 from parley.transports.twilio.rest import TwilioRest, TwilioRestError
+from parley.transports.twilio.settings import TwilioSettings
 from parley.transports.twilio.stream_token import TOKEN_PARAMETER, call_token
 from parley.transports.twilio.transport import (
     HangUpCall,

@@ -33,7 +33,6 @@ from parley.audio.resample import resample
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import SessionEvent
 from parley.problems import ProblemCounter
-from parley.settings import BrowserSettings
 from parley.transports import wire_json
 from parley.transports.base import (
     ClientSpeechStarted,
@@ -61,6 +60,7 @@ from parley.transports.browser.messages import (
     StopPlayback,
     describe_invalid,
 )
+from parley.transports.browser.settings import BrowserSettings
 from parley.transports.browser.translate import page_vad, to_wire
 from parley.transports.outbound import OutboundQueue, drain, pump
 

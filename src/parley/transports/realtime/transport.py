@@ -33,7 +33,6 @@ from parley.events import (
     SessionEvent,
 )
 from parley.problems import ProblemCounter
-from parley.settings import RealtimeEndpointSettings
 from parley.transports.base import (
     ClientSpeechStarted,
     ClientUtterance,
@@ -51,6 +50,7 @@ from parley.transports.realtime.items import AssistantItem
 from parley.transports.realtime.narrator import Narrator
 from parley.transports.realtime.requests import ClientRequests
 from parley.transports.realtime.server_events import AudioDelta, Dialect, Error, ServerEvent
+from parley.transports.realtime.settings import RealtimeEndpointSettings
 
 log = logging.getLogger("parley.realtime")
 
