@@ -69,13 +69,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(args.settings, **flags)
         return asyncio.run(run_talk(args.question, args.reply, settings, console))
     if args.command == "call":
+        from parley.server.routes.twilio import stream_key
         from parley.settings import load_settings
         from parley.transports.twilio.call_command import run_call
 
         options = {"barge_in_after": args.barge_in, "wait": args.wait, "record": args.record}
-        caller = asyncio.run(
-            run_call(args.url, args.wavs, load_settings(args.settings), console, **options)
-        )
+        key = stream_key(load_settings(args.settings))
+        caller = asyncio.run(run_call(args.url, args.wavs, key, console, **options))
         return 1 if caller.log.protocol_errors else 0
     if args.command == "check":
         return _check(args)

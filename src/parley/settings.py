@@ -31,76 +31,11 @@ from parley.providers.context import ProviderContext
 from parley.providers.fake.config import FakeProviderSettings
 from parley.providers.local.config import LlamaSettings, PiperSettings, WhisperSettings
 from parley.session.config import SessionConfig
+from parley.transports.browser.settings import BrowserSettings
+from parley.transports.realtime.settings import RealtimeEndpointSettings
+from parley.transports.twilio.settings import TwilioSettings
 
 _settings_file: ContextVar[Path | None] = ContextVar("parley_settings_file", default=None)
-
-
-class TwilioSettings(BaseModel):
-    """Telephone calls over Twilio Media Streams (docs/twilio.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    account_sid: str | None = Field(
-        None,
-        pattern=r"^AC[0-9a-fA-F]{32}$",
-        description="Your Twilio Account SID (AC...): needed to hang calls up.",
-    )
-    auth_token: SecretStr | None = Field(
-        None,
-        description="Your Twilio Auth Token. When set, webhooks must carry a valid "
-        "X-Twilio-Signature and media streams the token the webhook handed out.",
-    )
-    public_host: str | None = Field(
-        None,
-        description="The host name Twilio reaches this server at (a tunnel or proxy, e.g. "
-        "abc.ngrok.app): used for the stream URL and to check signatures.",
-    )
-    api_base_url: str = Field(
-        "https://api.twilio.com", description="Twilio's REST API (a local fake in tests)."
-    )
-    rest_timeout_s: float = Field(
-        1.5,
-        gt=0,
-        le=30,
-        description="Longest wait for the REST hangup; must be under session.close_deadline_s.",
-    )
-    start_timeout_s: float = Field(
-        10.0, gt=0, le=120, description="How long a new media stream may take to send `start`."
-    )
-    max_message_bytes: int = Field(
-        65_536,
-        ge=1024,
-        description="Larger inbound messages are dropped (a 20 ms media message is ~300 bytes).",
-    )
-
-
-class BrowserSettings(BaseModel):
-    """The browser client's websocket, `WS /ws` (docs/protocol.md): limits and audio out."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_message_bytes: int = Field(
-        4 * 1024 * 1024,
-        ge=1024,
-        le=16 * 1024 * 1024,
-        description="Larger text messages are refused with an error event (a 60 s utterance "
-        "as base64 WAV at 16 kHz is about 2.6 MB). Messages over 16 MiB close the connection.",
-    )
-    max_frame_bytes: int = Field(
-        65_536, ge=256, description="Largest binary audio frame in streaming mode (2 s at 16 kHz)."
-    )
-    max_utterance_s: float = Field(
-        60.0, gt=0, le=600, description="Longest utterance a `speech_end` may carry."
-    )
-    max_messages_per_second: int = Field(
-        250,
-        ge=10,
-        description="Messages past this many in one second are dropped with an error event "
-        "(streaming 20 ms frames plus playback reports is about 100 a second).",
-    )
-    output_sample_rate: Literal[16000, 22050, 24000, 48000] = Field(
-        24000, description="Sample rate of the agent audio sent to the page."
-    )
 
 
 class HttpSettings(BaseModel):
@@ -131,34 +66,6 @@ class HttpSettings(BaseModel):
         ge=1,
         description="Past this many connections (calls included) new requests get 503; keep it "
         "under the process's open-file limit (`ulimit -n`). None: no limit.",
-    )
-
-
-class RealtimeEndpointSettings(BaseModel):
-    """The OpenAI Realtime API-compatible endpoint, `WS /v1/realtime` (docs/realtime.md)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    max_message_bytes: int = Field(
-        8 * 1024 * 1024,
-        ge=1024,
-        le=16 * 1024 * 1024,
-        description="Larger messages are refused with an error event (60 s of 24 kHz pcm16 "
-        "as base64 is about 3.8 MB). Messages over 16 MiB close the connection.",
-    )
-    max_buffer_s: float = Field(
-        120.0,
-        gt=0,
-        le=600,
-        description="Longest audio a manual-turn buffer (turn_detection null) or an audio "
-        "item may hold; appends past it are refused with an error event.",
-    )
-    max_messages_per_second: int = Field(
-        1000,
-        ge=10,
-        description="Past this many messages in one second the endpoint stops reading until "
-        "the second is over (nothing is dropped) and tells the client once with an error "
-        "event. Streaming 20 ms audio chunks is 50 a second.",
     )
 
 

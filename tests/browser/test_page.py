@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from parley.server import create_app
-from parley.transports.browser import routes
+from parley.server.routes import browser as routes
 
 from .harness import fake_providers, settings
 

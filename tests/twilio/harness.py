@@ -25,12 +25,12 @@ from parley.events import SessionEvent
 from parley.providers.fake import FakeLLM, FakeSTT, FakeTTS
 from parley.providers.fake.vad import EnergyVAD
 from parley.server import create_app
+from parley.server.routes.twilio import twilio_calls
 from parley.session import Session
 from parley.session.config import Providers
 from parley.settings import Settings
 from parley.transports.twilio.fake_caller import FakeCaller
 from parley.transports.twilio.messages import StreamStart
-from parley.transports.twilio.routes import twilio_calls
 from tests.serving import serving
 
 DATA = Path(__file__).parent.parent / "data"

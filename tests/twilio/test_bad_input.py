@@ -17,7 +17,7 @@ from parley.transports.twilio.fake_caller import (
     WaitFor,
     agent_finished,
 )
-from parley.transports.twilio.routes import call_token
+from parley.transports.twilio.stream_token import call_token
 from parley.transports.twilio.transport import TwilioTransport
 
 from .harness import AUTH_TOKEN, fake_providers, parley_server, speech

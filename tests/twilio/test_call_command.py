@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from parley.server.routes.twilio import stream_key
 from parley.settings import Settings
 from parley.transports.twilio.call_command import run_call
 
@@ -21,9 +22,8 @@ async def test_call_prints_the_timeline_and_records_what_was_heard(tmp_path: Pat
     record = tmp_path / "heard.wav"
     settings = Settings.model_validate({"twilio": {"auth_token": AUTH_TOKEN}})
     async with parley_server(providers, twilio={"auth_token": AUTH_TOKEN}) as site:
-        caller = await run_call(
-            site.media_url, [DATA / "question_time.wav"], settings, console, record=record
-        )
+        wavs = [DATA / "question_time.wav"]
+        caller = await run_call(site.media_url, wavs, stream_key(settings), console, record=record)
     text = out.getvalue()
     assert "question_time.wav" in text and "marks echoed 50/50" in text
     assert "ended by caller" in text and "protocol error" not in text

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import SecretStr
 
+from parley.server.routes.twilio import twilio_calls
 from parley.session import Providers
 from parley.transports.twilio.fake_caller import (
     CallerStep,
@@ -21,7 +22,7 @@ from parley.transports.twilio.fake_caller import (
     agent_heard,
 )
 from parley.transports.twilio.rest import TwilioRest, TwilioRestError
-from parley.transports.twilio.routes import call_token, twilio_calls
+from parley.transports.twilio.stream_token import call_token
 from tests.conftest import Measure
 from tests.serving import serving
 

@@ -13,7 +13,7 @@ from twilio.request_validator import RequestValidator
 
 from parley.server import create_app
 from parley.settings import Settings
-from parley.transports.twilio.routes import call_token
+from parley.transports.twilio.stream_token import call_token
 
 from .harness import AUTH_TOKEN, fake_providers
 

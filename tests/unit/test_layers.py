@@ -9,6 +9,8 @@ import ast
 from pathlib import Path
 
 import parley
+from parley.session import Session
+from parley.transports.base import SessionControl
 
 SOURCE = Path(parley.__file__).parent
 
@@ -43,15 +45,6 @@ LAYERS: dict[str, int] = {
 # Fixing one means deleting its line here (a stale line fails the test).
 KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
     {
-        # 18.1: the routes are the server's, not the transports' (they read the app state).
-        ("parley.transports.browser.routes", "parley.server.state"),
-        ("parley.transports.realtime.routes", "parley.server.state"),
-        ("parley.transports.twilio.routes", "parley.server.state"),
-        # 18.2: transports get their own section handed in, not the root Settings module.
-        ("parley.transports.browser.transport", "parley.settings"),
-        ("parley.transports.realtime.transport", "parley.settings"),
-        ("parley.transports.twilio.routes", "parley.settings"),
-        ("parley.transports.twilio.call_command", "parley.settings"),
         # Not named in issue 18: the session consumes the Transport interface, which lives in
         # transports/base.py (a layer up). Moving that interface next to the session (or
         # calling it the session's port) removes these two.
@@ -95,6 +88,27 @@ def imported(importer: str, tree: ast.Module, known: set[str]) -> set[str]:
                 child = f"{base}.{alias.name}"
                 found.add(child if child in known else base)
     return {m for m in found if m == "parley" or m.startswith("parley.")}
+
+
+def session_class_imports(importer: str, tree: ast.Module, known: set[str]) -> list[str]:
+    """Where `importer` names the Session class (parley.session.session.Session) or its module."""
+    package = importer if tree_is_package(importer, known) else importer.rpartition(".")[0]
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("parley.session.session")]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            for alias in node.names:
+                named = f"{base}.{alias.name}"
+                if named in ("parley.session.Session", "parley.session.session") or (
+                    base == "parley.session.session"
+                ):
+                    found.append(named)
+    return found
 
 
 def tree_is_package(module: str, known: set[str]) -> bool:
@@ -146,6 +160,40 @@ def test_no_provider_module_imports_the_root_settings() -> None:
         and "parley.settings" in imported(importer, tree, set(trees))
     )
     assert readers == []
+
+
+def test_transports_never_import_the_session_class() -> None:
+    """Transports drive their session through transports.base.SessionControl (issue 18.2)."""
+    trees = modules()
+    known = set(trees)
+    found = {
+        importer: names
+        for importer, tree in trees.items()
+        if importer.startswith("parley.transports")
+        and (names := session_class_imports(importer, tree, known))
+    }
+    assert found == {}
+
+
+def test_the_session_is_a_session_control() -> None:
+    """Every call a transport may make, the session has (mypy checks the signatures where
+    the routes attach a session)."""
+    assert issubclass(Session, SessionControl)
+
+
+def test_the_session_class_reader_sees_every_spelling() -> None:
+    known = {"parley.session", "parley.session.session", "parley.transports.realtime.context"}
+    for source in (
+        "from parley.session import Session",
+        "from parley.session.session import Session",
+        "from parley.session import session",
+        "import parley.session.session",
+        "def f():\n    from ...session import Session",
+    ):
+        tree = ast.parse(source)
+        assert session_class_imports("parley.transports.realtime.context", tree, known), source
+    fine = ast.parse("from parley.session.config import SessionConfig\nfrom parley import events")
+    assert session_class_imports("parley.transports.base", fine, known) == []
 
 
 def test_the_import_reader_sees_lazy_relative_and_submodule_imports() -> None:

@@ -21,13 +21,13 @@ from parley.events import SessionEvent, TurnMetrics
 from parley.logsafe import configure_logging
 from parley.providers.fake import FakeSTT
 from parley.server import create_app
+from parley.server.routes.twilio import TwilioCalls, twilio_calls
 from parley.server.serve import run
 from parley.server.sessions import SessionManager
 from parley.server.state import ServerState
 from parley.session import Session
 from parley.timing import STAGES
 from parley.transports.twilio.messages import StreamStart
-from parley.transports.twilio.routes import TwilioCalls, twilio_calls
 
 
 class RecordingSessions(SessionManager):

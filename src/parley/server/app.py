@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from parley import __version__
 from parley.server.providers import ProviderLoader
+from parley.server.routes import browser, realtime, twilio
 from parley.server.sessions import SessionManager
 from parley.server.state import ServerState
 from parley.session.config import Providers
@@ -68,15 +69,9 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
 
     app = FastAPI(title="parley", version=__version__, lifespan=lifespan)
     app.state.parley = state
-    from parley.transports.twilio.routes import router as twilio_router  # imports parley.server
-
-    app.include_router(twilio_router)
-    from parley.transports.browser.routes import router as browser_router  # the page, WS /ws
-
-    app.include_router(browser_router)
-    from parley.transports.realtime.routes import router as realtime_router  # WS /v1/realtime
-
-    app.include_router(realtime_router)
+    app.include_router(twilio.router)  # POST /twilio/voice, WS /twilio/media
+    app.include_router(browser.router)  # the page, WS /ws
+    app.include_router(realtime.router)  # WS /v1/realtime
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 from parley.audio.frames import AudioFrame
+from parley.conversation.policy import TurnTakingPolicy
 from parley.events import SessionEvent
 
 
@@ -105,3 +107,31 @@ class Transport(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - nothing to close by default
         """Close the connection; bounded by the session's close deadline."""
+
+
+@runtime_checkable
+class SessionControl(Protocol):
+    """What a transport may ask of its session besides sending it audio; the session
+    (parley.session.Session) implements it. Each call is queued for the session's task, so
+    none blocks and none fails: a request the session cannot honour becomes an error event."""
+
+    def submit_text(self, text: str, *, respond: bool = True) -> None:
+        """A user message as text: answered now (interrupting the agent), or only recorded."""
+
+    def request_response(self) -> None:
+        """Answer the history as it stands (manual turns)."""
+
+    def cancel_response(self) -> None:
+        """Stop the response in flight, keeping what was heard."""
+
+    def truncate_response(self, response_id: str, played: float) -> None:
+        """The client heard only `played` seconds of that response: cut it there."""
+
+    def update_instructions(self, instructions: str) -> None:
+        """New system instructions from the next response on."""
+
+    def update_policy(self, policy: TurnTakingPolicy) -> None:
+        """New turn-taking settings from now on."""
+
+    def hangup(self, reason: str = "agent ended the call") -> None:
+        """End the session from this side: audio stops now, closing follows."""

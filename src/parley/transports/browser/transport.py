@@ -34,7 +34,6 @@ from parley.conversation.policy import TurnTakingPolicy
 from parley.events import SessionEvent
 from parley.logsafe import field
 from parley.problems import ProblemCounter
-from parley.settings import BrowserSettings
 from parley.transports import wire_json
 from parley.transports.base import (
     ClientSpeechStarted,
@@ -62,6 +61,7 @@ from parley.transports.browser.messages import (
     StopPlayback,
     describe_invalid,
 )
+from parley.transports.browser.settings import BrowserSettings
 from parley.transports.browser.translate import page_vad, to_wire
 from parley.transports.outbound import OutboundQueue, drain, pump
 

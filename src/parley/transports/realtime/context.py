@@ -8,9 +8,10 @@ send events; this is that common ground, owned by the transport.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from parley.conversation.policy import TurnTakingPolicy
+from parley.transports.base import SessionControl
 from parley.transports.realtime.config import RealtimeConfig, policy_for
 from parley.transports.realtime.items import ItemLedger
 from parley.transports.realtime.server_events import (
@@ -20,9 +21,6 @@ from parley.transports.realtime.server_events import (
     ServerEvent,
 )
 from parley.transports.realtime.session_object import SessionEvent, render_session
-
-if TYPE_CHECKING:
-    from parley.session import Session
 
 ErrorType = Literal["invalid_request_error", "server_error"]
 
@@ -41,7 +39,7 @@ class Context:
         self.base_policy = base_policy
         self.session_id = session_id
         self.items = ItemLedger()
-        self.session: Session | None = None
+        self.session: SessionControl | None = None
         self.client_event_id: str | None = None  # the client event being handled, if any
         # Where the inbound audio stands: ms delivered to the session, and when the last
         # frame was (maps the session's clock times onto the client's audio_*_ms).
@@ -62,7 +60,7 @@ class Context:
     def policy(self) -> TurnTakingPolicy:
         return policy_for(self.config.turn_detection, self.base_policy)
 
-    def live(self) -> Session:
+    def live(self) -> SessionControl:
         assert self.session is not None, "the transport is not attached to a session"
         return self.session
 

@@ -8,9 +8,10 @@ interrupts by itself. A commit while server VAD hears speech ends that speech: a
 item, in order with the audio, restarts the VAD there (no made-up silence, so the client's
 audio timeline stays its own).
 
-The rest maps onto Session requests: conversation.item.create (user text or audio, never
-answered by itself), response.create / response.cancel, conversation.item.truncate (the
-client's audio_end_ms becomes the played position, invariant 4) and session.update.
+The rest maps onto session requests (transports.base.SessionControl):
+conversation.item.create (user text or audio, never answered by itself), response.create /
+response.cancel, conversation.item.truncate (the client's audio_end_ms becomes the played
+position, invariant 4) and session.update.
 """
 
 from __future__ import annotations

@@ -34,13 +34,12 @@ from parley.events import (
 )
 from parley.logsafe import field
 from parley.problems import ProblemCounter
-from parley.session import Session
-from parley.settings import RealtimeEndpointSettings
 from parley.transports.base import (
     ClientSpeechStarted,
     ClientUtterance,
     InboundItem,
     OutboundAudio,
+    SessionControl,
     Transport,
 )
 from parley.transports.outbound import OutboundQueue, drain, pump
@@ -52,6 +51,7 @@ from parley.transports.realtime.items import AssistantItem
 from parley.transports.realtime.narrator import Narrator
 from parley.transports.realtime.requests import ClientRequests
 from parley.transports.realtime.server_events import AudioDelta, Dialect, Error, ServerEvent
+from parley.transports.realtime.settings import RealtimeEndpointSettings
 
 log = logging.getLogger("parley.realtime")
 
@@ -126,7 +126,7 @@ class RealtimeTransport(Transport):
         """The turn-taking policy of the session's settings as they stand."""
         return self.ctx.policy()
 
-    def attach(self, session: Session) -> None:
+    def attach(self, session: SessionControl) -> None:
         """Bind to the session that runs on this transport; session.created goes first."""
         self.ctx.session = session
         self.ctx.send_session("session.created")

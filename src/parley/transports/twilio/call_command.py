@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
 from parley.audio.frames import AudioFrame
 from parley.audio.wavfile import read_wav, write_wav
-from parley.settings import Settings
 from parley.transports.twilio.fake_caller import (
     RATE,
     CallerStep,
@@ -30,6 +30,7 @@ from parley.transports.twilio.fake_caller import (
     agent_heard,
     any_of,
 )
+from parley.transports.twilio.stream_token import TOKEN_PARAMETER, call_token
 
 
 def call_script(
@@ -53,7 +54,7 @@ def call_script(
 async def run_call(
     url: str,
     wavs: Sequence[Path],
-    settings: Settings,
+    stream_key: SecretStr | None,
     console: Console,
     *,
     barge_in_after: float | None = None,
@@ -63,11 +64,8 @@ async def run_call(
     parameters = {"from": "+15550000001", "to": "+15550000002"}
     caller = FakeCaller(url, call_script(wavs, barge_in_after=barge_in_after, wait=wait),
                         custom_parameters=parameters)  # fmt: skip
-    from parley.transports.twilio.routes import TOKEN_PARAMETER, call_token, stream_key
-
-    key = stream_key(settings)
-    if key is not None:
-        caller.custom_parameters[TOKEN_PARAMETER] = call_token(key, caller.call_sid)
+    if stream_key is not None:  # the server's key (parley.server.routes.twilio.stream_key)
+        caller.custom_parameters[TOKEN_PARAMETER] = call_token(stream_key, caller.call_sid)
     console.print(f"calling {url} as {caller.call_sid} ...")
     try:
         await caller.run()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import logging
 from collections.abc import Callable
@@ -29,9 +28,11 @@ from parley.logsafe import field
 from parley.server.limits import BodyRefusedError, read_form
 from parley.server.state import ServerNotReadyError, SessionIdInUseError, server_state
 from parley.session import Session
-from parley.settings import Settings, TwilioSettings
+from parley.settings import Settings
 from parley.transports.twilio.messages import StreamStart
 from parley.transports.twilio.rest import TwilioRest, TwilioRestError
+from parley.transports.twilio.settings import TwilioSettings
+from parley.transports.twilio.stream_token import TOKEN_PARAMETER, call_token
 from parley.transports.twilio.transport import (
     CALL_SID,
     HangUpCall,
@@ -42,7 +43,6 @@ from parley.transports.twilio.transport import (
 log = logging.getLogger("parley.twilio")
 router = APIRouter(tags=["twilio"])
 
-TOKEN_PARAMETER = "parley_token"
 CallStarted = Callable[[StreamStart, Session], None]
 
 
@@ -89,12 +89,6 @@ def twilio_calls(app: FastAPI) -> TwilioCalls:
         calls = TwilioCalls()
         app.state.twilio_calls = calls
     return calls
-
-
-def call_token(auth_token: SecretStr, call_sid: str) -> str:
-    """The stream token for a call: proves the stream came from an authenticated webhook."""
-    key = auth_token.get_secret_value().encode()
-    return hmac.new(key, f"parley-stream:{call_sid}".encode(), hashlib.sha256).hexdigest()
 
 
 def stream_key(settings: Settings) -> SecretStr | None:
