@@ -19,6 +19,7 @@ import binascii
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -56,6 +57,7 @@ from parley.transports.twilio.messages import (
     StreamStart,
     to_wire,
 )
+from parley.transports.websocket import WebSocketReceiver
 
 log = logging.getLogger("parley.twilio")
 
@@ -79,11 +81,12 @@ class TwilioTransport(Transport):
         hang_up: HangUpCall | None = None,
     ) -> None:
         self._ws = websocket
-        self._max_message_bytes = max_message_bytes
+        self._wire: WebSocketReceiver[InboundMessage] = WebSocketReceiver(
+            websocket, self, max_message_bytes=max_message_bytes
+        )
         self._hang_up = hang_up
         self._queue: OutboundQueue[tuple[str, ...]] = OutboundQueue()
         self._marks = MarkLedger()
-        self._gone = False  # the websocket is closed (either side)
         self.call: StreamStart | None = None
         self.stopped = False  # Twilio sent `stop`: the call is over on its side
         self.problems = ProblemCounter()  # bad input, by kind
@@ -103,7 +106,7 @@ class TwilioTransport(Transport):
         try:
             async with asyncio.timeout(limit):
                 while True:
-                    message = await self._next_message()
+                    message = await self._wire.message()
                     match message:
                         case None:
                             raise StreamNotStartedError("the stream closed before `start`")
@@ -131,19 +134,16 @@ class TwilioTransport(Transport):
     # --- inbound ----------------------------------------------------------------------------
 
     async def receive(self) -> InboundItem | None:
-        while True:
-            message = await self._next_message()
-            if message is None:
-                return None
-            try:
-                item = self._translate(message)
-            except Exception as exc:  # a bug here must not end the call: log it, go on
-                log.exception("twilio call %s: could not handle a message", self.call_id)
-                self._complain("internal", f"`{message.event}` not handled "
-                               f"({type(exc).__name__}): dropped")  # fmt: skip
-                continue
-            if item is not None:
-                return item
+        return await self._wire.receive()
+
+    async def handle(self, message: InboundMessage) -> InboundItem | None:
+        return self._translate(message)
+
+    def failed(self, message: InboundMessage, error: Exception) -> None:
+        # a bug here must not end the call: log it, go on
+        log.exception("twilio call %s: could not handle a message", self.call_id)
+        self._complain("internal", f"`{message.event}` not handled "
+                       f"({type(error).__name__}): dropped")  # fmt: skip
 
     def _translate(self, message: InboundMessage) -> InboundItem | None:
         assert self.call is not None, "receive() before wait_for_start()"
@@ -187,33 +187,25 @@ class TwilioTransport(Transport):
             self._complain("mark", str(exc))
             return None
 
-    async def _next_message(self) -> InboundMessage | None:
-        """The next well-formed message; None once the socket is closed."""
-        while not self._gone:
-            try:
-                raw = await self._ws.receive()
-            except (WebSocketDisconnect, RuntimeError):
-                raw = {"type": "websocket.disconnect"}
-            if raw["type"] == "websocket.disconnect":
-                self._gone = True
-                return None
-            text: str | None = raw.get("text")
-            if text is None:
-                size = len(raw.get("bytes") or b"")
-                self._complain("binary", f"binary frame of {size} bytes (Media Streams sends "
-                               "JSON text): dropped")  # fmt: skip
-                continue
-            if len(text) > self._max_message_bytes:
-                self._complain("size", f"message of {len(text)} bytes is over the "
-                               f"{self._max_message_bytes}-byte limit: dropped")  # fmt: skip
-                continue
-            try:
-                return INBOUND.validate_python(wire_json.parse(text))
-            except wire_json.WireJSONError as exc:
-                self._complain("json", f"malformed JSON ({exc}): dropped")
-            except ValidationError as exc:
-                self._complain(*describe_invalid(exc))
-        return None
+    # --- the codec's problems (transports/websocket.py reads the socket) ------------------
+
+    def binary(self, data: bytes) -> None:
+        self._complain("binary", f"binary frame of {len(data)} bytes (Media Streams sends "
+                       "JSON text): dropped")  # fmt: skip
+
+    def too_large(self, size: int, limit: int) -> None:
+        self._complain("size", f"message of {size} bytes is over the {limit}-byte limit: "
+                       "dropped")  # fmt: skip
+
+    def malformed(self, error: wire_json.WireJSONError) -> None:
+        self._complain("json", f"malformed JSON ({error}): dropped")
+
+    def decode(self, value: Any) -> InboundMessage | None:
+        try:
+            return INBOUND.validate_python(value)
+        except ValidationError as exc:
+            self._complain(*describe_invalid(exc))
+            return None
 
     def _complain(self, kind: str, problem: str) -> None:
         self.problems.note(kind, log, f"twilio call {self.call_id}: {problem}")
@@ -249,13 +241,13 @@ class TwilioTransport(Transport):
         await pump(self._queue, self._write)
 
     async def _write(self, texts: tuple[str, ...]) -> None:
-        if self._gone:
+        if self._wire.gone:
             return
         try:
             for text in texts:
                 await self._ws.send_text(text)
         except (WebSocketDisconnect, RuntimeError, OSError):
-            self._gone = True
+            self._wire.gone = True
 
     async def aclose(self) -> None:
         """End the call: what is still queued goes out first (a last `clear`, so Twilio
@@ -266,8 +258,8 @@ class TwilioTransport(Transport):
             if not self.stopped and self.call is not None and self._hang_up is not None:
                 await self._hang_up(self.call.call_sid)
         finally:
-            if not self._gone:
-                self._gone = True
+            if not self._wire.gone:
+                self._wire.gone = True
                 with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
                     async with asyncio.timeout(self._queue.write_timeout):
                         await self._ws.close(code=1000)
