@@ -12,7 +12,8 @@ Bad input never ends the session (invariant 10): each problem gets an `error` ev
 it, the message is dropped and the connection goes on. Past `max_messages_per_second`,
 messages are dropped for the rest of that second with one error event. A page that stops
 reading has its error events dropped once it is behind, and its session ended when it is far
-behind or a write stalls (transports/outbound.py).
+behind or a write stalls (transports/outbound.py). The socket is read by the shared loop
+(transports/websocket.py); this class is the protocol's codec.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ Bad input never ends the session (invariant 10): every problem is an `error` eve
 it. A client sending more than `max_messages_per_second` is told once and read no faster
 than that until the second is over; nothing it sent is dropped. A client that stops reading
 has its error events dropped once it is behind, and its session ended when it is far behind
-or a write stalls (transports/outbound.py).
+or a write stalls (transports/outbound.py). The socket is read by the shared loop
+(transports/websocket.py); this class is the protocol's codec.
 """
 
 from __future__ import annotations

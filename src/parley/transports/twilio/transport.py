@@ -8,7 +8,8 @@ echoes tell the server how far the caller has really heard. A clear drops queued
 its marks, voids the marks already sent and tells Twilio to empty its buffer, in that order.
 
 Bad input is logged with the call id and dropped; the call goes on. Twilio's protocol has
-no way to tell it about an error, so the log is where it shows.
+no way to tell it about an error, so the log is where it shows. The socket is read by the
+shared loop (transports/websocket.py); this class is the protocol's codec.
 """
 
 from __future__ import annotations
