@@ -1,4 +1,5 @@
-"""The receive loop every websocket transport shares; each protocol brings a codec.
+"""The websocket every transport shares: its receive loop, writes and close; each protocol
+brings a codec.
 
 The loop owns what is the same on every socket: reading a frame from the Starlette
 WebSocket, noticing the close (either side, however it shows), the per-second message rate,
@@ -19,6 +20,7 @@ is told once per second, at the first message over.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
@@ -92,9 +94,9 @@ class Codec(Protocol[M]):
         """Handling `message` raised (a bug): say so; the session goes on."""
 
 
-class WebSocketReceiver(Generic[M]):
-    """Reads one socket through one codec. `gone` is shared with the transport's writer:
-    once either side sees the socket closed, nothing more is read or written."""
+class WebSocketConnection(Generic[M]):
+    """One socket read through one codec and written by the transport's writer. Once
+    either side sees it closed (`gone`), nothing more is read or written."""
 
     def __init__(
         self,
@@ -144,6 +146,26 @@ class WebSocketReceiver(Generic[M]):
             if message is not None:
                 return message
         return None
+
+    async def send(self, text: str) -> bool:
+        """Write one message; False (and gone) when the socket is closed."""
+        if self.gone:
+            return False
+        try:
+            await self._ws.send_text(text)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            self.gone = True
+            return False
+        return True
+
+    async def close(self, code: int, within: float) -> None:
+        """Close the socket, once, waiting at most `within` s for a peer not reading."""
+        if self.gone:
+            return
+        self.gone = True
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
+            async with asyncio.timeout(within):
+                await self._ws.close(code=code)
 
     async def _admit(self) -> bool:
         """Count the message; past the limit, drop it or wait out the second."""

@@ -21,12 +21,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import logging
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from parley.audio.frames import AudioFormatError, AudioFrame
 from parley.audio.resample import resample
@@ -64,7 +63,7 @@ from parley.transports.browser.messages import (
 )
 from parley.transports.browser.translate import page_vad, to_wire
 from parley.transports.outbound import OutboundQueue, drain, pump
-from parley.transports.websocket import RateLimit, WebSocketReceiver
+from parley.transports.websocket import RateLimit, WebSocketConnection
 
 log = logging.getLogger("parley.browser")
 
@@ -74,11 +73,10 @@ class BrowserTransport(Transport):
 
     def __init__(self, websocket: WebSocket, settings: BrowserSettings) -> None:
         self.output_sample_rate = settings.output_sample_rate
-        self._ws = websocket
         self._settings = settings
         self._queue: OutboundQueue[str] = OutboundQueue()
         rate = RateLimit(settings.max_messages_per_second, "drop", self._flooding)
-        self._wire: WebSocketReceiver[ClientMessage | bytes] = WebSocketReceiver(
+        self._wire: WebSocketConnection[ClientMessage | bytes] = WebSocketConnection(
             websocket, self, max_message_bytes=settings.max_message_bytes, rate=rate
         )
         self._write_lock = asyncio.Lock()
@@ -226,18 +224,9 @@ class BrowserTransport(Transport):
 
     async def _write(self, text: str) -> None:
         async with self._write_lock:
-            if self._wire.gone:
-                return
-            try:
-                await self._ws.send_text(text)
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                self._wire.gone = True
+            await self._wire.send(text)
 
     async def aclose(self, code: int = 1000) -> None:
         """Send what is still queued (`session_ended` last), then close the socket."""
         await drain(self._queue, self._write)
-        if not self._wire.gone:
-            self._wire.gone = True
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
-                async with asyncio.timeout(self._queue.write_timeout):
-                    await self._ws.close(code=1008 if self._queue.stalled else code)
+        await self._wire.close(1008 if self._queue.stalled else code, self._queue.write_timeout)

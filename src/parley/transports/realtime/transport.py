@@ -19,12 +19,11 @@ or a write stalls (transports/outbound.py). The socket is read by the shared loo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
@@ -54,7 +53,7 @@ from parley.transports.realtime.items import AssistantItem
 from parley.transports.realtime.narrator import Narrator
 from parley.transports.realtime.requests import ClientRequests
 from parley.transports.realtime.server_events import AudioDelta, Dialect, Error, ServerEvent
-from parley.transports.websocket import RateLimit, WebSocketReceiver
+from parley.transports.websocket import RateLimit, WebSocketConnection
 
 log = logging.getLogger("parley.realtime")
 
@@ -81,11 +80,9 @@ class RealtimeTransport(Transport):
         session_id: str,
     ) -> None:
         self.output_sample_rate = RATES[config.output_format]
-        self._ws = websocket
-        self._settings = settings
         self._queue: OutboundQueue[_Outgoing] = OutboundQueue()
         rate = RateLimit(settings.max_messages_per_second, "wait", self._rate_exceeded)
-        self._wire: WebSocketReceiver[ClientEvent] = WebSocketReceiver(
+        self._wire: WebSocketConnection[ClientEvent] = WebSocketConnection(
             websocket, self, max_message_bytes=settings.max_message_bytes, rate=rate
         )
         self.ctx = Context(dialect, config, base_policy, session_id, self._put)
@@ -173,7 +170,7 @@ class RealtimeTransport(Transport):
         return event
 
     async def handle(self, message: ClientEvent) -> None:
-        """Handled at once; the items it yields join the receiver's pending queue."""
+        """Handled at once; the items it yields join the connection's pending queue."""
         self.ctx.client_event_id = message.event_id
         self.requests.handle(message)
         self.ctx.client_event_id = None
@@ -235,12 +232,7 @@ class RealtimeTransport(Transport):
         await pump(self._queue, self._write)
 
     async def _write(self, outgoing: _Outgoing) -> None:
-        if self._wire.gone:
-            return
-        try:
-            await self._ws.send_text(outgoing.text)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            self._wire.gone = True
+        if not await self._wire.send(outgoing.text):
             return
         if outgoing.item is not None:
             outgoing.item.written(outgoing.offset, outgoing.duration)
@@ -250,8 +242,4 @@ class RealtimeTransport(Transport):
         """Send what is still queued (the last response.done among it), then close; a client
         that stopped reading gets nothing more, and a policy-violation close."""
         await drain(self._queue, self._write)
-        if not self._wire.gone:
-            self._wire.gone = True
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
-                async with asyncio.timeout(self._queue.write_timeout):
-                    await self._ws.close(code=1008 if self._queue.stalled else code)
+        await self._wire.close(1008 if self._queue.stalled else code, self._queue.write_timeout)

@@ -17,13 +17,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from parley.audio.codecs import pcm16_to_ulaw, ulaw_to_pcm16
 from parley.audio.frames import AudioFrame
@@ -58,7 +57,7 @@ from parley.transports.twilio.messages import (
     StreamStart,
     to_wire,
 )
-from parley.transports.websocket import WebSocketReceiver
+from parley.transports.websocket import WebSocketConnection
 
 log = logging.getLogger("parley.twilio")
 
@@ -81,8 +80,7 @@ class TwilioTransport(Transport):
         max_message_bytes: int = 65_536,
         hang_up: HangUpCall | None = None,
     ) -> None:
-        self._ws = websocket
-        self._wire: WebSocketReceiver[InboundMessage] = WebSocketReceiver(
+        self._wire: WebSocketConnection[InboundMessage] = WebSocketConnection(
             websocket, self, max_message_bytes=max_message_bytes
         )
         self._hang_up = hang_up
@@ -242,13 +240,9 @@ class TwilioTransport(Transport):
         await pump(self._queue, self._write)
 
     async def _write(self, texts: tuple[str, ...]) -> None:
-        if self._wire.gone:
-            return
-        try:
-            for text in texts:
-                await self._ws.send_text(text)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            self._wire.gone = True
+        for text in texts:
+            if not await self._wire.send(text):
+                return
 
     async def aclose(self) -> None:
         """End the call: what is still queued goes out first (a last `clear`, so Twilio
@@ -259,11 +253,7 @@ class TwilioTransport(Transport):
             if not self.stopped and self.call is not None and self._hang_up is not None:
                 await self._hang_up(self.call.call_sid)
         finally:
-            if not self._wire.gone:
-                self._wire.gone = True
-                with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
-                    async with asyncio.timeout(self._queue.write_timeout):
-                        await self._ws.close(code=1000)
+            await self._wire.close(1000, self._queue.write_timeout)
 
 
 def describe_invalid(exc: ValidationError) -> tuple[str, str]:

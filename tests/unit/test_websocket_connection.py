@@ -1,4 +1,5 @@
-"""The shared websocket receive loop and its rate counter (transports/websocket.py).
+"""The shared websocket: its receive loop, rate counter, writes and close
+(transports/websocket.py).
 
 The loop reads a real Starlette WebSocket, fed over ASGI as a server would feed it, on
 looptime's virtual clock so that a second of rate limiting costs no wall time.
@@ -18,7 +19,7 @@ from starlette.websockets import WebSocket
 
 from parley.transports import wire_json
 from parley.transports.base import DtmfDigit, InboundItem
-from parley.transports.websocket import OverLimit, RateCounter, RateLimit, WebSocketReceiver
+from parley.transports.websocket import OverLimit, RateCounter, RateLimit, WebSocketConnection
 
 T = TypeVar("T")
 
@@ -95,15 +96,17 @@ class Codec:
         self.said.append(("failed", (message["n"], type(error).__name__)))
 
 
-async def connected(frames: list[Message]) -> WebSocket:
-    """A Starlette WebSocket, accepted, whose peer sends `frames` and then closes."""
+async def connected(frames: list[Message], sent: list[Message] | None = None) -> WebSocket:
+    """A Starlette WebSocket, accepted, whose peer sends `frames` and then closes; what
+    the server sends after the accept goes to `sent`."""
     inbox: asyncio.Queue[Message] = asyncio.Queue()
     for message in [{"type": "websocket.connect"}, *frames]:
         inbox.put_nowait(message)
     inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
 
     async def send(message: Message) -> None:
-        pass
+        if sent is not None and message["type"] != "websocket.accept":
+            sent.append(message)
 
     scope = {"type": "websocket", "path": "/ws", "headers": [], "query_string": b""}
     websocket = WebSocket(scope, inbox.get, send)
@@ -116,7 +119,7 @@ def text(value: Any) -> Message:
 
 
 async def read_all(
-    receiver: WebSocketReceiver[dict[str, Any]], at: list[float] | None = None
+    receiver: WebSocketConnection[dict[str, Any]], at: list[float] | None = None
 ) -> list[str]:
     digits = []
     while (item := await receiver.receive()) is not None:
@@ -142,8 +145,8 @@ def test_each_bad_message_is_said_and_dropped_and_the_reading_goes_on() -> None:
     ]
     codec = Codec()
 
-    async def main() -> tuple[list[str], WebSocketReceiver[dict[str, Any]]]:
-        receiver = WebSocketReceiver(await connected(frames), codec, max_message_bytes=5000)
+    async def main() -> tuple[list[str], WebSocketConnection[dict[str, Any]]]:
+        receiver = WebSocketConnection(await connected(frames), codec, max_message_bytes=5000)
         return await read_all(receiver), receiver
 
     digits, receiver = run(main)
@@ -162,7 +165,7 @@ def test_items_a_message_queued_come_before_the_next_message_and_after_a_close()
     codec = Codec()
 
     async def main() -> list[str]:
-        receiver = WebSocketReceiver(await connected(frames), codec, max_message_bytes=100)
+        receiver = WebSocketConnection(await connected(frames), codec, max_message_bytes=100)
         codec.pending = receiver.pending.extend
         return await read_all(receiver)
 
@@ -171,7 +174,7 @@ def test_items_a_message_queued_come_before_the_next_message_and_after_a_close()
 
 def test_a_closed_socket_is_not_read_again() -> None:
     async def main() -> tuple[InboundItem | None, InboundItem | None, bool]:
-        receiver = WebSocketReceiver(await connected([]), Codec(), max_message_bytes=100)
+        receiver = WebSocketConnection(await connected([]), Codec(), max_message_bytes=100)
         first = await receiver.receive()
         return first, await receiver.receive(), receiver.gone
 
@@ -186,7 +189,7 @@ def flood(
     async def main() -> tuple[list[str], list[float]]:
         frames = [text({"n": i}) for i in range(count)]
         rate = RateLimit(limit, past_it, told.append)
-        receiver = WebSocketReceiver(await connected(frames), Codec(), max_message_bytes=100,
+        receiver = WebSocketConnection(await connected(frames), Codec(), max_message_bytes=100,
                                      rate=rate)  # fmt: skip
         at: list[float] = []
         return await read_all(receiver, at), at
@@ -220,7 +223,34 @@ def test_exactly_the_limit_is_not_over_it() -> None:
 def test_no_rate_limit_reads_everything_at_once() -> None:
     async def main() -> list[str]:
         frames = [text({"n": i}) for i in range(500)]
-        receiver = WebSocketReceiver(await connected(frames), Codec(), max_message_bytes=100)
+        receiver = WebSocketConnection(await connected(frames), Codec(), max_message_bytes=100)
         return await read_all(receiver)
 
     assert len(run(main)) == 500
+
+
+def test_writes_stop_at_the_close_and_the_socket_is_closed_once() -> None:
+    sent: list[Message] = []
+
+    async def main() -> tuple[bool, bool]:
+        wire = WebSocketConnection(await connected([], sent), Codec(), max_message_bytes=100)
+        first = await wire.send("hello")
+        await wire.close(1008, 1.0)
+        await wire.close(1000, 1.0)
+        return first, await wire.send("after")
+
+    assert run(main) == (True, False)
+    assert sent == [
+        {"type": "websocket.send", "text": "hello"},
+        {"type": "websocket.close", "code": 1008, "reason": ""},
+    ]
+
+
+def test_a_write_to_a_socket_the_peer_closed_marks_it_gone() -> None:
+    async def main() -> tuple[bool, bool]:
+        websocket = await connected([])
+        wire = WebSocketConnection(websocket, Codec(), max_message_bytes=100)
+        await websocket.close()  # as the server's shutdown would, behind the wire's back
+        return await wire.send("late"), wire.gone
+
+    assert run(main) == (False, True)
