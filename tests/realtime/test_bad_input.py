@@ -128,6 +128,24 @@ async def test_a_flood_is_slowed_down_not_dropped() -> None:
     assert 1 <= len(limited) <= 3  # told once per second it was slowed
 
 
+async def test_exactly_the_limit_in_one_second_is_not_told_it_is_over() -> None:
+    """The counter counts messages received: the read that waits for the next message is
+    not one (it once was, and a client that sent exactly the limit was told off)."""
+    async with (
+        realtime_server(fake_providers([], []), realtime={"max_messages_per_second": 10}) as site,
+        site.client().realtime.connect(model="m") as conn,
+        receiving(conn) as got,
+    ):
+        await got.next("session.created")
+        for _ in range(10):
+            await conn.input_audio_buffer.clear()
+        while len(got.of("input_audio_buffer.cleared")) < 10:
+            await got.next("input_audio_buffer.cleared", after=got.mark(), limit=5)
+        await asyncio.sleep(0.5)  # an error for an 11th would have come by now
+
+    assert [e["code"] for e in got.errors()] == []
+
+
 @pytest.mark.parametrize("configured", [None, "s3cret-token"])
 async def test_the_api_key_is_checked_only_when_an_access_token_is_set(
     configured: str | None,

@@ -12,7 +12,8 @@ Bad input never ends the session (invariant 10): each problem gets an `error` ev
 it, the message is dropped and the connection goes on. Past `max_messages_per_second`,
 messages are dropped for the rest of that second with one error event. A page that stops
 reading has its error events dropped once it is behind, and its session ended when it is far
-behind or a write stalls (transports/outbound.py).
+behind or a write stalls (transports/outbound.py). The socket is read by the shared loop
+(transports/websocket.py); this class is the protocol's codec.
 """
 
 from __future__ import annotations
@@ -20,13 +21,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import logging
-from collections.abc import MutableMapping
 from typing import Any
 
 from pydantic import ValidationError
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from parley.audio.frames import AudioFormatError, AudioFrame
 from parley.audio.resample import resample
@@ -47,6 +46,7 @@ from parley.transports.base import (
 from parley.transports.browser.audio import decode_utterance, wav_bytes
 from parley.transports.browser.messages import (
     CLIENT_MESSAGE,
+    ClientMessage,
     Connected,
     ErrorMessage,
     HangupMessage,
@@ -64,31 +64,9 @@ from parley.transports.browser.messages import (
 from parley.transports.browser.settings import BrowserSettings
 from parley.transports.browser.translate import page_vad, to_wire
 from parley.transports.outbound import OutboundQueue, drain, pump
+from parley.transports.websocket import RateLimit, WebSocketConnection
 
 log = logging.getLogger("parley.browser")
-
-
-class FloodGuard:
-    """Admits at most `limit` messages per one-second window."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._window = float("-inf")
-        self._count = 0
-        self.dropped = 0
-
-    def admit(self, now: float) -> bool:
-        if now - self._window >= 1.0:
-            self._window, self._count = now, 0
-        self._count += 1
-        if self._count <= self.limit:
-            return True
-        self.dropped += 1
-        return False
-
-    @property
-    def first_drop_of_window(self) -> bool:
-        return self._count == self.limit + 1
 
 
 class BrowserTransport(Transport):
@@ -96,12 +74,13 @@ class BrowserTransport(Transport):
 
     def __init__(self, websocket: WebSocket, settings: BrowserSettings) -> None:
         self.output_sample_rate = settings.output_sample_rate
-        self._ws = websocket
         self._settings = settings
         self._queue: OutboundQueue[str] = OutboundQueue()
-        self._guard = FloodGuard(settings.max_messages_per_second)
+        rate = RateLimit(settings.max_messages_per_second, "drop", self._flooding)
+        self._wire: WebSocketConnection[ClientMessage | bytes] = WebSocketConnection(
+            websocket, self, max_message_bytes=settings.max_message_bytes, rate=rate
+        )
         self._write_lock = asyncio.Lock()
-        self._gone = False
         self.session_id = ""
         self.stream_rate: int | None = None  # streaming mode, once `start_stream` declared it
         self.problems = ProblemCounter()  # bad input, by error code
@@ -124,52 +103,39 @@ class BrowserTransport(Transport):
     # --- inbound --------------------------------------------------------------------------
 
     async def receive(self) -> InboundItem | None:
-        while not self._gone:
-            try:
-                raw = await self._ws.receive()
-            except (WebSocketDisconnect, RuntimeError):
-                raw = {"type": "websocket.disconnect"}
-            if raw["type"] == "websocket.disconnect":
-                self._gone = True
-                break
-            if not self._guard.admit(asyncio.get_running_loop().time()):
-                if self._guard.first_drop_of_window:
-                    self._flooding()
-                continue
-            try:
-                item = await self._translate(raw)
-            except Exception as exc:  # a bug here must not end the session: report it
-                log.exception("%s: could not handle a message", self.session_id)
-                self.problem("internal_error", f"message not handled ({type(exc).__name__})")
-                continue
-            if item is not None:
-                return item
-        return None
+        return await self._wire.receive()
 
-    def _flooding(self) -> None:
-        limit = self._guard.limit
+    def _flooding(self, limit: int) -> None:
         self.problem("flooding", f"more than {limit} messages in one second: the rest of "
                      "this second's messages are dropped")  # fmt: skip
 
-    async def _translate(self, raw: MutableMapping[str, Any]) -> InboundItem | None:
-        data: bytes | None = raw.get("bytes")
-        if data is not None:
-            return self._stream_frame(data)
-        text: str = raw.get("text") or ""
-        limit = self._settings.max_message_bytes
-        if len(text) > limit:
-            self.problem("too_large", f"message of {len(text)} bytes is over the {limit}-byte "
-                         "limit: dropped")  # fmt: skip
-            return None
+    # --- the codec (transports/websocket.py reads the socket and calls these) -------------
+
+    def binary(self, data: bytes) -> bytes:
+        return data  # streamed microphone PCM: checked in `handle`
+
+    def too_large(self, size: int, limit: int) -> None:
+        self.problem("too_large", f"message of {size} bytes is over the {limit}-byte "
+                     "limit: dropped")  # fmt: skip
+
+    def malformed(self, error: wire_json.WireJSONError) -> None:
+        self.problem("malformed_json", f"message is not valid JSON ({error})")
+
+    def decode(self, value: Any) -> ClientMessage | None:
         try:
-            message = CLIENT_MESSAGE.validate_python(wire_json.parse(text))
-        except wire_json.WireJSONError as exc:
-            self.problem("malformed_json", f"message is not valid JSON ({exc})")
-            return None
+            return CLIENT_MESSAGE.validate_python(value)
         except ValidationError as exc:
             self.problem(*describe_invalid(exc))
             return None
+
+    def failed(self, message: ClientMessage | bytes, error: Exception) -> None:
+        log.exception("%s: could not handle a message", self.session_id)
+        self.problem("internal_error", f"message not handled ({type(error).__name__})")
+
+    async def handle(self, message: ClientMessage | bytes) -> InboundItem | None:
         match message:
+            case bytes():
+                return self._stream_frame(message)
             case SpeechStart():
                 return ClientSpeechStarted()
             case SpeechEnd(audio=encoded):
@@ -259,18 +225,9 @@ class BrowserTransport(Transport):
 
     async def _write(self, text: str) -> None:
         async with self._write_lock:
-            if self._gone:
-                return
-            try:
-                await self._ws.send_text(text)
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                self._gone = True
+            await self._wire.send(text)
 
     async def aclose(self, code: int = 1000) -> None:
         """Send what is still queued (`session_ended` last), then close the socket."""
         await drain(self._queue, self._write)
-        if not self._gone:
-            self._gone = True
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
-                async with asyncio.timeout(self._queue.write_timeout):
-                    await self._ws.close(code=1008 if self._queue.stalled else code)
+        await self._wire.close(1008 if self._queue.stalled else code, self._queue.write_timeout)

@@ -183,7 +183,16 @@ def parse(text: str, *, beta: bool) -> ClientEvent | Rejection:
     try:
         data = wire_json.parse(text)
     except wire_json.WireJSONError as exc:
-        return Rejection("invalid_json", f"The message is not valid JSON ({exc}).")
+        return not_json(exc)
+    return decode(data, beta=beta)
+
+
+def not_json(exc: wire_json.WireJSONError) -> Rejection:
+    return Rejection("invalid_json", f"The message is not valid JSON ({exc}).")
+
+
+def decode(data: Any, *, beta: bool) -> ClientEvent | Rejection:
+    """A parsed JSON value as a client event, or the API's error for it."""
     if not isinstance(data, dict):
         return Rejection("invalid_json", "A client event must be a JSON object.")
     raw_id = data.get("event_id")

@@ -12,18 +12,18 @@ Bad input never ends the session (invariant 10): every problem is an `error` eve
 it. A client sending more than `max_messages_per_second` is told once and read no faster
 than that until the second is over; nothing it sent is dropped. A client that stops reading
 has its error events dropped once it is behind, and its session ended when it is far behind
-or a write stalls (transports/outbound.py).
+or a write stalls (transports/outbound.py). The socket is read by the shared loop
+(transports/websocket.py); this class is the protocol's codec.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
@@ -34,6 +34,7 @@ from parley.events import (
 )
 from parley.logsafe import field
 from parley.problems import ProblemCounter
+from parley.transports import wire_json
 from parley.transports.base import (
     ClientSpeechStarted,
     ClientUtterance,
@@ -43,7 +44,8 @@ from parley.transports.base import (
     Transport,
 )
 from parley.transports.outbound import OutboundQueue, drain, pump
-from parley.transports.realtime.client_events import Rejection, parse
+from parley.transports.realtime.client_events import ClientEvent, Rejection, not_json
+from parley.transports.realtime.client_events import decode as decode_event
 from parley.transports.realtime.config import RealtimeConfig
 from parley.transports.realtime.context import Context, ErrorType
 from parley.transports.realtime.formats import RATES, encode_audio
@@ -52,6 +54,7 @@ from parley.transports.realtime.narrator import Narrator
 from parley.transports.realtime.requests import ClientRequests
 from parley.transports.realtime.server_events import AudioDelta, Dialect, Error, ServerEvent
 from parley.transports.realtime.settings import RealtimeEndpointSettings
+from parley.transports.websocket import RateLimit, WebSocketConnection
 
 log = logging.getLogger("parley.realtime")
 
@@ -62,26 +65,6 @@ class _Outgoing:
     item: AssistantItem | None = None  # an audio delta of this item: where it sits
     offset: float = 0.0
     duration: float = 0.0
-
-
-class RateGuard:
-    """Counts messages per one-second window; past the limit, says how long to wait."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._window = float("-inf")
-        self._count = 0
-
-    def delay(self, now: float) -> float:
-        """Seconds to wait before reading the next message (0 within the limit)."""
-        if now - self._window >= 1.0:
-            self._window, self._count = now, 0
-        self._count += 1
-        return 0.0 if self._count <= self.limit else self._window + 1.0 - now
-
-    @property
-    def just_exceeded(self) -> bool:
-        return self._count == self.limit + 1
 
 
 class RealtimeTransport(Transport):
@@ -98,18 +81,17 @@ class RealtimeTransport(Transport):
         session_id: str,
     ) -> None:
         self.output_sample_rate = RATES[config.output_format]
-        self._ws = websocket
-        self._settings = settings
         self._queue: OutboundQueue[_Outgoing] = OutboundQueue()
-        self._inbound: deque[InboundItem] = deque()
-        self._guard = RateGuard(settings.max_messages_per_second)
-        self._gone = False
+        rate = RateLimit(settings.max_messages_per_second, "wait", self._rate_exceeded)
+        self._wire: WebSocketConnection[ClientEvent] = WebSocketConnection(
+            websocket, self, max_message_bytes=settings.max_message_bytes, rate=rate
+        )
         self.ctx = Context(dialect, config, base_policy, session_id, self._put)
         self.narrator = Narrator(self.ctx)
         self.requests = ClientRequests(
             self.ctx,
             self.narrator,
-            self._inbound.extend,
+            self._wire.pending.extend,
             self._set_output_rate,
             settings.max_buffer_s,
         )
@@ -139,79 +121,70 @@ class RealtimeTransport(Transport):
 
     async def receive(self) -> InboundItem | None:
         self.ctx.client_speech_delivered = False
-        loop = asyncio.get_running_loop()
-        while True:
-            if self._inbound:
-                item = self._inbound.popleft()
-                if isinstance(item, AudioFrame):
-                    self.frames_in += 1
-                    self.ctx.input_ms += item.duration * 1000
-                    self.ctx.input_at = loop.time()
-                elif isinstance(item, ClientSpeechStarted | ClientUtterance):
-                    self.ctx.client_speech_delivered = True
-                return item
-            if self._gone:
-                return None
-            delay = self._guard.delay(loop.time())
-            if delay > 0:
-                if self._guard.just_exceeded:
-                    self._reject(
-                        Rejection(
-                            "rate_limit_exceeded",
-                            f"More than "
-                            f"{self._guard.limit} messages in one second: the rest are "
-                            "read when the second is over.",
-                        )
-                    )
-                await asyncio.sleep(delay)
-            await self._read_one()
+        item = await self._wire.receive()
+        if isinstance(item, AudioFrame):
+            self.frames_in += 1
+            self.ctx.input_ms += item.duration * 1000
+            self.ctx.input_at = asyncio.get_running_loop().time()
+        elif isinstance(item, ClientSpeechStarted | ClientUtterance):
+            self.ctx.client_speech_delivered = True
+        return item
 
-    async def _read_one(self) -> None:
-        try:
-            raw = await self._ws.receive()
-        except (WebSocketDisconnect, RuntimeError):
-            raw = {"type": "websocket.disconnect"}
-        if raw["type"] == "websocket.disconnect":
-            self._gone = True
-            return
-        text: str | None = raw.get("text")
-        if text is None:
-            size = len(raw.get("bytes") or b"")
-            self._reject(
-                Rejection(
-                    "invalid_value",
-                    f"A binary frame of {size} bytes: the "
-                    "Realtime protocol sends JSON text events.",
-                )
+    def _rate_exceeded(self, limit: int) -> None:
+        self._reject(
+            Rejection(
+                "rate_limit_exceeded",
+                f"More than {limit} messages in one second: the rest are read when the "
+                "second is over.",
             )
-            return
-        limit = self._settings.max_message_bytes
-        if len(text) > limit:
-            self._reject(
-                Rejection(
-                    "message_too_large",
-                    f"A message of {len(text)} bytes is "
-                    f"over the {limit}-byte limit: split the audio into "
-                    "smaller appends.",
-                )
+        )
+
+    # --- the codec (transports/websocket.py reads the socket and calls these) -------------
+
+    def binary(self, data: bytes) -> None:
+        self._reject(
+            Rejection(
+                "invalid_value",
+                f"A binary frame of {len(data)} bytes: the "
+                "Realtime protocol sends JSON text events.",
             )
-            return
-        event = parse(text, beta=self.ctx.dialect.beta)
+        )
+
+    def too_large(self, size: int, limit: int) -> None:
+        self._reject(
+            Rejection(
+                "message_too_large",
+                f"A message of {size} bytes is "
+                f"over the {limit}-byte limit: split the audio into "
+                "smaller appends.",
+            )
+        )
+
+    def malformed(self, error: wire_json.WireJSONError) -> None:
+        self._reject(not_json(error))
+
+    def decode(self, value: Any) -> ClientEvent | None:
+        event = decode_event(value, beta=self.ctx.dialect.beta)
         if isinstance(event, Rejection):
             self._reject(event)
-            return
-        self.ctx.client_event_id = event.event_id
-        try:
-            self.requests.handle(event)
-        except Exception as exc:  # a bug here must not end the session: report it
-            log.exception("%s: could not handle %s", self.session_id, event.type)
-            self.ctx.error(
-                "internal_error",
-                f"{event.type} was not handled ({type(exc).__name__})",
-                kind="server_error",
-            )
-        finally:
-            self.ctx.client_event_id = None
+            return None
+        return event
+
+    async def handle(self, message: ClientEvent) -> None:
+        """Handled at once; the items it yields join the connection's pending queue."""
+        self.ctx.client_event_id = message.event_id
+        self.requests.handle(message)
+        self.ctx.client_event_id = None
+
+    def failed(self, message: ClientEvent, error: Exception) -> None:
+        # a bug here must not end the session: report it
+        log.exception("%s: could not handle %s", self.session_id, message.type)
+        self.ctx.error(
+            "internal_error",
+            f"{message.type} was not handled ({type(error).__name__})",
+            kind="server_error",
+        )
+        self.ctx.client_event_id = None
 
     def _reject(self, rejection: Rejection) -> None:
         self.problems.note(
@@ -262,12 +235,7 @@ class RealtimeTransport(Transport):
         await pump(self._queue, self._write)
 
     async def _write(self, outgoing: _Outgoing) -> None:
-        if self._gone:
-            return
-        try:
-            await self._ws.send_text(outgoing.text)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            self._gone = True
+        if not await self._wire.send(outgoing.text):
             return
         if outgoing.item is not None:
             outgoing.item.written(outgoing.offset, outgoing.duration)
@@ -277,8 +245,4 @@ class RealtimeTransport(Transport):
         """Send what is still queued (the last response.done among it), then close; a client
         that stopped reading gets nothing more, and a policy-violation close."""
         await drain(self._queue, self._write)
-        if not self._gone:
-            self._gone = True
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
-                async with asyncio.timeout(self._queue.write_timeout):
-                    await self._ws.close(code=1008 if self._queue.stalled else code)
+        await self._wire.close(1008 if self._queue.stalled else code, self._queue.write_timeout)

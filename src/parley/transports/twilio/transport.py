@@ -8,7 +8,8 @@ echoes tell the server how far the caller has really heard. A clear drops queued
 its marks, voids the marks already sent and tells Twilio to empty its buffer, in that order.
 
 Bad input is logged with the call id and dropped; the call goes on. Twilio's protocol has
-no way to tell it about an error, so the log is where it shows.
+no way to tell it about an error, so the log is where it shows. The socket is read by the
+shared loop (transports/websocket.py); this class is the protocol's codec.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from pydantic import ValidationError
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
 from parley.audio.codecs import pcm16_to_ulaw, ulaw_to_pcm16
 from parley.audio.frames import AudioFrame
@@ -58,6 +59,7 @@ from parley.transports.twilio.messages import (
     StreamStart,
     to_wire,
 )
+from parley.transports.websocket import WebSocketConnection
 
 log = logging.getLogger("parley.twilio")
 
@@ -83,12 +85,12 @@ class TwilioTransport(Transport):
         max_message_bytes: int = 65_536,
         hang_up: HangUpCall | None = None,
     ) -> None:
-        self._ws = websocket
-        self._max_message_bytes = max_message_bytes
+        self._wire: WebSocketConnection[InboundMessage] = WebSocketConnection(
+            websocket, self, max_message_bytes=max_message_bytes
+        )
         self._hang_up = hang_up
         self._queue: OutboundQueue[tuple[str, ...]] = OutboundQueue()
         self._marks = MarkLedger()
-        self._gone = False  # the websocket is closed (either side)
         self.call: StreamStart | None = None
         self.stopped = False  # Twilio sent `stop`: the call is over on its side
         self.problems = ProblemCounter()  # bad input, by kind
@@ -113,7 +115,7 @@ class TwilioTransport(Transport):
         try:
             async with asyncio.timeout(limit):
                 while True:
-                    message = await self._next_message()
+                    message = await self._wire.message()
                     match message:
                         case None:
                             raise StreamNotStartedError("the stream closed before `start`")
@@ -156,19 +158,16 @@ class TwilioTransport(Transport):
     # --- inbound ----------------------------------------------------------------------------
 
     async def receive(self) -> InboundItem | None:
-        while True:
-            message = await self._next_message()
-            if message is None:
-                return None
-            try:
-                item = self._translate(message)
-            except Exception as exc:  # a bug here must not end the call: log it, go on
-                log.exception("twilio call %s: could not handle a message", self.call_id)
-                self._complain("internal", f"`{message.event}` not handled "
-                               f"({type(exc).__name__}): dropped")  # fmt: skip
-                continue
-            if item is not None:
-                return item
+        return await self._wire.receive()
+
+    async def handle(self, message: InboundMessage) -> InboundItem | None:
+        return self._translate(message)
+
+    def failed(self, message: InboundMessage, error: Exception) -> None:
+        # a bug here must not end the call: log it, go on
+        log.exception("twilio call %s: could not handle a message", self.call_field)
+        self._complain("internal", f"`{message.event}` not handled "
+                       f"({type(error).__name__}): dropped")  # fmt: skip
 
     def _translate(self, message: InboundMessage) -> InboundItem | None:
         assert self.call is not None, "receive() before wait_for_start()"
@@ -212,33 +211,25 @@ class TwilioTransport(Transport):
             self._complain("mark", str(exc))
             return None
 
-    async def _next_message(self) -> InboundMessage | None:
-        """The next well-formed message; None once the socket is closed."""
-        while not self._gone:
-            try:
-                raw = await self._ws.receive()
-            except (WebSocketDisconnect, RuntimeError):
-                raw = {"type": "websocket.disconnect"}
-            if raw["type"] == "websocket.disconnect":
-                self._gone = True
-                return None
-            text: str | None = raw.get("text")
-            if text is None:
-                size = len(raw.get("bytes") or b"")
-                self._complain("binary", f"binary frame of {size} bytes (Media Streams sends "
-                               "JSON text): dropped")  # fmt: skip
-                continue
-            if len(text) > self._max_message_bytes:
-                self._complain("size", f"message of {len(text)} bytes is over the "
-                               f"{self._max_message_bytes}-byte limit: dropped")  # fmt: skip
-                continue
-            try:
-                return INBOUND.validate_python(wire_json.parse(text))
-            except wire_json.WireJSONError as exc:
-                self._complain("json", f"malformed JSON ({exc}): dropped")
-            except ValidationError as exc:
-                self._complain(*describe_invalid(exc))
-        return None
+    # --- the codec's problems (transports/websocket.py reads the socket) ------------------
+
+    def binary(self, data: bytes) -> None:
+        self._complain("binary", f"binary frame of {len(data)} bytes (Media Streams sends "
+                       "JSON text): dropped")  # fmt: skip
+
+    def too_large(self, size: int, limit: int) -> None:
+        self._complain("size", f"message of {size} bytes is over the {limit}-byte limit: "
+                       "dropped")  # fmt: skip
+
+    def malformed(self, error: wire_json.WireJSONError) -> None:
+        self._complain("json", f"malformed JSON ({error}): dropped")
+
+    def decode(self, value: Any) -> InboundMessage | None:
+        try:
+            return INBOUND.validate_python(value)
+        except ValidationError as exc:
+            self._complain(*describe_invalid(exc))
+            return None
 
     def _complain(self, kind: str, problem: str) -> None:
         detail = field("problem", problem)
@@ -275,13 +266,9 @@ class TwilioTransport(Transport):
         await pump(self._queue, self._write)
 
     async def _write(self, texts: tuple[str, ...]) -> None:
-        if self._gone:
-            return
-        try:
-            for text in texts:
-                await self._ws.send_text(text)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            self._gone = True
+        for text in texts:
+            if not await self._wire.send(text):
+                return
 
     async def aclose(self) -> None:
         """End the call: what is still queued goes out first (a last `clear`, so Twilio
@@ -292,11 +279,7 @@ class TwilioTransport(Transport):
             if not self.stopped and self.call is not None and self._hang_up is not None:
                 await self._hang_up(self.call.call_sid)
         finally:
-            if not self._gone:
-                self._gone = True
-                with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError, TimeoutError):
-                    async with asyncio.timeout(self._queue.write_timeout):
-                        await self._ws.close(code=1000)
+            await self._wire.close(1000, self._queue.write_timeout)
 
 
 def describe_invalid(exc: ValidationError) -> tuple[str, str]:
