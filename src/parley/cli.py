@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "call":
         from parley.server.routes.twilio import stream_key
         from parley.settings import load_settings
-        from parley.transports.twilio.call_command import run_call
+        from parley.testing.twilio_caller.call_command import run_call
 
         options = {"barge_in_after": args.barge_in, "wait": args.wait, "record": args.record}
         key = stream_key(load_settings(args.settings))

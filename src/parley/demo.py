@@ -24,9 +24,9 @@ from parley.events import (
     UserSpeechStarted,
     UserTranscript,
 )
-from parley.providers.fake import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.session import Providers, Session
-from parley.transports.memory import (
+from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
+from parley.testing.memory_transport import (
     HangUp,
     MemoryTransport,
     Noise,

@@ -28,9 +28,9 @@ from parley.providers.cloud.config import (
     OpenAIRealtimeSettings,
 )
 from parley.providers.context import ProviderContext
-from parley.providers.fake.config import FakeProviderSettings
 from parley.providers.local.config import LlamaSettings, PiperSettings, WhisperSettings
 from parley.session.config import SessionConfig
+from parley.testing.fakes.config import FakeProviderSettings
 from parley.transports.browser.settings import BrowserSettings
 from parley.transports.realtime.settings import RealtimeEndpointSettings
 from parley.transports.twilio.settings import TwilioSettings

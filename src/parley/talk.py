@@ -20,8 +20,15 @@ from parley.events import AgentResponseDone, UserTranscript
 from parley.server.providers import ProviderLoader
 from parley.session import Providers, Session
 from parley.settings import Settings
+from parley.testing.memory_transport import (
+    HangUp,
+    MemoryTransport,
+    Play,
+    ScriptedCaller,
+    Silence,
+    Wait,
+)
 from parley.timing import STAGES, TurnTimings
-from parley.transports.memory import HangUp, MemoryTransport, Play, ScriptedCaller, Silence, Wait
 
 
 @dataclass

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from parley.providers.context import ProviderContext
-from parley.providers.fake.config import FakeProviderSettings
-from parley.providers.fake.factories import fake_llm, fake_tts
+from parley.testing.fakes.config import FakeProviderSettings
+from parley.testing.fakes.factories import fake_llm, fake_tts
 from parley.types import ChatMessage
 
 ASKED = [ChatMessage("user", "hello")]

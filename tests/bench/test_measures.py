@@ -14,7 +14,7 @@ from parley.benchmarks.results import (
     Hangup,
 )
 from parley.benchmarks.spec import Latencies
-from parley.transports.twilio.fake_caller import FakeCaller, Utterance
+from parley.testing.twilio_caller.fake_caller import FakeCaller, Utterance
 from parley.types import ChatMessage
 
 RATE = 8000

@@ -20,12 +20,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from parley.audio.frames import AudioFrame
-from parley.providers.fake import FakeLLM, FakeSTT, FakeTTS
-from parley.providers.fake.vad import EnergyVAD
 from parley.server import create_app
 from parley.server.state import ServerState
 from parley.session.config import Providers
 from parley.settings import Settings
+from parley.testing.fakes import FakeLLM, FakeSTT, FakeTTS
+from parley.testing.fakes.vad import EnergyVAD
 from parley.transports.browser.audio import wav_bytes
 from tests.serving import serving
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from parley.audio.frames import AudioFrame
-from parley.providers.fake import FakeLLM
 from parley.session import Providers
+from parley.testing.fakes import FakeLLM
 from tests.conftest import Measure
 
 from .chromium import (

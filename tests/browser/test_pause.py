@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from parley.audio.frames import AudioFrame
-from parley.providers.fake import FakeLLM
+from parley.testing.fakes import FakeLLM
 from parley.transports.browser.audio import wav_bytes
 from tests.scenario.harness import contiguous
 

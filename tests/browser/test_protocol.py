@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from parley.providers.fake import FakeSTT
+from parley.testing.fakes import FakeSTT
 from tests.scenario.harness import contiguous
 
 from .harness import fake_providers, opus, parley_site, pcm_of, tone, wav

@@ -32,9 +32,9 @@ from parley.providers.cloud.realtime_facets import (
     RealtimeTTS,
     RealtimeVAD,
 )
-from parley.providers.fake import EnergyVAD
 from parley.session import Providers, Session, SessionConfig
-from parley.transports.memory import MemoryTransport, ScriptedCaller, Step, stt_script
+from parley.testing.fakes import EnergyVAD
+from parley.testing.memory_transport import MemoryTransport, ScriptedCaller, Step, stt_script
 from tests.scenario.harness import Recorded
 from tests.serving import serving
 

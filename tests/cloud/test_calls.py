@@ -10,7 +10,7 @@ import pytest
 
 from parley.events import AgentPaused, AgentResponseDone, AgentResumed, UserSpeechStarted
 from parley.session import Providers
-from parley.transports.memory import HangUp, MemoryTransport, Say, Silence, Step, Wait
+from parley.testing.memory_transport import HangUp, MemoryTransport, Say, Silence, Step, Wait
 from tests.scenario.harness import contiguous
 
 from .calls import (

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from parley.providers.base import TTSChunk, TTSStream
-from parley.providers.fake import FakeLLM, FakeTTS
 from parley.providers.scope import SessionScope
-from parley.transports.memory import HangUp, Say, Silence, Step, Wait
+from parley.testing.fakes import FakeLLM, FakeTTS
+from parley.testing.memory_transport import HangUp, Say, Silence, Step, Wait
 
 from ..scenario.harness import agent_started_speaking, converse
 

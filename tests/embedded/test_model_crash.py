@@ -23,7 +23,7 @@ from parley.providers.local.piper import PiperTTS
 from parley.providers.local.silero import SileroVAD
 from parley.providers.local.whisper import WhisperSTT
 from parley.session import Providers, Session, SessionConfig
-from parley.transports.memory import (
+from parley.testing.memory_transport import (
     HangUp,
     MemoryTransport,
     Play,

@@ -12,7 +12,7 @@ from parley.audio.wavfile import read_wav, write_wav
 from parley.events import AgentResponseDone, UserTranscript
 from parley.providers.local.whisper import WhisperSTT
 from parley.session import Providers, Session, SessionConfig
-from parley.transports.memory import (
+from parley.testing.memory_transport import (
     HangUp,
     MemoryTransport,
     Play,

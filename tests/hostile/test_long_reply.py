@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from parley.transports.twilio.fake_caller import HangUp, Pause, Speak, WaitFor, agent_heard
+from parley.testing.twilio_caller.fake_caller import HangUp, Pause, Speak, WaitFor, agent_heard
 from tests.conftest import Measure
 from tests.twilio.harness import fake_providers, parley_server, speech
 

@@ -28,14 +28,14 @@ from websockets.exceptions import ConnectionClosed
 from parley.audio.frames import AudioFrame
 from parley.audio.resample import resample
 from parley.audio.wavfile import read_wav
-from parley.providers.fake import FakeLLM, FakeSTT, FakeTTS
-from parley.providers.fake.llm import ReplyScript
-from parley.providers.fake.vad import EnergyVAD
 from parley.server import create_app
 from parley.server.state import ServerState
 from parley.session import Session
 from parley.session.config import Providers
 from parley.settings import Settings
+from parley.testing.fakes import FakeLLM, FakeSTT, FakeTTS
+from parley.testing.fakes.llm import ReplyScript
+from parley.testing.fakes.vad import EnergyVAD
 from tests.serving import serving
 
 DATA = Path(__file__).parent.parent / "data"

@@ -22,11 +22,11 @@ from parley.conversation.inputs import (
 from parley.conversation.machine import Conversation
 from parley.events import SessionEvent, UserSpeechTranscribed, UserTranscript
 from parley.providers.base import VADStream
-from parley.providers.fake import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.session import Providers, Session
 from parley.session.output import PlayoutScheduler
+from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
+from parley.testing.memory_transport import MemoryTransport
 from parley.transports.base import Hangup
-from parley.transports.memory import MemoryTransport
 from tests.scenario.harness import run_virtual
 
 

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from parley.audio.frames import AudioFrame
-from parley.providers.fake import FakeLLM
+from parley.testing.fakes import FakeLLM
 from tests.conftest import Measure
 
 from .harness import (

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from openai.types.realtime import AudioTranscriptionParam
 
 from parley.audio.frames import AudioFrame
-from parley.providers.fake import EnergyVAD, FakeLLM, FakeSTT, FakeTTS, Fault, FaultKind
 from parley.session import Providers
+from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS, Fault, FaultKind
 from parley.types import ChatMessage
 
 from .harness import b64, chunks, fake_providers, realtime_server, receiving, speech

@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 import looptime
 
 from parley.events import AgentResponseStarted, AgentSpeaking, ErrorEvent
-from parley.providers.fake import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.session import Providers, Session, SessionConfig
-from parley.transports.memory import MemoryTransport, ScriptedCaller, Step, stt_script
+from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
+from parley.testing.memory_transport import MemoryTransport, ScriptedCaller, Step, stt_script
 
 T = TypeVar("T")
 FRAME = 0.02
@@ -107,7 +107,7 @@ def contiguous(samples: Any) -> bool:
     """True if fake-TTS samples count up by one throughout: nothing lost, nothing repeated."""
     import numpy as np
 
-    from parley.providers.fake.tts import COUNTER_WRAP
+    from parley.testing.fakes.tts import COUNTER_WRAP
 
     values = np.asarray(samples, dtype=np.int64)
     steps = np.diff(values)

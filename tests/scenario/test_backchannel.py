@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from parley.events import AgentPaused, AgentResponseDone, AgentResumed, UserSpeechStopped
-from parley.providers.fake import FakeLLM, FakeSTT
-from parley.transports.memory import HangUp, Noise, Say, Silence, Step, Wait, stt_script
+from parley.testing.fakes import FakeLLM, FakeSTT
+from parley.testing.memory_transport import HangUp, Noise, Say, Silence, Step, Wait, stt_script
 from tests.conftest import Measure
 
 from .harness import FRAME, agent_started_speaking, contiguous, converse

@@ -8,9 +8,9 @@ from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import AgentResponseDone, ErrorEvent
 from parley.providers.base import VAD, VADOutput, VADStream
-from parley.providers.fake import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.session import Providers, Session
-from parley.transports.memory import (
+from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
+from parley.testing.memory_transport import (
     HangUp,
     MemoryTransport,
     Say,

@@ -8,10 +8,9 @@ from typing import Any
 
 from parley.conversation import TurnTakingPolicy
 from parley.events import AgentResponseDone, AgentSpeaking, UserDtmf, UserSpeechStarted
-from parley.providers.fake import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.session import Providers, Session, SessionConfig
-from parley.transports.base import DtmfDigit
-from parley.transports.memory import (
+from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
+from parley.testing.memory_transport import (
     HangUp,
     MemoryTransport,
     Say,
@@ -20,6 +19,7 @@ from parley.transports.memory import (
     Step,
     stt_script,
 )
+from parley.transports.base import DtmfDigit
 from tests.conftest import Measure
 
 from .harness import FRAME, run_virtual

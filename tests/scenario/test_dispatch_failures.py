@@ -9,10 +9,10 @@ from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import AgentPaused, AgentResponseDone, ErrorEvent, SessionEnded, SessionEvent
 from parley.providers.base import STTStream
-from parley.providers.fake import EnergyVAD, FakeLLM, FakeSTT, FakeTTS, Fault, FaultKind
-from parley.providers.fake.stt import FakeSTTStream
 from parley.session import Providers, Session
-from parley.transports.memory import (
+from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS, Fault, FaultKind
+from parley.testing.fakes.stt import FakeSTTStream
+from parley.testing.memory_transport import (
     HangUp,
     MemoryTransport,
     Say,

@@ -7,9 +7,9 @@ import itertools
 import pytest
 
 from parley.events import AgentResponseDone
-from parley.providers.fake import FakeLLM, FakeTTS
 from parley.session import SessionConfig
-from parley.transports.memory import HangUp, Say, Silence, Step, Wait
+from parley.testing.fakes import FakeLLM, FakeTTS
+from parley.testing.memory_transport import HangUp, Say, Silence, Step, Wait
 from tests.conftest import Measure
 
 from .harness import FRAME, agent_started_speaking, converse

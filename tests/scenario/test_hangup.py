@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from parley.events import SessionEnded
-from parley.providers.fake import FakeLLM, FakeTTS, Fault, FaultKind
-from parley.transports.memory import HangUp, Say, Silence, Step, Wait
+from parley.testing.fakes import FakeLLM, FakeTTS, Fault, FaultKind
+from parley.testing.memory_transport import HangUp, Say, Silence, Step, Wait
 from tests.conftest import Measure
 
 from .harness import agent_started_speaking, converse

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from parley.providers.fake import FakeLLM
-from parley.transports.memory import HangUp, Say, Silence, Step, Wait
+from parley.testing.fakes import FakeLLM
+from parley.testing.memory_transport import HangUp, Say, Silence, Step, Wait
 
 from .harness import agent_started_speaking, converse
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from parley.events import AgentResponseDone
-from parley.providers.fake import FakeLLM, FakeSTT, FakeTTS, Fault, FaultKind
-from parley.transports.memory import HangUp, Say, Silence, Step, stt_script
+from parley.testing.fakes import FakeLLM, FakeSTT, FakeTTS, Fault, FaultKind
+from parley.testing.memory_transport import HangUp, Say, Silence, Step, stt_script
 
 from .harness import converse
 

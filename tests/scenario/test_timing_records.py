@@ -7,9 +7,9 @@ import logging
 import pytest
 
 from parley.events import TurnMetrics
-from parley.providers.fake import FakeLLM, FakeSTT, FakeTTS
+from parley.testing.fakes import FakeLLM, FakeSTT, FakeTTS
+from parley.testing.memory_transport import HangUp, Say, Silence, Step, stt_script
 from parley.timing import STAGES
-from parley.transports.memory import HangUp, Say, Silence, Step, stt_script
 
 from .harness import FRAME, converse
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from parley.conversation import TurnTakingPolicy
 from parley.events import AgentPaused, UserSpeechStopped
-from parley.providers.fake import FakeLLM
 from parley.session import SessionConfig
-from parley.transports.memory import HangUp, Noise, Say, Silence, Step, Wait
+from parley.testing.fakes import FakeLLM
+from parley.testing.memory_transport import HangUp, Noise, Say, Silence, Step, Wait
 
 from .harness import FRAME, agent_started_speaking, converse
 

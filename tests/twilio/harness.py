@@ -22,14 +22,14 @@ from fastapi.responses import JSONResponse
 from parley.audio.frames import AudioFrame
 from parley.audio.wavfile import read_wav
 from parley.events import SessionEvent
-from parley.providers.fake import FakeLLM, FakeSTT, FakeTTS
-from parley.providers.fake.vad import EnergyVAD
 from parley.server import create_app
 from parley.server.routes.twilio import twilio_calls
 from parley.session import Session
 from parley.session.config import Providers
 from parley.settings import Settings
-from parley.transports.twilio.fake_caller import FakeCaller
+from parley.testing.fakes import FakeLLM, FakeSTT, FakeTTS
+from parley.testing.fakes.vad import EnergyVAD
+from parley.testing.twilio_caller.fake_caller import FakeCaller
 from parley.transports.twilio.messages import StreamStart
 from tests.serving import serving
 

@@ -9,7 +9,7 @@ import logging
 import pytest
 from pydantic import SecretStr
 
-from parley.transports.twilio.fake_caller import (
+from parley.testing.twilio_caller.fake_caller import (
     HangUp,
     Pause,
     SendRaw,

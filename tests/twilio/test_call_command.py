@@ -10,7 +10,7 @@ from rich.console import Console
 
 from parley.server.routes.twilio import stream_key
 from parley.settings import Settings
-from parley.transports.twilio.call_command import run_call
+from parley.testing.twilio_caller.call_command import run_call
 
 from .harness import AUTH_TOKEN, DATA, fake_providers, parley_server
 

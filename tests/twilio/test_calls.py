@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from parley.events import AgentResponseStarted, UserDtmf, UserSpeechStarted
-from parley.transports.twilio.fake_caller import (
+from parley.testing.twilio_caller.fake_caller import (
     HangUp,
     Pause,
     PressKeys,

@@ -12,7 +12,7 @@ import pytest
 
 from parley.events import UserSpeechStarted
 from parley.session.config import Providers
-from parley.transports.twilio.fake_caller import (
+from parley.testing.twilio_caller.fake_caller import (
     FakeCaller,
     HangUp,
     Pause,

@@ -13,7 +13,13 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from parley.transports.twilio.fake_caller import FakeCaller, HangUp, Speak, WaitFor, agent_finished
+from parley.testing.twilio_caller.fake_caller import (
+    FakeCaller,
+    HangUp,
+    Speak,
+    WaitFor,
+    agent_finished,
+)
 from parley.transports.twilio.messages import INBOUND_EVENTS
 from parley.transports.twilio.transport import TwilioTransport
 from tests.fuzzing import (

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from parley.server.routes.twilio import twilio_calls
 from parley.session import Providers
-from parley.transports.twilio.fake_caller import (
+from parley.testing.twilio_caller.fake_caller import (
     CallerStep,
     FakeCaller,
     HangUp,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from parley.events import SessionEvent, UserDtmf
-from parley.providers.fake import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.session import Session
 from parley.session.config import Providers
+from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
+from parley.testing.memory_transport import MemoryTransport
 from parley.transports.base import DtmfDigit, Hangup
-from parley.transports.memory import MemoryTransport
 
 
 async def test_dtmf_digits_become_session_events_in_order() -> None:

@@ -9,7 +9,7 @@ import tracemalloc
 
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
-from parley.providers.fake import FakeSTT
+from parley.testing.fakes import FakeSTT
 
 FRAME = AudioFrame(b"\0\0" * 320, 16000)  # 20 ms
 
@@ -42,7 +42,7 @@ def test_a_long_run_keeps_a_fixed_amount() -> None:
         finally:
             tracemalloc.stop()
         stats = after.compare_to(before, "filename")
-        mine = [s for s in stats if s.traceback[0].filename.endswith("fake/stt.py")]
+        mine = [s for s in stats if s.traceback[0].filename.endswith("fakes/stt.py")]
         return sum(s.size_diff for s in mine), sum(s.count_diff for s in mine)
 
     grown, objects = asyncio.run(run())

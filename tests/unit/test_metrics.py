@@ -6,11 +6,18 @@ import asyncio
 
 from fastapi.testclient import TestClient
 
-from parley.providers.fake import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.server import create_app
 from parley.server.state import ServerState
 from parley.session import Providers
-from parley.transports.memory import HangUp, MemoryTransport, Say, ScriptedCaller, Silence, Step
+from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
+from parley.testing.memory_transport import (
+    HangUp,
+    MemoryTransport,
+    Say,
+    ScriptedCaller,
+    Silence,
+    Step,
+)
 from tests.scenario.harness import run_virtual
 
 from .test_server import fake_settings

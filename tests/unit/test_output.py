@@ -8,7 +8,7 @@ from typing import Any
 
 from parley.conversation.inputs import ConversationInput, PlaybackFinished, PlaybackStarted
 from parley.session.output import PlayoutScheduler
-from parley.transports.memory import MemoryTransport
+from parley.testing.memory_transport import MemoryTransport
 from tests.scenario.harness import run_virtual
 
 RATE = 16000

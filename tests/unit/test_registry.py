@@ -16,9 +16,9 @@ import pytest
 
 from parley.providers import registry
 from parley.providers.context import ProviderContext
-from parley.providers.fake import FakeLLM
-from parley.providers.fake.config import FakeProviderSettings
 from parley.settings import Settings
+from parley.testing.fakes import FakeLLM
+from parley.testing.fakes.config import FakeProviderSettings
 from parley.types import ChatMessage
 
 ENTRIES = [(kind, name) for kind in registry.KINDS for name in registry.names(kind)]

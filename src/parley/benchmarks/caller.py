@@ -17,8 +17,8 @@ from pathlib import Path
 from parley import timing
 from parley.audio.frames import AudioFrame
 from parley.audio.wavfile import read_wav
-from parley.transports.twilio.caller_playback import PlayedChunk
-from parley.transports.twilio.fake_caller import FakeCaller
+from parley.testing.twilio_caller.caller_playback import PlayedChunk
+from parley.testing.twilio_caller.fake_caller import FakeCaller
 
 DATA = Path(__file__).resolve().parents[3] / "tests" / "data"
 

@@ -34,7 +34,7 @@ from parley.benchmarks.plan import Setup
 from parley.benchmarks.process import ServerProcess
 from parley.benchmarks.results import Capacity, CapacityLevel, Distribution
 from parley.benchmarks.scenarios import place
-from parley.transports.twilio.fake_caller import (
+from parley.testing.twilio_caller.fake_caller import (
     CallerStep,
     HangUp,
     Pause,

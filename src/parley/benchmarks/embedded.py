@@ -26,7 +26,7 @@ from parley.benchmarks.scenarios import closed_event, place
 from parley.benchmarks.spec import ServerSpec
 from parley.providers import registry
 from parley.settings import Settings
-from parley.transports.twilio.fake_caller import (
+from parley.testing.twilio_caller.fake_caller import (
     CallerStep,
     HangUp,
     Pause,

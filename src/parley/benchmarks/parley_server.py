@@ -19,13 +19,13 @@ from parley.benchmarks.events import EventLog
 from parley.benchmarks.spec import ServerSpec
 from parley.events import SessionEvent, TurnMetrics
 from parley.logsafe import configure_logging
-from parley.providers.fake import FakeSTT
 from parley.server import create_app
 from parley.server.routes.twilio import TwilioCalls, twilio_calls
 from parley.server.serve import run
 from parley.server.sessions import SessionManager
 from parley.server.state import ServerState
 from parley.session import Session
+from parley.testing.fakes import FakeSTT
 from parley.timing import STAGES
 from parley.transports.twilio.messages import StreamStart
 

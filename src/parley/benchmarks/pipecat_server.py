@@ -44,9 +44,9 @@ from starlette.websockets import WebSocketDisconnect
 from parley.benchmarks.events import EventLog
 from parley.benchmarks.pipecat_services import FakeLLMService, FakeSTTService, FakeTTSService
 from parley.benchmarks.spec import ServerSpec
-from parley.providers.fake import FakeLLM, FakeSTT, FakeTTS
-from parley.providers.fake.factories import fake_llm, fake_stt, fake_tts
 from parley.session.config import DEFAULT_INSTRUCTIONS
+from parley.testing.fakes import FakeLLM, FakeSTT, FakeTTS
+from parley.testing.fakes.factories import fake_llm, fake_stt, fake_tts
 
 PHONE_RATE = 8000
 

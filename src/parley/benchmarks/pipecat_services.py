@@ -44,8 +44,8 @@ from pipecat.utils.time import time_now_iso8601
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.providers.base import STTStream
-from parley.providers.fake import FakeLLM, FakeSTT, FakeTTS
-from parley.providers.fake.faults import slow_close
+from parley.testing.fakes import FakeLLM, FakeSTT, FakeTTS
+from parley.testing.fakes.faults import slow_close
 from parley.types import ChatMessage, Role
 
 _ROLES: dict[str, Role] = {"system": "system", "user": "user", "assistant": "assistant"}

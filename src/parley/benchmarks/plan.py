@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from parley.benchmarks.process import ServerProcess, free_port, running
 from parley.benchmarks.spec import Framework, Latencies, ServerSpec
 from parley.conversation.policy import TurnTakingPolicy
-from parley.providers.fake.config import FakeProviderSettings
+from parley.testing.fakes.config import FakeProviderSettings
 
 
 class Plan(BaseModel):

@@ -24,7 +24,7 @@ from parley.benchmarks.events import Event, wait_for_event
 from parley.benchmarks.plan import Setup
 from parley.benchmarks.process import ServerProcess
 from parley.benchmarks.results import BargeIn, Distribution, Hangup, InputGap, Overhead
-from parley.transports.twilio.fake_caller import (
+from parley.testing.twilio_caller.fake_caller import (
     CallerStep,
     FakeCaller,
     HangUp,

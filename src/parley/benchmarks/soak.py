@@ -52,7 +52,7 @@ from parley.benchmarks.soak_results import (
 )
 from parley.benchmarks.spec import Latencies, ServerSpec
 from parley.conversation.policy import TurnTakingPolicy
-from parley.transports.twilio.fake_caller import (
+from parley.testing.twilio_caller.fake_caller import (
     CallerStep,
     Pause,
     Speak,

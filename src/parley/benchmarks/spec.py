@@ -14,8 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.conversation.policy import TurnTakingPolicy
-from parley.providers.fake.config import FakeProviderSettings
 from parley.settings import Settings
+from parley.testing.fakes.config import FakeProviderSettings
 
 Framework = Literal["parley", "pipecat"]
 FRAMEWORKS: tuple[Framework, ...] = ("parley", "pipecat")

@@ -26,8 +26,8 @@ from parley.providers.cloud.config import (
     OpenAIRealtimeSettings,
 )
 from parley.providers.context import ProviderContext
-from parley.providers.fake.config import FakeProviderSettings
 from parley.providers.local.config import LlamaSettings, PiperSettings, WhisperSettings
+from parley.testing.fakes.config import FakeProviderSettings
 
 Kind = Literal["vad", "stt", "llm", "tts"]
 KINDS: tuple[Kind, ...] = ("vad", "stt", "llm", "tts")
@@ -70,15 +70,15 @@ Build = Callable[[BaseModel | None, ProviderContext], Any]
 
 FACTORIES: dict[Kind, dict[str, Factory]] = {
     "vad": {
-        "energy": Factory("parley.providers.fake.factories:energy_vad", None),
-        "fake": Factory("parley.providers.fake.factories:energy_vad", None),
+        "energy": Factory("parley.testing.fakes.factories:energy_vad", None),
+        "fake": Factory("parley.testing.fakes.factories:energy_vad", None),
         "silero": Factory("parley.providers.local.silero:create", None),
         "openai-realtime": Factory(
             "parley.providers.cloud.factories:realtime_vad", "openai_realtime"
         ),
     },
     "stt": {
-        "fake": Factory("parley.providers.fake.factories:fake_stt", "fake"),
+        "fake": Factory("parley.testing.fakes.factories:fake_stt", "fake"),
         "whisper": Factory("parley.providers.local.whisper:create", "whisper"),
         "whisper-base": Factory("parley.providers.local.whisper:create_base", "whisper"),
         "deepgram": Factory("parley.providers.cloud.factories:deepgram_stt", "deepgram"),
@@ -87,7 +87,7 @@ FACTORIES: dict[Kind, dict[str, Factory]] = {
         ),
     },
     "llm": {
-        "fake": Factory("parley.providers.fake.factories:fake_llm", "fake"),
+        "fake": Factory("parley.testing.fakes.factories:fake_llm", "fake"),
         "llama": Factory("parley.providers.local.llama:create", "llama"),
         "openai": Factory("parley.providers.cloud.factories:openai_llm", "openai"),
         "openai-realtime": Factory(
@@ -95,7 +95,7 @@ FACTORIES: dict[Kind, dict[str, Factory]] = {
         ),
     },
     "tts": {
-        "fake": Factory("parley.providers.fake.factories:fake_tts", "fake"),
+        "fake": Factory("parley.testing.fakes.factories:fake_tts", "fake"),
         "piper": Factory("parley.providers.local.piper:create", "piper"),
         "elevenlabs": Factory("parley.providers.cloud.factories:elevenlabs_tts", "elevenlabs"),
         "openai-realtime": Factory(

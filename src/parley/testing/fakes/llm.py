@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 
 from parley.providers.base import LLM
-from parley.providers.fake.faults import Fault, slow_close, strike
+from parley.testing.fakes.faults import Fault, slow_close, strike
 from parley.types import ChatMessage
 
 ReplyScript = Sequence[str] | Callable[[Sequence[ChatMessage]], str]

@@ -6,12 +6,12 @@ import itertools
 from collections.abc import Callable, Sequence
 
 from parley.providers.context import ProviderContext
-from parley.providers.fake.config import FakeProviderSettings
-from parley.providers.fake.faults import Fault, FaultKind
-from parley.providers.fake.llm import FakeLLM, ReplyScript, echo_reply
-from parley.providers.fake.stt import FakeSTT
-from parley.providers.fake.tts import FakeTTS
-from parley.providers.fake.vad import EnergyVAD
+from parley.testing.fakes.config import FakeProviderSettings
+from parley.testing.fakes.faults import Fault, FaultKind
+from parley.testing.fakes.llm import FakeLLM, ReplyScript, echo_reply
+from parley.testing.fakes.stt import FakeSTT
+from parley.testing.fakes.tts import FakeTTS
+from parley.testing.fakes.vad import EnergyVAD
 from parley.types import ChatMessage
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from parley.audio.frames import AudioFrame, rms_dbfs
 
 if TYPE_CHECKING:
-    from parley.transports.twilio.fake_caller import FakeCaller
+    from parley.testing.twilio_caller.fake_caller import FakeCaller
 
 # --- the script ------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.providers.base import STT, STTStream, Transcript, close_generator
-from parley.providers.fake.faults import Fault, slow_close, strike
+from parley.testing.fakes.faults import Fault, slow_close, strike
 
 ARRIVALS_KEPT = 15_000  # 5 minutes of 20 ms frames
 

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from parley.audio.frames import AudioFrame
 from parley.audio.wavfile import read_wav, write_wav
-from parley.transports.twilio.fake_caller import (
+from parley.testing.twilio_caller.fake_caller import (
     RATE,
     CallerStep,
     FakeCaller,

@@ -27,8 +27,8 @@ from websockets.exceptions import ConnectionClosed
 from parley import timing
 from parley.audio.codecs import pcm16_to_ulaw, ulaw_to_pcm16
 from parley.audio.resample import resample
-from parley.transports.twilio.caller_playback import CallerPlayback
-from parley.transports.twilio.caller_script import (
+from parley.testing.twilio_caller.caller_playback import CallerPlayback
+from parley.testing.twilio_caller.caller_script import (
     CallerStep,
     CallLog,
     HangUp,

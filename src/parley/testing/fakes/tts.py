@@ -17,8 +17,8 @@ import numpy as np
 
 from parley.audio.frames import AudioFrame
 from parley.providers.base import TTSChunk, TTSStream
-from parley.providers.fake.faults import Fault, slow_close, strike
 from parley.providers.segment_tts import SegmentTTS, SegmentTTSStream
+from parley.testing.fakes.faults import Fault, slow_close, strike
 from parley.types import TimedWord
 
 COUNTER_WRAP = 30000
