@@ -228,9 +228,22 @@ def _extra_text(formatter: logging.Formatter, record: logging.LogRecord) -> str:
     return "\n".join(parts)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record comes, not when the handler was made
+    (a command run in-process by a test must not leave a handler on a closed capture)."""
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: IO[str]) -> None:
+        pass
+
+
 def make_handler(fmt: LogFormat = "text", stream: IO[str] | None = None) -> logging.Handler:
-    """A handler writing `fmt` lines to `stream` (stderr by default)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """A handler writing `fmt` lines to `stream` (the current stderr by default)."""
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     return handler
 
