@@ -24,9 +24,9 @@ from parley.events import SessionEvent, UserSpeechTranscribed, UserTranscript
 from parley.providers.base import VADStream
 from parley.session import Providers, Session
 from parley.session.output import PlayoutScheduler
+from parley.session.port import Hangup
 from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.testing.memory_transport import MemoryTransport
-from parley.transports.base import Hangup
 from tests.scenario.harness import run_virtual
 
 

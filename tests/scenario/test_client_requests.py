@@ -9,6 +9,7 @@ from typing import Any
 from parley.conversation import TurnTakingPolicy
 from parley.events import AgentResponseDone, AgentSpeaking, UserDtmf, UserSpeechStarted
 from parley.session import Providers, Session, SessionConfig
+from parley.session.port import DtmfDigit
 from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.testing.memory_transport import (
     HangUp,
@@ -19,7 +20,6 @@ from parley.testing.memory_transport import (
     Step,
     stt_script,
 )
-from parley.transports.base import DtmfDigit
 from tests.conftest import Measure
 
 from .harness import FRAME, run_virtual

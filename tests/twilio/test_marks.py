@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from parley.session.port import PlaybackReport
 from parley.testing.twilio_caller.caller_playback import CallerPlayback
-from parley.transports.base import PlaybackReport
 from parley.transports.twilio.marks import MarkLedger, UnknownMarkError
 
 

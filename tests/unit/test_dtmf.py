@@ -7,9 +7,9 @@ import asyncio
 from parley.events import SessionEvent, UserDtmf
 from parley.session import Session
 from parley.session.config import Providers
+from parley.session.port import DtmfDigit, Hangup
 from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.testing.memory_transport import MemoryTransport
-from parley.transports.base import DtmfDigit, Hangup
 
 
 async def test_dtmf_digits_become_session_events_in_order() -> None:

@@ -17,8 +17,8 @@ import pytest
 from starlette.types import Message
 from starlette.websockets import WebSocket
 
+from parley.session.port import DtmfDigit, InboundItem
 from parley.transports import wire_json
-from parley.transports.base import DtmfDigit, InboundItem
 from parley.transports.websocket import OverLimit, RateCounter, RateLimit, WebSocketConnection
 
 T = TypeVar("T")

@@ -16,8 +16,8 @@ from parley.server.metrics import ServerMetrics
 from parley.server.providers import ProviderLoader
 from parley.server.sessions import SessionManager
 from parley.session import Session, SessionConfig
+from parley.session.port import Transport
 from parley.settings import Settings
-from parley.transports.base import Transport
 
 
 class ServerNotReadyError(RuntimeError):

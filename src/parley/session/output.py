@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from parley import timing
 from parley.audio.frames import SAMPLE_WIDTH, AudioFrame
 from parley.conversation.inputs import ConversationInput, PlaybackFinished, PlaybackStarted
-from parley.transports.base import OutboundAudio, Transport
+from parley.session.port import OutboundAudio, Transport
 
 # Times closer than this are the same time: float sums of frame durations drift by ulps, and
 # waiting for a deadline a few ulps away would spin on clocks that cannot represent it.

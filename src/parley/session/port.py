@@ -1,4 +1,7 @@
-"""The transport interface: how a session meets the outside world (invariant 9).
+"""The session's port: how a session meets the outside world (invariant 9).
+
+It lives with the session, which consumes it; transports implement `Transport` and drive
+their session only through `SessionControl`, so imports point down the layers.
 
 A transport translates one protocol at the edge. Inbound, it decodes the wire into audio
 frames and a few control items; outbound, it encodes agent audio, clears and events. The

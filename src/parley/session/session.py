@@ -54,11 +54,7 @@ from parley.providers.scope import SessionScope
 from parley.session.config import Providers, SessionConfig
 from parley.session.listening import InputPath, STTRunner
 from parley.session.output import PlayoutScheduler
-from parley.session.recorder import TurnRecorder
-from parley.session.responder import Responder
-from parley.session.supervisor import Supervisor
-from parley.timing import TurnTimings
-from parley.transports.base import (
+from parley.session.port import (
     ClientSpeechStarted,
     ClientUtterance,
     DtmfDigit,
@@ -68,6 +64,10 @@ from parley.transports.base import (
     PlaybackReport,
     Transport,
 )
+from parley.session.recorder import TurnRecorder
+from parley.session.responder import Responder
+from parley.session.supervisor import Supervisor
+from parley.timing import TurnTimings
 from parley.types import ChatMessage
 
 log = logging.getLogger("parley.session")

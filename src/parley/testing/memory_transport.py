@@ -20,7 +20,7 @@ from parley import timing
 from parley.audio.frames import AudioFrame
 from parley.audio.resample import resample
 from parley.events import SessionEvent
-from parley.transports.base import Hangup, InboundItem, OutboundAudio, Transport
+from parley.session.port import Hangup, InboundItem, OutboundAudio, Transport
 
 E = TypeVar("E")
 

@@ -28,8 +28,8 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from parley.session.port import InboundItem
 from parley.transports import wire_json
-from parley.transports.base import InboundItem
 
 M = TypeVar("M")
 OverLimit = Literal["drop", "wait"]

@@ -33,8 +33,7 @@ from parley.conversation.policy import TurnTakingPolicy
 from parley.events import SessionEvent
 from parley.logsafe import field
 from parley.problems import ProblemCounter
-from parley.transports import wire_json
-from parley.transports.base import (
+from parley.session.port import (
     ClientSpeechStarted,
     ClientUtterance,
     Hangup,
@@ -43,6 +42,7 @@ from parley.transports.base import (
     PlaybackReport,
     Transport,
 )
+from parley.transports import wire_json
 from parley.transports.browser.audio import decode_utterance, wav_bytes
 from parley.transports.browser.messages import (
     CLIENT_MESSAGE,

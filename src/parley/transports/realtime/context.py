@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from parley.conversation.policy import TurnTakingPolicy
-from parley.transports.base import SessionControl
+from parley.session.port import SessionControl
 from parley.transports.realtime.config import RealtimeConfig, policy_for
 from parley.transports.realtime.items import ItemLedger
 from parley.transports.realtime.server_events import (

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from parley.audio.frames import AudioFrame
-from parley.transports.base import ClientSpeechStarted, ClientUtterance, InboundItem
+from parley.session.port import ClientSpeechStarted, ClientUtterance, InboundItem
 from parley.transports.realtime.client_events import CreateItem, TruncateItem
 from parley.transports.realtime.config import policy_for
 from parley.transports.realtime.context import Context

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from parley.audio.frames import AudioFrame
-from parley.transports.base import (
+from parley.session.port import (
     ClientSpeechStarted,
     ClientUtterance,
     EndOfSpeech,

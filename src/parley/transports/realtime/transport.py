@@ -34,8 +34,7 @@ from parley.events import (
 )
 from parley.logsafe import field
 from parley.problems import ProblemCounter
-from parley.transports import wire_json
-from parley.transports.base import (
+from parley.session.port import (
     ClientSpeechStarted,
     ClientUtterance,
     InboundItem,
@@ -43,6 +42,7 @@ from parley.transports.base import (
     SessionControl,
     Transport,
 )
+from parley.transports import wire_json
 from parley.transports.outbound import OutboundQueue, drain, pump
 from parley.transports.realtime.client_events import ClientEvent, Rejection, not_json
 from parley.transports.realtime.client_events import decode as decode_event

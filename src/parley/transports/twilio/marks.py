@@ -15,7 +15,7 @@ import itertools
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from parley.transports.base import PlaybackReport
+from parley.session.port import PlaybackReport
 
 _VOIDED_KEPT = 4096  # voided names remembered (those Twilio never echoes would pile up)
 _PENDING_KEPT = 3000  # a minute of frames: a caller that never echoes must not pile them up

@@ -31,8 +31,7 @@ from parley.audio.resample import resample
 from parley.events import SessionEvent
 from parley.logsafe import Field, field
 from parley.problems import ProblemCounter
-from parley.transports import wire_json
-from parley.transports.base import (
+from parley.session.port import (
     DtmfDigit,
     Hangup,
     InboundItem,
@@ -40,6 +39,7 @@ from parley.transports.base import (
     PlaybackReport,
     Transport,
 )
+from parley.transports import wire_json
 from parley.transports.outbound import OutboundQueue, drain, pump
 from parley.transports.twilio.marks import MarkLedger, UnknownMarkError
 from parley.transports.twilio.messages import (
