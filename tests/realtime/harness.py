@@ -195,6 +195,22 @@ async def receiving(connection: Any, *, beta: bool = False) -> AsyncIterator[Rec
             await task
 
 
+async def ask_in_text(connection: Any, text: str = "are you there") -> None:
+    """Add a user text message to the conversation (no response asked for yet)."""
+    await connection.conversation.item.create(
+        item={"type": "message", "role": "user",
+              "content": [{"type": "input_text", "text": text}]}
+    )  # fmt: skip
+
+
+async def a_response_still_works(connection: Any, got: Received) -> None:
+    """After bad input the session still answers a text turn (fake LLM reply "Still here.")."""
+    await ask_in_text(connection)
+    await connection.response.create()
+    done = await got.next("response.done")
+    assert done["response"]["output"][0]["content"][0]["transcript"] == "Still here."
+
+
 def audio_of(deltas: list[dict[str, Any]]) -> bytes:
     return b"".join(base64.b64decode(d["delta"]) for d in deltas)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -12,7 +13,32 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from .harness import API_KEY, b64, fake_providers, realtime_server, receiving
+from .harness import (
+    API_KEY,
+    Received,
+    a_response_still_works,
+    ask_in_text,
+    b64,
+    fake_providers,
+    realtime_server,
+    receiving,
+)
+
+
+async def each_gets_its_error(
+    conn: Any, got: Received, bad: Sequence[tuple[Any, str, str | None]]
+) -> list[dict[str, Any]]:
+    """Send each message (JSON-encoded unless already a string); each must be answered by an
+    `error` with the expected code and param. Returns the errors, in order."""
+    errors: list[dict[str, Any]] = []
+    for message, code, param in bad:
+        mark = got.mark()
+        raw = message if isinstance(message, str) else json.dumps(message)
+        await conn.send_raw(raw)
+        error = (await got.next("error", after=mark))["error"]
+        assert (error["code"], error.get("param")) == (code, param), (raw[:80], error)
+        errors.append(error)
+    return errors
 
 
 async def test_each_bad_message_gets_its_error_and_the_session_goes_on() -> None:
@@ -62,19 +88,11 @@ async def test_each_bad_message_gets_its_error_and_the_session_goes_on() -> None
         receiving(conn) as got,
     ):
         await got.next("session.created")
-        for message, code, param in bad:
-            mark = got.mark()
-            raw = message if isinstance(message, str) else json.dumps(message)
-            await conn.send_raw(raw)
-            error = (await got.next("error", after=mark))["error"]
-            assert (error["code"], error.get("param")) == (code, param), (message, error)
+        for error in await each_gets_its_error(conn, got, bad):
             assert error["type"] == "invalid_request_error"
             assert error["message"]
         # the session is fine: a text turn is answered
-        await conn.conversation.item.create(
-            item={"type": "message", "role": "user",
-                  "content": [{"type": "input_text", "text": "are you there"}]}
-        )  # fmt: skip
+        await ask_in_text(conn)
         await conn.response.create(event_id="evt_ask")
         await got.next("response.created")
         mark = got.mark()
@@ -202,15 +220,5 @@ async def test_deep_nesting_and_odd_numbers_get_errors_and_the_call_goes_on() ->
         receiving(conn) as got,
     ):
         await got.next("session.created")
-        for raw, code, param in bad:
-            mark = got.mark()
-            await conn.send_raw(raw)
-            error = (await got.next("error", after=mark))["error"]
-            assert (error["code"], error.get("param")) == (code, param), raw[:80]
-        await conn.conversation.item.create(
-            item={"type": "message", "role": "user",
-                  "content": [{"type": "input_text", "text": "are you there"}]}
-        )  # fmt: skip
-        await conn.response.create()
-        done = await got.next("response.done")
-    assert done["response"]["output"][0]["content"][0]["transcript"] == "Still here."
+        await each_gets_its_error(conn, got, bad)
+        await a_response_still_works(conn, got)

@@ -28,7 +28,14 @@ from tests.fuzzing import (
     with_field,
 )
 
-from .harness import Received, Site, fake_providers, realtime_server, receiving
+from .harness import (
+    Received,
+    Site,
+    a_response_still_works,
+    fake_providers,
+    realtime_server,
+    receiving,
+)
 
 LIMITS = {"max_message_bytes": 50_000, "max_messages_per_second": 1_000_000}
 KNOWN = [
@@ -107,16 +114,6 @@ async def error_for(site: Site, conn: Any, got: Received, event: str | bytes) ->
     error = (await got.next("error", after=mark, limit=5))["error"]
     assert got.closed is None and len(site.state.sessions) == 1
     return str(error["code"])
-
-
-async def a_response_still_works(conn: Any, got: Received) -> None:
-    await conn.conversation.item.create(
-        item={"type": "message", "role": "user",
-              "content": [{"type": "input_text", "text": "are you there"}]}
-    )  # fmt: skip
-    await conn.response.create()
-    done = await got.next("response.done")
-    assert done["response"]["output"][0]["content"][0]["transcript"] == "Still here."
 
 
 def test_malformed_events_never_end_a_realtime_session() -> None:
