@@ -110,17 +110,26 @@ class OutboundQueue(Generic[M]):
                 return
 
 
+async def write_one(
+    queue: OutboundQueue[M], send: Callable[[M], Awaitable[None]], message: M
+) -> bool:
+    """Write one message within the queue's write timeout; a write that stalls gives the peer
+    up (`queue.stall`) and returns False."""
+    try:
+        async with asyncio.timeout(queue.write_timeout):
+            await send(message)
+    except TimeoutError:
+        queue.stall(f"a write did not finish in {queue.write_timeout:g} s")
+        return False
+    return True
+
+
 async def pump(queue: OutboundQueue[M], send: Callable[[M], Awaitable[None]]) -> None:
     """Write queued messages in order, for as long as the connection lives. Raises
     PeerNotReadingError when the peer was given up (the session then ends)."""
     while True:
-        message = await queue.get()
-        try:
-            async with asyncio.timeout(queue.write_timeout):
-                await send(message)
-        except TimeoutError:
-            queue.stall(f"a write did not finish in {queue.write_timeout:g} s")
-            raise PeerNotReadingError(queue.stalled) from None
+        if not await write_one(queue, send, await queue.get()):
+            raise PeerNotReadingError(queue.stalled)
 
 
 async def drain(queue: OutboundQueue[M], send: Callable[[M], Awaitable[None]]) -> None:
@@ -128,9 +137,4 @@ async def drain(queue: OutboundQueue[M], send: Callable[[M], Awaitable[None]]) -
     stops the agent, a goodbye event) were queued after the pump was cancelled. Nothing is
     written to a peer that was given up; a write that stalls gives it up."""
     while len(queue) and queue.stalled is None:
-        message = await queue.get()
-        try:
-            async with asyncio.timeout(queue.write_timeout):
-                await send(message)
-        except TimeoutError:
-            queue.stall(f"a write did not finish in {queue.write_timeout:g} s")
+        await write_one(queue, send, await queue.get())
