@@ -71,6 +71,15 @@ def layer(module: str) -> int:
     raise AssertionError(f"{module} has no layer: add it to LAYERS")
 
 
+def absolute_base(package: str, node: ast.ImportFrom) -> str:
+    """The module a `from ... import` reads from, with a relative one resolved in `package`."""
+    base = node.module or ""
+    if node.level:
+        anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+        base = ".".join([*anchor, base] if base else anchor)
+    return base
+
+
 def imported(importer: str, tree: ast.Module, known: set[str]) -> set[str]:
     """The parley modules `importer` imports (`from pkg import submodule` names the submodule)."""
     found: set[str] = set()
@@ -79,10 +88,7 @@ def imported(importer: str, tree: ast.Module, known: set[str]) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
+            base = absolute_base(package, node)
             for alias in node.names:
                 child = f"{base}.{alias.name}"
                 found.add(child if child in known else base)
@@ -97,10 +103,7 @@ def session_class_imports(importer: str, tree: ast.Module, known: set[str]) -> l
         if isinstance(node, ast.Import):
             found += [a.name for a in node.names if a.name.startswith("parley.session.session")]
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
+            base = absolute_base(package, node)
             for alias in node.names:
                 named = f"{base}.{alias.name}"
                 if named in ("parley.session.Session", "parley.session.session") or (
