@@ -17,7 +17,6 @@ from parley.testing.twilio_caller.fake_caller import (
     WaitFor,
     agent_finished,
 )
-from parley.transports.twilio.stream_token import call_token
 from parley.transports.twilio.transport import TwilioTransport
 
 from .harness import AUTH_TOKEN, fake_providers, parley_server, speech
@@ -131,7 +130,7 @@ async def test_with_only_an_access_token_a_stream_needs_the_token_keyed_with_it(
         await asyncio.wait_for(stranger.run(), 10)
         assert site.sessions == []  # no token: no session, though Twilio has no auth token
         invited = site.caller([Pause(0.5), HangUp()])
-        invited.custom_parameters["parley_token"] = call_token(SecretStr(access), invited.call_sid)
+        invited.sign(SecretStr(access))
         await asyncio.wait_for(invited.run(), 10)
     assert [s.id for s in site.sessions] == [f"twilio-{invited.call_sid}"]
     assert stranger.log.ended_by == "server"

@@ -22,7 +22,6 @@ from parley.testing.twilio_caller.fake_caller import (
     agent_heard,
 )
 from parley.transports.twilio.rest import TwilioRest, TwilioRestError
-from parley.transports.twilio.stream_token import call_token
 from tests.conftest import Measure
 from tests.serving import serving
 
@@ -56,7 +55,7 @@ async def with_rest_api(providers: Providers) -> AsyncIterator[tuple[CallSite, F
 def signed_caller(site: CallSite, rest: FakeTwilioRest, script: list[CallerStep]) -> FakeCaller:
     """A caller whose stream carries the webhook's token, known to the fake REST API."""
     caller = site.caller(script, custom_parameters={})
-    caller.custom_parameters["parley_token"] = call_token(SecretStr(AUTH_TOKEN), caller.call_sid)
+    caller.sign(SecretStr(AUTH_TOKEN))
     rest.add(caller)
     return caller
 

@@ -30,7 +30,6 @@ from parley.testing.twilio_caller.fake_caller import (
     agent_heard,
     any_of,
 )
-from parley.transports.twilio.stream_token import TOKEN_PARAMETER, call_token
 
 
 def call_script(
@@ -64,8 +63,8 @@ async def run_call(
     parameters = {"from": "+15550000001", "to": "+15550000002"}
     caller = FakeCaller(url, call_script(wavs, barge_in_after=barge_in_after, wait=wait),
                         custom_parameters=parameters)  # fmt: skip
-    if stream_key is not None:  # the server's key (parley.server.routes.twilio.stream_key)
-        caller.custom_parameters[TOKEN_PARAMETER] = call_token(stream_key, caller.call_sid)
+    if stream_key is not None:
+        caller.sign(stream_key)
     console.print(f"calling {url} as {caller.call_sid} ...")
     try:
         await caller.run()

@@ -21,6 +21,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 
+from pydantic import SecretStr
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -58,6 +59,7 @@ from parley.transports.twilio.messages import (
     StreamStop,
     to_wire,
 )
+from parley.transports.twilio.stream_token import TOKEN_PARAMETER, call_token
 
 RATE = 8000
 FRAME_BYTES = 160  # 20 ms of mu-law at 8 kHz
@@ -100,6 +102,11 @@ class FakeCaller:
         self._mark_wake = asyncio.Event()
         self._echo_now: list[str] = []
         self._hung_up = False
+
+    def sign(self, key: SecretStr) -> None:
+        """Carry the stream token a parley webhook gives this call, keyed with the server's
+        stream key (parley.server.routes.twilio.stream_key)."""
+        self.custom_parameters[TOKEN_PARAMETER] = call_token(key, self.call_sid)
 
     # --- running the call -----------------------------------------------------------------
 
