@@ -25,7 +25,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, WebSocket
 from fastapi.responses import FileResponse
 
-from parley.logsafe import field
+from parley.server.routes.refusal import Refusal, origin_refusal, refuse
 from parley.server.state import ServerNotReadyError, ServerState, server_state
 from parley.transports.browser.transport import BrowserTransport
 
@@ -97,9 +97,7 @@ async def browser_socket(websocket: WebSocket) -> None:
     transport = BrowserTransport(websocket, state.settings.browser)
     refusal = _refusal(state, websocket, offered)
     if refusal is not None:
-        log.warning("browser connection refused: %s", field("reason", refusal[1]))
-        transport.refuse(*refusal)
-        await transport.aclose(code=1008)
+        await refuse(transport, refusal, log, "browser")
         return
     session_id = f"browser-{uuid.uuid4().hex[:12]}"
     try:
@@ -112,12 +110,10 @@ async def browser_socket(websocket: WebSocket) -> None:
     await state.sessions.run(session)
 
 
-def _refusal(
-    state: ServerState, websocket: WebSocket, offered: list[str]
-) -> tuple[str, str] | None:
-    origin = websocket.headers.get("origin")
-    if not state.origin_allowed(origin, websocket.headers.get("host")):
-        return "origin_not_allowed", f"origin {str(origin)[:100]!r} is not in allowed_origins"
+def _refusal(state: ServerState, websocket: WebSocket, offered: list[str]) -> Refusal | None:
+    refused = origin_refusal(state, websocket)
+    if refused is not None:
+        return refused
     if state.settings.access_token is not None and not state.token_matches(
         presented_token(websocket.headers.get("authorization"), offered)
     ):

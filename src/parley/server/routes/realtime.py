@@ -14,7 +14,7 @@ import logging
 
 from fastapi import APIRouter, WebSocket
 
-from parley.logsafe import field
+from parley.server.routes.refusal import Refusal, origin_refusal, refuse
 from parley.server.state import ServerNotReadyError, ServerState, server_state
 from parley.transports.realtime.config import RealtimeConfig, server_vad_of
 from parley.transports.realtime.server_events import Dialect, new_id
@@ -53,9 +53,7 @@ async def realtime_socket(websocket: WebSocket) -> None:
     )
     refusal = _refusal(state, websocket, offered)
     if refusal is not None:
-        log.warning("realtime connection refused: %s", field("reason", refusal[1]))
-        transport.refuse(*refusal)
-        await transport.aclose(code=1008)
+        await refuse(transport, refusal, log, "realtime")
         return
     try:
         session = state.new_session(
@@ -72,12 +70,10 @@ async def realtime_socket(websocket: WebSocket) -> None:
     await state.sessions.run(session)
 
 
-def _refusal(
-    state: ServerState, websocket: WebSocket, offered: list[str]
-) -> tuple[str, str] | None:
-    if not state.origin_allowed(websocket.headers.get("origin"), websocket.headers.get("host")):
-        origin = str(websocket.headers.get("origin"))[:100]
-        return "origin_not_allowed", f"origin {origin!r} is not in allowed_origins"
+def _refusal(state: ServerState, websocket: WebSocket, offered: list[str]) -> Refusal | None:
+    refused = origin_refusal(state, websocket)
+    if refused is not None:
+        return refused
     if not state.token_matches(presented_key(websocket, offered)):
         return "invalid_api_key", "Incorrect API key provided: this server needs its access token."
     query = websocket.query_params
