@@ -305,20 +305,20 @@ class FakeCaller:
 
     def barge_in_delay(self, utterance: Utterance) -> float | None:
         """Onset of the caller's speech to the first `clear` received after it."""
-        if utterance.onset is None:
-            return None
-        onset = utterance.onset
-        clear = next((t for t in self.log.clears_received if t >= onset), None)
-        return None if clear is None else clear - onset
+        return delay_to_next(utterance.onset, self.log.clears_received)
 
     def voice_to_voice(self, utterance: Utterance) -> float | None:
         """End of the caller's speech to the first agent audio received after it."""
-        if utterance.speech_end is None:
-            return None
-        end = utterance.speech_end
-        reply = next((t for t in self.log.media_received if t >= end), None)
-        return None if reply is None else reply - end
+        return delay_to_next(utterance.speech_end, self.log.media_received)
 
     def frame_lateness(self) -> list[float]:
         """How late each media frame left, in seconds (event-loop lag on the caller's side)."""
         return [sent - due for due, sent in self.log.frames]
+
+
+def delay_to_next(start: float | None, times: Sequence[float]) -> float | None:
+    """From `start` to the first of `times` at or after it (None if either is missing)."""
+    if start is None:
+        return None
+    first = next((t for t in times if t >= start), None)
+    return None if first is None else first - start
