@@ -17,25 +17,14 @@ from parley.testing.twilio_caller.fake_caller import (
     HangUp,
     Pause,
     Speak,
-    WaitFor,
-    agent_finished,
-    agent_heard,
-    any_of,
+    answered,
+    heard_or_finished,
 )
 from tests.conftest import Measure
 
 from .harness import parley_server, speech
 
 pytestmark = pytest.mark.slow
-
-
-def heard_or_finished(seconds: float) -> WaitFor:
-    either = any_of(agent_heard(seconds), agent_finished(1.0))
-    return WaitFor(either, limit=40.0, what="the agent")
-
-
-def answered() -> WaitFor:
-    return WaitFor(agent_finished(1.0), limit=40.0, what="the agent's answer")
 
 
 async def test_a_phone_call_with_the_embedded_stack(embedded: Providers, measured: Measure) -> None:
@@ -45,13 +34,13 @@ async def test_a_phone_call_with_the_embedded_stack(embedded: Providers, measure
         caller = site.caller([
             Pause(0.5),
             Speak(speech("question_time"), "question 1"),
-            answered(),
+            answered(limit=40.0),
             Speak(speech("question_story"), "question 2"),
-            heard_or_finished(1.0),
+            heard_or_finished(1.0, limit=40.0),
             Speak(speech("interrupt_wait"), "barge-in"),
-            answered(),
+            answered(limit=40.0),
             Speak(speech("thanks_bye"), "goodbye"),
-            answered(),
+            answered(limit=40.0),
             HangUp(),
         ])  # fmt: skip
         log = await asyncio.wait_for(caller.run(), 240)

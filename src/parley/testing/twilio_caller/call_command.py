@@ -25,10 +25,8 @@ from parley.testing.twilio_caller.fake_caller import (
     HangUp,
     Pause,
     Speak,
-    WaitFor,
-    agent_finished,
-    agent_heard,
-    any_of,
+    answered,
+    heard_or_finished,
 )
 
 
@@ -42,10 +40,9 @@ def call_script(
         steps.append(Speak(read_wav(path), path.name))
         last = index == len(wavs) - 1
         if barge_in_after is not None and not last:
-            either = any_of(agent_heard(barge_in_after), agent_finished(1.0))
-            steps.append(WaitFor(either, limit=wait, what="the agent"))
+            steps.append(heard_or_finished(barge_in_after, limit=wait))
         else:
-            steps.append(WaitFor(agent_finished(1.0), limit=wait, what="the agent's answer"))
+            steps.append(answered(limit=wait))
     steps.append(HangUp())
     return steps
 

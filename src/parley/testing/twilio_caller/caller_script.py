@@ -85,6 +85,17 @@ def agent_finished(quiet: float = 1.0) -> Condition:
     return done
 
 
+def answered(limit: float = 30.0) -> WaitFor:
+    """Step: wait for the agent's answer, until it has been quiet for a second."""
+    return WaitFor(agent_finished(1.0), limit=limit, what="the agent's answer")
+
+
+def heard_or_finished(seconds: float, limit: float = 30.0) -> WaitFor:
+    """Step: wait until `seconds` of the answer were heard (to cut in) or it ended."""
+    either = any_of(agent_heard(seconds), agent_finished(1.0))
+    return WaitFor(either, limit=limit, what="the agent")
+
+
 # --- records ---------------------------------------------------------------------------------
 
 

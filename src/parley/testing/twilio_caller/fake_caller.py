@@ -41,7 +41,9 @@ from parley.testing.twilio_caller.caller_script import (
     WaitFor,
     agent_finished,
     agent_heard,
+    answered,
     any_of,
+    heard_or_finished,
     voiced_span,
 )
 from parley.transports.twilio.messages import (
@@ -68,7 +70,8 @@ _ULAW_SILENCE = b"\xff" * FRAME_BYTES
 
 __all__ = [  # the script and helpers, so callers need one import
     "CallLog", "CallerStep", "FakeCaller", "HangUp", "Pause", "PressKeys", "SendRaw", "Speak",
-    "Utterance", "WaitFor", "agent_finished", "agent_heard", "any_of", "voiced_span",
+    "Utterance", "WaitFor", "agent_finished", "agent_heard", "answered", "any_of",
+    "heard_or_finished", "voiced_span",
 ]  # fmt: skip
 
 
