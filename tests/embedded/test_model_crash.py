@@ -33,7 +33,7 @@ from parley.testing.memory_transport import (
     Wait,
 )
 
-from .conftest import Speak
+from .conftest import Speak, answered
 
 pytestmark = pytest.mark.slow
 
@@ -51,10 +51,6 @@ def crashing_llm(fault: Path) -> Iterator[tuple[LlamaLLM, ModelHost]]:
                    host=host)  # fmt: skip
     yield llm, host
     llm.close()
-
-
-def answered(count: int) -> Wait:
-    return Wait(lambda t: len(t.events_of(AgentResponseDone)) >= count, then=0.3, limit=60.0)
 
 
 def test_a_segfault_in_the_llm_costs_a_turn_not_the_call(
@@ -81,12 +77,12 @@ def test_a_segfault_in_the_llm_costs_a_turn_not_the_call(
         steps: list[Step] = [
             Silence(0.5),
             Play(questions[0]),
-            answered(1),
+            answered(1, limit=60.0),
             Wait(arm),
             Play(questions[1]),
-            answered(2),
+            answered(2, limit=60.0),
             Play(questions[2]),
-            answered(3),
+            answered(3, limit=60.0),
             HangUp(),
         ]
         session = Session(transport, Providers(silero, whisper, llm, piper), SessionConfig())

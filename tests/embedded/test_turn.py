@@ -19,16 +19,11 @@ from parley.testing.memory_transport import (
     ScriptedCaller,
     Silence,
     Step,
-    Wait,
 )
 
-from .conftest import Speak
+from .conftest import Speak, answered
 
 QUESTION = "What is the capital city of France?"
-
-
-def answered(count: int) -> Wait:
-    return Wait(lambda t: len(t.events_of(AgentResponseDone)) >= count, then=0.3, limit=30.0)
 
 
 def test_a_spoken_question_gets_a_spoken_answer(
