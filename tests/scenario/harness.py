@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import looptime
 
 from parley.events import AgentResponseStarted, AgentSpeaking, ErrorEvent
+from parley.providers.base import VAD
 from parley.session import Providers, Session, SessionConfig
 from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.testing.memory_transport import MemoryTransport, ScriptedCaller, Step, stt_script
@@ -59,6 +60,7 @@ class Call(Recorded):
 def converse(
     steps: Sequence[Step],
     *,
+    vad: VAD | None = None,
     stt: FakeSTT | None = None,
     llm: FakeLLM | None = None,
     tts: FakeTTS | None = None,
@@ -77,7 +79,7 @@ def converse(
         fake_stt = stt or FakeSTT(stt_script(steps))
         fake_llm = llm or FakeLLM()
         fake_tts = tts or FakeTTS(sample_rate=output_rate)
-        providers = Providers(EnergyVAD(), fake_stt, fake_llm, fake_tts)
+        providers = Providers(vad or EnergyVAD(), fake_stt, fake_llm, fake_tts)
         session = Session(memory, providers, config)
         if prepare is not None:
             prepare(session)

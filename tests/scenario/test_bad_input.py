@@ -14,10 +14,8 @@ from parley.testing.memory_transport import (
     HangUp,
     MemoryTransport,
     Say,
-    ScriptedCaller,
     Silence,
     Step,
-    stt_script,
 )
 
 from .harness import converse, run_virtual
@@ -46,16 +44,7 @@ class FlakyVAD(VAD):
 def test_a_vad_that_fails_on_some_frames_is_reported_without_flooding() -> None:
     steps: list[Step] = [Silence(0.3), Say("hello", 1.0), Silence(3.0), HangUp()]
 
-    async def main() -> MemoryTransport:
-        transport = MemoryTransport()
-        providers = Providers(FlakyVAD(), FakeSTT(stt_script(steps)), FakeLLM(), FakeTTS())
-        session = Session(transport, providers)
-        async with asyncio.TaskGroup() as group:
-            group.create_task(session.run())
-            group.create_task(ScriptedCaller(transport, steps).run())
-        return transport
-
-    transport = run_virtual(main)
+    transport = converse(steps, vad=FlakyVAD()).transport
     errors = [e for _, e in transport.events_of(ErrorEvent)]
     assert errors and all(e.code == "vad_failed" for e in errors)
     assert len(errors) <= 3  # 4 failures in 215 frames, reported 1st, 2nd, 4th
