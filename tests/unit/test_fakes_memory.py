@@ -84,4 +84,4 @@ def test_the_llm_and_tts_remember_only_their_latest_requests() -> None:
 
     asyncio.run(run())
     assert llm.streams_opened == 1500
-    assert len(llm.calls) == 1000 and len(tts.segments) == 1000
+    assert len(llm.calls) == 100 and len(tts.segments) == 100

@@ -20,7 +20,7 @@ def echo_reply(messages: Sequence[ChatMessage]) -> str:
     return f"You said: {heard}." if heard else "I did not catch that."
 
 
-RECENT_KEPT = 1000  # requests remembered (tests read them)
+RECENT_KEPT = 100  # requests remembered (tests read them)
 
 
 class FakeLLM(LLM):

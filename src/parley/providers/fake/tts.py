@@ -25,7 +25,7 @@ from parley.types import TimedWord
 COUNTER_WRAP = 30000
 
 
-RECENT_KEPT = 1000  # segments and closes remembered (tests read them)
+RECENT_KEPT = 100  # segments and closes remembered (tests read them)
 
 
 class FakeTTS(SegmentTTS):
