@@ -20,6 +20,9 @@ def echo_reply(messages: Sequence[ChatMessage]) -> str:
     return f"You said: {heard}." if heard else "I did not catch that."
 
 
+RECENT_KEPT = 100  # requests remembered (tests read them)
+
+
 class FakeLLM(LLM):
     name = "fake"
 
@@ -43,15 +46,18 @@ class FakeLLM(LLM):
         self.token_latency = token_latency
         self.faults = tuple(faults)
         self.close_delay = close_delay
-        self.calls: list[tuple[ChatMessage, ...]] = []
+        # The latest requests, for tests: a server running the fakes for days keeps no more.
+        self.calls: deque[tuple[ChatMessage, ...]] = deque(maxlen=RECENT_KEPT)
+        self.streams_opened = 0
 
     def _next_scripted(self, messages: Sequence[ChatMessage]) -> str:
         assert self._queue is not None
         return self._queue.popleft() if self._queue else echo_reply(messages)
 
     def stream(self, messages: Sequence[ChatMessage]) -> AsyncGenerator[str, None]:
+        self.streams_opened += 1
         self.calls.append(tuple(messages))
-        return self._generate(self._reply_for(messages), len(self.calls))
+        return self._generate(self._reply_for(messages), self.streams_opened)
 
     async def _generate(self, reply: str, call: int) -> AsyncGenerator[str, None]:
         tokens = re.findall(r"\S+\s*", reply)

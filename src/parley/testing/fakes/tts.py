@@ -11,6 +11,7 @@ sending audio for a while, which the output stage must drop (invariant 3).
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 
 import numpy as np
@@ -22,6 +23,9 @@ from parley.testing.fakes.faults import Fault, slow_close, strike
 from parley.types import TimedWord
 
 COUNTER_WRAP = 30000
+
+
+RECENT_KEPT = 100  # segments and closes remembered (tests read them)
 
 
 class FakeTTS(SegmentTTS):
@@ -50,9 +54,10 @@ class FakeTTS(SegmentTTS):
         self.close_delay = close_delay
         self.linger_after_cancel = linger_after_cancel
         self.streams_opened = 0
-        self.segments: list[str] = []
+        # The latest segments and closes, for tests: a long-running server keeps no more.
+        self.segments: deque[str] = deque(maxlen=RECENT_KEPT)
         self.chunks_after_cancel = 0
-        self.closes: list[tuple[float, float]] = []  # (began, finished) of completed closes
+        self.closes: deque[tuple[float, float]] = deque(maxlen=RECENT_KEPT)  # (began, finished)
 
     def stream(self, output_rate: int | None = None) -> TTSStream:
         self.streams_opened += 1

@@ -1,5 +1,6 @@
-"""The fake STT runs for as long as a load test or `parley serve --stt fake` does: what it
-keeps must not grow with the frames it hears, and concurrent calls must not share a log."""
+"""The fakes run for as long as a load test or `parley serve --stt fake` does: what they keep
+must not grow with the frames, requests and segments they serve, and concurrent calls must
+not share the STT's arrival log."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import tracemalloc
 
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
-from parley.testing.fakes import FakeSTT
+from parley.testing.fakes import FakeLLM, FakeSTT, FakeTTS
+from parley.types import ChatMessage
 
 FRAME = AudioFrame(b"\0\0" * 320, 16000)  # 20 ms
 
@@ -66,3 +68,20 @@ def test_each_call_has_its_own_arrival_log() -> None:
     assert first.arrival_log.max_gap is not None
     # The script is the server's: each call's segments took the next utterance from it.
     assert shared.next_utterance() == ""
+
+
+def test_the_llm_and_tts_remember_only_their_latest_requests() -> None:
+    llm = FakeLLM(["Fine."], first_token_latency=0, token_latency=0)
+    tts = FakeTTS(first_byte_latency=0, chunk_latency=0)
+    history = [ChatMessage("user", "hello")]
+
+    async def run() -> None:
+        for _ in range(1500):
+            async for _token in llm.stream(history):
+                pass
+            async for _chunk in tts.synthesize("fine"):
+                pass
+
+    asyncio.run(run())
+    assert llm.streams_opened == 1500
+    assert len(llm.calls) == 100 and len(tts.segments) == 100
