@@ -102,7 +102,9 @@ def test_a_segfault_in_the_llm_costs_a_turn_not_the_call(
     assert [e.reason for e in ended] == ["caller hung up"]  # the call lasted to the hangup
     history = [(m.role, m.content.lower()) for m in session.conversation.history]
     users = [text for role, text in history if role == "user"]
-    assert len(users) == 3 and "france" in users[0] and "sky" in users[2], history
+    # Whisper tiny.en may mishear a word ("France" as "friends"): check the words it keeps.
+    assert len(users) == 3 and "capital" in users[0] and "dragon" in users[1], history
+    assert "color" in users[2], history
     assert history.index(("assistant", done[0].text.lower())) < history.index(("user", users[1]))
     assert host.status().restarts == 1 and host.status().state == "ready"
 
