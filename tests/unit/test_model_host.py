@@ -77,6 +77,34 @@ def test_results_stream_through_the_child_with_raw_bytes_beside_them(host: Model
     assert items[3] == ({"echo": len(payload)}, payload)
 
 
+def test_a_child_that_stops_reading_never_blocks_the_caller(host: ModelHost) -> None:
+    """Requests go out from the event loop: a child that stops reading (here: stopped, with
+    more audio queued than the socket can buffer) must not stop the loop (invariant 1)."""
+    model = scripted(host)
+    pid = host.status().pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+
+        async def send_while_stopped() -> float:
+            started = time.perf_counter()
+            streams = [model.stream({"count": 1}, os.urandom(1_000_000)) for _ in range(4)]
+            tasks = [asyncio.ensure_future(anext(s)) for s in streams]
+            await asyncio.sleep(0.2)  # the requests are sent (queued) by now
+            elapsed = time.perf_counter() - started
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for stream in streams:
+                await stream.aclose()  # each sends a cancel: must not block either
+            return elapsed
+
+        assert asyncio.run(send_while_stopped()) < 1.0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert asyncio.run(tokens(model, count=2)) == ["0 ", "1 "]  # and the channel still works
+
+
 def test_a_segfault_mid_stream_fails_the_call_and_the_next_call_is_answered(
     host: ModelHost, fault: Path
 ) -> None:

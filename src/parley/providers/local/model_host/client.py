@@ -27,7 +27,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from parley.providers.base import ProviderError
-from parley.providers.local.model_host.wire import ChannelClosedError, Header, Writer, read_frame
+from parley.providers.local.model_host.wire import (
+    ChannelClosedError,
+    Header,
+    QueuedWriter,
+    read_frame,
+)
 
 State = Literal["stopped", "starting", "ready", "restarting", "failed"]
 Sink = Callable[[str, Header, bytes], None]  # ("item" | "done" | "error", header, payload)
@@ -72,7 +77,7 @@ class ModelHost:
         self._closing = False
         self._thread: threading.Thread | None = None
         self._process: subprocess.Popen[bytes] | None = None
-        self._writer: Writer | None = None
+        self._writer: QueuedWriter | None = None
         self._specs: dict[int, _Spec] = {}
         self._loaded: dict[int, Header] = {}  # in the current child: model id -> its info
         self._load_errors: dict[int, str] = {}
@@ -206,6 +211,8 @@ class ModelHost:
             started = time.monotonic()
             reason = self._run_child()
             with self._cv:
+                if self._writer is not None:
+                    self._writer.close()
                 self._writer, self._process = None, None
                 self._loaded.clear()
                 self._startup.clear()
@@ -246,7 +253,7 @@ class ModelHost:
             child.close()
         try:
             with self._cv:
-                self._process, self._writer = process, Writer(parent)
+                self._process, self._writer = process, QueuedWriter(parent)
                 self._startup = set(self._specs)
                 for spec in self._specs.values():
                     self._send_load(spec)

@@ -8,6 +8,7 @@ structure needed; audio rides as raw bytes beside it, never inside the JSON.
 from __future__ import annotations
 
 import json
+import queue
 import socket
 import struct
 import threading
@@ -56,9 +57,47 @@ class Writer:
         self._lock = threading.Lock()
 
     def send(self, header: Header, payload: bytes = b"") -> None:
-        frame = encode(header, payload)
+        self.send_frame(encode(header, payload))
+
+    def send_frame(self, frame: bytes) -> None:
         try:
             with self._lock:
                 self._sock.sendall(frame)
         except OSError as exc:
             raise ChannelClosedError(f"channel closed ({exc})") from exc
+
+
+class QueuedWriter:
+    """Whole frames onto a socket from a thread of its own, so `send` never blocks its caller.
+
+    The session process sends from its event loop (a request, a cancel during a barge-in).
+    A child that stops reading (hung, stopped, busy past the socket's buffer: a request
+    carries up to 1 MB of audio) would block a direct `sendall`, and the loop with it
+    (invariant 1). Frames queue here instead; once a write fails, later sends raise and the
+    frames still queued are dropped (the reader thread sees the child go and fails its jobs).
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._writer = Writer(sock)
+        self._frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._failed: str | None = None
+        self._thread = threading.Thread(target=self._run, name="parley-model-writer", daemon=True)
+        self._thread.start()
+
+    def send(self, header: Header, payload: bytes = b"") -> None:
+        if self._failed is not None:
+            raise ChannelClosedError(self._failed)
+        self._frames.put(encode(header, payload))
+
+    def close(self) -> None:
+        """End the thread once what is queued has been written (or the channel failed)."""
+        self._frames.put(None)
+
+    def _run(self) -> None:
+        while (frame := self._frames.get()) is not None:
+            if self._failed is not None:
+                continue  # drop: the channel is gone
+            try:
+                self._writer.send_frame(frame)
+            except ChannelClosedError as exc:
+                self._failed = str(exc)
