@@ -28,7 +28,12 @@ from parley.providers.cloud.config import (
     OpenAIRealtimeSettings,
 )
 from parley.providers.context import ProviderContext
-from parley.providers.local.config import LlamaSettings, PiperSettings, WhisperSettings
+from parley.providers.local.config import (
+    LlamaSettings,
+    PiperSettings,
+    SmartTurnSettings,
+    WhisperSettings,
+)
 from parley.session.config import SessionConfig
 from parley.testing.fakes.config import FakeProviderSettings
 from parley.transports.browser.settings import BrowserSettings
@@ -102,6 +107,7 @@ class Settings(BaseSettings):
     whisper: WhisperSettings = Field(default_factory=WhisperSettings)
     llama: LlamaSettings = Field(default_factory=LlamaSettings)
     piper: PiperSettings = Field(default_factory=PiperSettings)
+    smart_turn: SmartTurnSettings = Field(default_factory=SmartTurnSettings)
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     realtime: RealtimeEndpointSettings = Field(default_factory=RealtimeEndpointSettings)

@@ -51,6 +51,12 @@ class TurnTimings:
     interruption_decided: the person's words were judged a real interruption.
     output_stopped: agent audio stopped because the person spoke or hung up.
     ended: the response finished, was interrupted, failed or the call ended.
+    turn_verdict: the turn detector's last answer in the turn: complete, incomplete, failed,
+        or asked (no answer in time); None without a detector.
+    preemptive: the response was started before the turn was confirmed (a preemptive answer,
+        held until then), so llm_first_token and tts_first_audio may precede `committed`.
+    preemptive_dropped: preemptive answers started during this turn and dropped unheard
+        (the person went on, or the words changed).
     """
 
     response_id: str
@@ -69,6 +75,9 @@ class TurnTimings:
     interruption_decided: float | None = None
     output_stopped: float | None = None
     ended: float | None = None
+    turn_verdict: str | None = None
+    preemptive: bool = False
+    preemptive_dropped: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -90,6 +99,12 @@ class TurnTimings:
                 parts.append(f"{stage}={_ms(value - origin, signed=True)}")
         if self.pauses:
             parts.append(f"pauses={self.pauses}")
+        if self.turn_verdict is not None:
+            parts.append(f"turn={self.turn_verdict}")
+        if self.preemptive:
+            parts.append("preemptive")
+        if self.preemptive_dropped:
+            parts.append(f"preemptive_dropped={self.preemptive_dropped}")
         parts.extend(self.notes)
         return " ".join(parts)
 

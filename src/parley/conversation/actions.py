@@ -32,11 +32,43 @@ class StopOutput:
 
 @dataclass(frozen=True, slots=True)
 class StartResponse:
-    """Generate and speak a reply to `messages` (the history, ending with the user's turn)."""
+    """Generate and speak a reply to `messages` (the history, ending with the user's turn).
+    `held`: a preemptive answer; generate it, but play nothing and tell no client until
+    ReleaseResponse (or drop it with DropResponse)."""
 
     response_id: str
     messages: tuple[ChatMessage, ...]
     user_text: str
+    held: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseResponse:
+    """The held (preemptive) response answers the turn after all: play it, announce it."""
+
+    response_id: str
+    user_text: str
+
+
+@dataclass(frozen=True, slots=True)
+class DropResponse:
+    """The held (preemptive) response is not wanted: stop it; nothing of it was heard or shown."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PredictTurn:
+    """Ask the turn detector whether the person's turn is complete, from their audio so far;
+    answered by TurnPredicted with the same token."""
+
+    token: int
+
+
+@dataclass(frozen=True, slots=True)
+class EndSpeech:
+    """The person's turn is over though the VAD still hears them pausing: end their speech
+    now (the VAD starts afresh, STT is told), answered by SpeechEnded."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +108,10 @@ Action = (
     | ResumeOutput
     | StopOutput
     | StartResponse
+    | ReleaseResponse
+    | DropResponse
+    | PredictTurn
+    | EndSpeech
     | CancelResponse
     | StartTimer
     | CancelTimer

@@ -20,6 +20,8 @@ class Timer(StrEnum):
     FALSE_INTERRUPTION = "false_interruption"  # no words after speech that paused the agent
     TRANSCRIPT = "transcript"  # the final transcript is late
     KEYPAD = "keypad"  # no key pressed for a while: the keypad entry is complete
+    TURN_CHECK = "turn_check"  # silence long enough to ask the turn detector
+    SILENCE = "silence"  # with a turn detector: the plain silence policy ends the turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,32 @@ class SpeechStarted:
 class SpeechEnded:
     at: float
     last_voiced: float  # last voiced audio; `at` is after the turn-ending silence
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechPaused:
+    """The person went quiet mid-speech; the VAD has not ended their speech (yet)."""
+
+    at: float
+    last_voiced: float
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechResumed:
+    """The person spoke again after a SpeechPaused, before the VAD ended their speech."""
+
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TurnPredicted:
+    """The turn detector's answer to PredictTurn `token`: whether the turn is complete
+    (None: the detector failed; the plain silence policy decides)."""
+
+    at: float
+    token: int
+    complete: bool | None
+    probability: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +209,9 @@ class PolicyChanged:
 ConversationInput = (
     SpeechStarted
     | SpeechEnded
+    | SpeechPaused
+    | SpeechResumed
+    | TurnPredicted
     | TranscriptReceived
     | TranscriptFailed
     | TimerFired

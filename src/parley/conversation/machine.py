@@ -14,6 +14,12 @@ The turn-taking rules it applies (all numbers come from TurnTakingPolicy):
 - A turn is answered once the person is silent, every final transcript of their speech is in,
   and the merge gap after the turn-ending silence has passed. Speech or segments arriving
   before then join the turn, so one LLM call answers the merged text.
+- With a turn detector, a short silence asks it whether the turn is complete: 'complete'
+  ends the person's speech at once, 'not finished' waits for the longest silence, and no
+  answer (a failure, or none by min_silence_ms) leaves the plain silence policy in charge.
+- A preemptive answer starts once the turn's words are in, before the merge gap ends. It is
+  held: nothing plays and no client hears of it until the turn is committed with the very
+  messages it was given; otherwise it is dropped and leaves no trace.
 - Keys pressed on a phone keypad are deliberate input: the first pauses the agent, and the
   whole entry (up to an end key or a pause) joins the turn as typed text.
 """
@@ -26,9 +32,13 @@ from parley.conversation.actions import (
     Action,
     CancelResponse,
     CancelTimer,
+    DropResponse,
     Emit,
     EndSession,
+    EndSpeech,
     PauseOutput,
+    PredictTurn,
+    ReleaseResponse,
     ResumeOutput,
     StartResponse,
     StartTimer,
@@ -51,12 +61,15 @@ from parley.conversation.inputs import (
     ResponseRequested,
     ResponseStage,
     SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
     SpeechStarted,
     Timer,
     TimerFired,
     TranscriptFailed,
     TranscriptReceived,
     TruncateRequested,
+    TurnPredicted,
     UserTextAdded,
     WordsAligned,
 )
@@ -100,6 +113,12 @@ class Conversation:
         self._respond_when_committed = False  # a response was asked for before the turn ended
         self._keys = ""  # keypad entry in progress
         self._spoken: list[SpokenResponse] = []  # the last few finished responses
+        # A preemptive answer being generated, unheard, and the messages it was given.
+        self._held: Response | None = None
+        self._held_messages: tuple[ChatMessage, ...] = ()
+        self._held_failures: list[ResponseFailed] = []
+        self._asked: int | None = None  # the turn detector's question in flight
+        self._questions = 0
         self._actions: list[Action] = []
 
     # --- what others may read -------------------------------------------------------------
@@ -151,6 +170,12 @@ class Conversation:
                 self._on_speech_started(event)
             case SpeechEnded():
                 self._on_speech_ended(event)
+            case SpeechPaused():
+                self._on_speech_paused(event)
+            case SpeechResumed():
+                self._forget_turn_check()
+            case TurnPredicted():
+                self._on_turn_predicted(event)
             case TranscriptReceived():
                 self._on_transcript(event)
             case TranscriptFailed():
@@ -161,6 +186,8 @@ class Conversation:
                 if self._is_current(event.response_id):
                     assert self._response is not None
                     self._response.words.extend(event.words)
+                elif self._held is not None and self._held.id == event.response_id:
+                    self._held.words.extend(event.words)
             case PlaybackStarted():
                 if self._is_current(event.response_id):
                     assert self._response is not None
@@ -171,7 +198,10 @@ class Conversation:
             case PlaybackFinished():
                 self._on_playback_finished(event)
             case ResponseFailed():
-                self._emit(ErrorEvent(_FAILED[event.stage], event.message))
+                if self._held is not None and self._held.id == event.response_id:
+                    self._held_failures.append(event)  # told only if it is released
+                else:
+                    self._emit(ErrorEvent(_FAILED[event.stage], event.message))
             case HangupRequested():
                 self._on_hangup(event)
             case OutputStopped():
@@ -197,6 +227,8 @@ class Conversation:
         if self.policy.interrupt_on_speech:
             self._pause_response()  # first: the agent stops before anything else happens
         self._user_speaking = True
+        self._drop_held()  # the person goes on: the answer to what they said so far is moot
+        self._forget_turn_check()
         self._cancel_timer(Timer.COMMIT)
         self._cancel_timer(Timer.FALSE_INTERRUPTION)
         if self._user is None:
@@ -208,6 +240,7 @@ class Conversation:
         if not self._user_speaking or self._user is None:
             return
         self._user_speaking = False
+        self._forget_turn_check()
         self._user.finals_due += 1
         self._emit(UserSpeechStopped(event.last_voiced))
         self._start_timer(Timer.TRANSCRIPT, event.at + self.policy.transcript_timeout_ms / 1000)
@@ -219,6 +252,33 @@ class Conversation:
         else:
             self._start_timer(Timer.COMMIT, event.at + self.policy.merge_gap_ms / 1000)
         self._decide()
+
+    def _on_speech_paused(self, event: SpeechPaused) -> None:
+        """Silence began: with a turn detector, ask it after a short silence; the plain
+        silence policy ends the turn unless the detector has said 'not finished' by then."""
+        policy = self.policy
+        if not self._user_speaking or not policy.uses_turn_detector:
+            return
+        self._forget_turn_check()
+        self._start_timer(Timer.TURN_CHECK, event.last_voiced + policy.turn_check_silence_ms / 1000)
+        self._start_timer(Timer.SILENCE, event.last_voiced + policy.min_silence_ms / 1000)
+
+    def _forget_turn_check(self) -> None:
+        """Speech resumed or ended: the question (and any late answer) no longer counts."""
+        self._asked = None
+        self._cancel_timer(Timer.TURN_CHECK)
+        self._cancel_timer(Timer.SILENCE)
+
+    def _on_turn_predicted(self, event: TurnPredicted) -> None:
+        if event.token != self._asked or not self._user_speaking:
+            return  # a question speech has overtaken
+        self._asked = None
+        if event.complete is None:
+            return  # the detector failed: the SILENCE timer ends the turn as without one
+        self._cancel_timer(Timer.SILENCE)
+        if event.complete:
+            self._actions.append(EndSpeech())
+        # 'Not finished': the VAD ends the speech after turn_max_silence_ms.
 
     def _on_transcript(self, event: TranscriptReceived) -> None:
         text = event.text.strip()
@@ -260,6 +320,17 @@ class Conversation:
         if event.timer is Timer.KEYPAD:
             self._enter_keys(event.at)
             return
+        if event.timer is Timer.TURN_CHECK:
+            if self._user_speaking:
+                self._questions += 1
+                self._asked = self._questions
+                self._actions.append(PredictTurn(self._asked))
+            return
+        if event.timer is Timer.SILENCE:
+            if self._user_speaking:
+                self._asked = None
+                self._actions.append(EndSpeech())
+            return
         user = self._user
         if user is None:
             return
@@ -300,15 +371,62 @@ class Conversation:
                 self._interrupt_response(response)
             else:
                 return  # wait: it may still be a backchannel
-        if settled and user.merge_gap_passed and self._response is None:
-            self._user = None
-            self._cancel_timer(Timer.TRANSCRIPT)
-            text = user.text(with_partial=False) or user.partial
-            if not text:
-                return
-            self._history.add_user_turn(text)
-            if self.policy.auto_respond or self._respond_when_committed:
-                self._start_response(text)
+        if not settled or self._response is not None:
+            return
+        text = user.text(with_partial=False) or user.partial
+        if not user.merge_gap_passed:
+            self._maybe_preempt(user, text)
+            return
+        self._user = None
+        self._cancel_timer(Timer.TRANSCRIPT)
+        if not text:
+            self._drop_held()
+            return
+        self._history.add_user_turn(text)
+        if not (self.policy.auto_respond or self._respond_when_committed):
+            self._drop_held()
+            return
+        held = self._held
+        if held is not None and self._held_messages == self._history.messages:
+            self._release(held, text)
+        else:
+            self._drop_held()
+            self._start_response(text)
+
+    def _maybe_preempt(self, user: UserSpeech, text: str) -> None:
+        """The turn is likely over and its words are in: start its answer, held, unless one
+        was started with these very words. Typed words commit at once: nothing to gain."""
+        policy = self.policy
+        if not (policy.preemptive_response and policy.auto_respond) or user.typed:
+            return
+        if not text:
+            self._drop_held()
+            return
+        preview = History(self._history.messages)
+        preview.add_user_turn(text)
+        if self._held is not None and self._held_messages == preview.messages:
+            return
+        self._drop_held()
+        self._responses_started += 1
+        self._held = Response(id=f"resp_{self._responses_started}")
+        self._held_messages = preview.messages
+        self._actions.append(StartResponse(self._held.id, preview.messages, text, held=True))
+
+    def _release(self, held: Response, user_text: str) -> None:
+        """The held answer was given exactly this turn: it becomes the response."""
+        self._respond_when_committed = False
+        self._held, self._response = None, held
+        self._actions.append(ReleaseResponse(held.id, user_text))
+        self._emit(AgentResponseStarted(held.id))
+        failures, self._held_failures = self._held_failures, []
+        for failed in failures:
+            self._emit(ErrorEvent(_FAILED[failed.stage], failed.message))
+
+    def _drop_held(self) -> None:
+        held, self._held = self._held, None
+        self._held_failures = []
+        if held is not None:
+            self._actions.append(DropResponse(held.id))
 
     def _start_response(self, user_text: str) -> None:
         """Answer the history as it stands (its last message is usually the person's)."""
@@ -460,6 +578,7 @@ class Conversation:
 
     def _on_hangup(self, event: HangupRequested) -> None:
         self._ending = event.reason
+        self._drop_held()
         for timer in list(self._timers):
             self._cancel_timer(timer)
         if self._response is not None:

@@ -102,6 +102,42 @@ class TurnTakingPolicy(BaseModel):
         le=30_000,
         description="Without an end key, how long after the last key the entry is complete.",
     )
+    turn_detector: str = Field(
+        "none",
+        pattern=r"^[a-z0-9-]+$",
+        description="A turn detector by name (providers/registry.py) that judges from the "
+        "person's audio whether their turn is complete when their silence begins; 'none' "
+        "ends turns by silence alone (min_silence_ms). Without the named detector loaded, or "
+        "when it fails or is slow, turns end by silence as if it were 'none'.",
+    )
+    turn_detector_threshold: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="The detector's probability of 'complete' at or above which the turn "
+        "ends at once.",
+    )
+    turn_check_silence_ms: int = Field(
+        200,
+        ge=20,
+        le=10_000,
+        description="With a turn detector: the silence after which it is asked whether the "
+        "turn is complete. 'Complete' ends the turn then, without waiting for min_silence_ms.",
+    )
+    turn_max_silence_ms: int = Field(
+        2000,
+        ge=20,
+        le=30_000,
+        description="With a turn detector that said 'not finished': the silence that ends "
+        "the turn anyway.",
+    )
+    preemptive_response: bool = Field(
+        False,
+        description="Start generating the answer (LLM and first TTS) as soon as the turn is "
+        "likely over and its words are in, before the merge gap ends. Its audio is held, "
+        "unheard and unannounced, until the turn is confirmed; if the person goes on or the "
+        "words changed, it is dropped without a trace.",
+    )
     backchannel_words: frozenset[str] = Field(
         DEFAULT_BACKCHANNELS,
         description="Words and phrases that, alone, mean 'go on': said while the agent "
@@ -116,9 +152,21 @@ class TurnTakingPolicy(BaseModel):
         return (
             self.vad_threshold,
             self.min_interruption_ms,
-            self.min_silence_ms,
+            self.vad_silence_ms,
             self.prefix_padding_ms,
         )
+
+    @property
+    def uses_turn_detector(self) -> bool:
+        return self.turn_detector != "none"
+
+    @property
+    def vad_silence_ms(self) -> int:
+        """The silence after which the VAD itself ends speech: min_silence_ms, or with a turn
+        detector the longest silence (the conversation ends turns sooner when it may)."""
+        if self.uses_turn_detector:
+            return max(self.turn_max_silence_ms, self.min_silence_ms)
+        return self.min_silence_ms
 
     @property
     def vad_release_threshold(self) -> float:

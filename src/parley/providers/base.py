@@ -206,3 +206,26 @@ class TTS(Provider):
         """A stream for one response. `output_rate` is the rate the audio will be played at:
         a provider that can synthesize at it directly should (one resample fewer, and
         ulaw_8000 for phones); chunks carry their actual rate either way."""
+
+
+# --- turn detection -------------------------------------------------------------------------
+
+
+class TurnSuperseded(Exception):
+    """A newer question took this one's place before the model got to it (not a failure)."""
+
+
+class TurnDetector(Provider):
+    """Judges from the person's audio whether their turn is complete (semantic end-of-turn).
+
+    Optional: without one, turns end by silence alone. `predict` may take tens of
+    milliseconds of CPU, so an implementation runs the model off the event loop; the session
+    treats an exception, or an answer later than the plain silence policy, as no answer.
+    """
+
+    name: str = "turn"
+
+    @abstractmethod
+    async def predict(self, audio: AudioFrame) -> float:
+        """The probability that the turn in `audio` (the person's latest speech, ending in
+        the silence so far, at any rate) is complete. May raise TurnSuperseded."""

@@ -18,7 +18,7 @@ from typing import Any, Literal, NamedTuple, Protocol
 
 from pydantic import BaseModel
 
-from parley.providers.base import LLM, STT, TTS, VAD
+from parley.providers.base import LLM, STT, TTS, VAD, TurnDetector
 from parley.providers.cloud.config import (
     DeepgramSettings,
     ElevenLabsSettings,
@@ -26,15 +26,29 @@ from parley.providers.cloud.config import (
     OpenAIRealtimeSettings,
 )
 from parley.providers.context import ProviderContext
-from parley.providers.local.config import LlamaSettings, PiperSettings, WhisperSettings
+from parley.providers.local.config import (
+    LlamaSettings,
+    PiperSettings,
+    SmartTurnSettings,
+    WhisperSettings,
+)
 from parley.testing.fakes.config import FakeProviderSettings
 
-Kind = Literal["vad", "stt", "llm", "tts"]
-KINDS: tuple[Kind, ...] = ("vad", "stt", "llm", "tts")
+Kind = Literal["vad", "stt", "llm", "tts", "turn"]
+KINDS: tuple[Kind, ...] = ("vad", "stt", "llm", "tts")  # every session needs one of each
+# Optional: a turn detector is loaded when the session policy names one (turn_detector).
 
 # The sections a factory may take: each is a property of `ProviderSettings` of that name.
 Section = Literal[
-    "fake", "deepgram", "openai", "elevenlabs", "openai_realtime", "whisper", "llama", "piper"
+    "fake",
+    "deepgram",
+    "openai",
+    "elevenlabs",
+    "openai_realtime",
+    "whisper",
+    "llama",
+    "piper",
+    "smart_turn",
 ]
 
 
@@ -57,6 +71,8 @@ class ProviderSettings(Protocol):
     def llama(self) -> LlamaSettings: ...
     @property
     def piper(self) -> PiperSettings: ...
+    @property
+    def smart_turn(self) -> SmartTurnSettings: ...
     @property
     def provider_context(self) -> ProviderContext: ...
 
@@ -102,8 +118,18 @@ FACTORIES: dict[Kind, dict[str, Factory]] = {
             "parley.providers.cloud.factories:realtime_tts", "openai_realtime"
         ),
     },
+    "turn": {
+        "fake": Factory("parley.testing.fakes.factories:fake_turn", "fake"),
+        "smart-turn": Factory("parley.providers.local.smart_turn:create", "smart_turn"),
+    },
 }
-EXPECTED: dict[Kind, type[Any]] = {"vad": VAD, "stt": STT, "llm": LLM, "tts": TTS}
+EXPECTED: dict[Kind, type[Any]] = {
+    "vad": VAD,
+    "stt": STT,
+    "llm": LLM,
+    "tts": TTS,
+    "turn": TurnDetector,
+}
 
 
 class UnknownProviderError(ValueError):

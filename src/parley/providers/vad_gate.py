@@ -2,7 +2,8 @@
 
 Shared by every VAD that reports probabilities, so the decision rules live once and read
 the turn-taking policy: onset after `min_interruption_ms` of voiced audio, hysteresis
-between `vad_threshold` and its release threshold, end after `min_silence_ms` of silence.
+between `vad_threshold` and its release threshold, end after `min_silence_ms` of silence
+(or `turn_max_silence_ms` with a turn detector: the conversation then ends turns sooner).
 Positions are counted in samples so long sessions do not drift.
 """
 
@@ -18,7 +19,7 @@ class SpeechGate:
         self._threshold = policy.vad_threshold
         self._release = policy.vad_release_threshold
         self._min_voiced = round(policy.min_interruption_ms * sample_rate / 1000)
-        self._min_silence = round(policy.min_silence_ms * sample_rate / 1000)
+        self._min_silence = round(policy.vad_silence_ms * sample_rate / 1000)
         self._position = 0  # samples analysed so far
         self._speaking = False
         self._run_start: int | None = None  # onset of the voiced run not yet declared speech

@@ -55,6 +55,19 @@ class ServerMetrics:
             "Times the agent paused for speech that was a backchannel or noise, then went on.",
             registry=self.registry,
         )
+        self.turn_verdicts = Counter(
+            "parley_turn_detector_verdicts",
+            "Turns ended with a turn detector, by its last answer (failed, asked: none in "
+            "time, so the silence policy decided).",
+            ["verdict"],
+            registry=self.registry,
+        )
+        self.preemptive = Counter(
+            "parley_preemptive_responses",
+            "Preemptive answers, by whether they were used or dropped unheard.",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.errors = Counter(
             "parley_errors", "Error events sent to clients, by code.", ["code"],
             registry=self.registry,
@@ -86,6 +99,12 @@ class ServerMetrics:
             case TurnMetrics(timings=timings):
                 if timings.voice_to_voice is not None:
                     self.voice_to_voice.observe(timings.voice_to_voice)
+                if timings.turn_verdict is not None:
+                    self.turn_verdicts.labels(timings.turn_verdict).inc()
+                if timings.preemptive:
+                    self.preemptive.labels("used").inc()
+                if timings.preemptive_dropped:
+                    self.preemptive.labels("dropped").inc(timings.preemptive_dropped)
 
     def render(self) -> bytes:
         with contextlib.suppress(RuntimeError):  # no loop running: a test reading the registry

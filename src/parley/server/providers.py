@@ -38,10 +38,17 @@ class ProviderLoader:
         self._built: dict[str, Any] = {}
         self._owned: list[Any] = []  # built here (not preloaded): closed by close()
         names = {"vad": settings.vad, "stt": settings.stt, "llm": settings.llm, "tts": settings.tts}
-        self.status = {kind: ProviderStatus(kind, names[kind]) for kind in registry.KINDS}
+        kinds: tuple[registry.Kind, ...] = registry.KINDS
+        detector = settings.session.policy.turn_detector
+        if settings.session.policy.uses_turn_detector:  # optional: only when the policy asks
+            names["turn"] = detector
+            kinds = (*kinds, "turn")
+        self.status = {kind: ProviderStatus(kind, names[kind]) for kind in kinds}
         if preloaded is not None:
-            for kind in registry.KINDS:
+            for kind in kinds:
                 provider = getattr(preloaded, kind)
+                if provider is None:
+                    continue
                 self._built[kind] = provider
                 status = self.status[kind]
                 status.name, status.state, status.load_seconds = provider.name, "ready", 0.0
@@ -62,8 +69,7 @@ class ProviderLoader:
 
     async def load(self, progress: Callable[[ProviderStatus], None] | None = None) -> None:
         """Build each pending provider in turn, in a worker thread; failures are recorded."""
-        for kind in registry.KINDS:
-            status = self.status[kind]
+        for kind, status in self.status.items():
             if status.state != "pending":
                 continue
             status.state = "loading"

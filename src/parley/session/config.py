@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.conversation.policy import TurnTakingPolicy
-from parley.providers.base import LLM, STT, TTS, VAD
+from parley.providers.base import LLM, STT, TTS, VAD, TurnDetector
 from parley.providers.scope import SessionScope
 
 DEFAULT_INSTRUCTIONS = (
@@ -42,6 +42,7 @@ class Providers:
     stt: STT
     llm: LLM
     tts: TTS
+    turn: TurnDetector | None = None  # used when the policy names it (turn_detector)
 
     def for_session(self, scope: SessionScope) -> Providers:
         """The providers as one session uses them: the shared ones as they are, and views
@@ -51,4 +52,5 @@ class Providers:
             self.stt.for_session(scope),
             self.llm.for_session(scope),
             self.tts.for_session(scope),
+            self.turn.for_session(scope) if self.turn is not None else None,
         )

@@ -20,6 +20,8 @@ from parley.audio.resample import StreamResampler, resample
 from parley.conversation.inputs import (
     ConversationInput,
     SpeechEnded,
+    SpeechPaused,
+    SpeechResumed,
     SpeechStarted,
     TranscriptFailed,
     TranscriptReceived,
@@ -31,6 +33,8 @@ from parley.providers.base import STT, VAD, STTStream, VADEventKind, VADStream
 from parley.session.supervisor import Supervisor
 
 log = logging.getLogger("parley.input")
+
+TURN_AUDIO_S = 8.0  # the most of the person's latest audio a turn detector is given
 
 
 class STTRunner:
@@ -104,6 +108,12 @@ class InputPath:
         self._vad_errors = ProblemCounter()
         self._client_speaking = False
         self._vad_speaking = False  # the VAD stream has started speech and not ended it
+        self._last_voiced = 0.0  # clock time of the last voiced audio before a pause
+        # The latest audio at the pipeline rate (bounded), for a turn detector, and where in
+        # the accepted samples the current speech began (its onset, less the prefix padding).
+        self._recent = bytearray()
+        self._recent_cap = round(TURN_AUDIO_S * sample_rate) * 2
+        self._speech_from = 0
         self.frames = 0
 
     @property
@@ -129,6 +139,9 @@ class InputPath:
             return
         self._position += audio.samples
         self._stt.stream.push_audio(audio)
+        self._recent += audio.pcm
+        if len(self._recent) > 2 * self._recent_cap:  # trim now and then, not every frame
+            del self._recent[: len(self._recent) - self._recent_cap]
         try:
             decisions = self._vad_stream.process(audio).events
         except Exception as exc:
@@ -142,6 +155,9 @@ class InputPath:
             match decision.kind:
                 case VADEventKind.START:
                     self._vad_speaking = True
+                    padding = round(self._policy.prefix_padding_ms * self.sample_rate / 1000)
+                    onset = self._vad_start + round(decision.offset * self.sample_rate)
+                    self._speech_from = max(0, onset - padding)
                     stt.speech_started()
                     self._notify(SpeechStarted(now, onset=at_clock))
                 case VADEventKind.END:
@@ -149,16 +165,31 @@ class InputPath:
                     stt.speech_ended()
                     self._notify(SpeechEnded(now, last_voiced=at_clock))
                 case VADEventKind.PAUSE:
+                    self._last_voiced = at_clock
                     stt.speech_paused()
+                    self._notify(SpeechPaused(now, last_voiced=at_clock))
                 case VADEventKind.RESUME:
                     stt.speech_resumed()
+                    self._notify(SpeechResumed(now))
+
+    def turn_audio(self) -> AudioFrame:
+        """The person's audio since their current speech began (at most TURN_AUDIO_S of its
+        end), at the pipeline rate: what a turn detector judges."""
+        wanted = min((self._position - self._speech_from) * 2, self._recent_cap)
+        start = max(0, len(self._recent) - wanted)
+        return AudioFrame(bytes(self._recent[start:]), self.sample_rate)
+
+    def end_turn(self, now: float) -> None:
+        """The conversation judged the turn over during a pause: end the speech there."""
+        if self._vad_speaking:
+            self.end_speech(now, last_voiced=self._last_voiced)
 
     def restart_vad(self, policy: TurnTakingPolicy, now: float) -> None:
         """Use new turn-taking settings: a fresh VAD stream (see end_speech)."""
         self._policy = policy
         self.end_speech(now)
 
-    def end_speech(self, now: float) -> None:
+    def end_speech(self, now: float, *, last_voiced: float | None = None) -> None:
         """Start the VAD afresh, ending speech in progress here (a settings change, or a
         client saying its speech is over).
 
@@ -173,7 +204,7 @@ class InputPath:
         if self._vad_speaking:
             self._vad_speaking = False
             self._stt.stream.speech_ended()
-            self._notify(SpeechEnded(now, last_voiced=now))
+            self._notify(SpeechEnded(now, last_voiced=now if last_voiced is None else last_voiced))
 
     def client_speech_started(self, now: float) -> None:
         """The client's VAD heard speech begin: the same decision, made elsewhere."""

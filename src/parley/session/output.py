@@ -71,8 +71,9 @@ class PlayoutScheduler:
     def response_id(self) -> str | None:
         return self._response
 
-    def start(self, response_id: str) -> None:
-        """Make `response_id` current; any other response's audio is gone from now on."""
+    def start(self, response_id: str, *, held: bool = False) -> None:
+        """Make `response_id` current; any other response's audio is gone from now on.
+        `held`: keep its audio unsent until `resume` (a preemptive answer)."""
         if self._response is not None:
             self.stop()
         # A transport may change its output rate between responses (a Realtime client's
@@ -84,7 +85,8 @@ class PlayoutScheduler:
         self._audio = bytearray()
         self._read = self._played = self._confirmed = 0
         self._sent.clear()
-        self._generation_done = self._paused = self._started = False
+        self._generation_done = self._started = False
+        self._paused = held
         self._wake.set()
 
     def push(self, response_id: str, pcm: bytes) -> bool:

@@ -5,7 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from parley.conversation.actions import Action, CancelResponse, PauseOutput, StartResponse
+from parley.conversation.actions import (
+    Action,
+    CancelResponse,
+    DropResponse,
+    PauseOutput,
+    PredictTurn,
+    ReleaseResponse,
+    StartResponse,
+)
 from parley.conversation.inputs import (
     ConversationInput,
     PlaybackFinished,
@@ -14,6 +22,7 @@ from parley.conversation.inputs import (
     SpeechEnded,
     SpeechStarted,
     TranscriptReceived,
+    TurnPredicted,
 )
 from parley.timing import TurnStatus, TurnTimings
 
@@ -39,6 +48,10 @@ class TurnRecorder:
                 self._user.endpoint_decided = event.at
             case TranscriptReceived(final=True) if event.text.strip():
                 self._user.stt_final = event.at
+            case TurnPredicted(complete=complete):
+                verdicts = {True: "complete", False: "incomplete", None: "failed"}
+                if self._user.turn_verdict == "asked":  # else a late answer, already moot
+                    self._user.turn_verdict = verdicts[complete]
             case PlaybackStarted():
                 self.mark(event.response_id, "first_audio_out", event.at)
             case PlaybackFinished():
@@ -50,6 +63,24 @@ class TurnRecorder:
 
     def observe_action(self, action: Action, now: float) -> None:
         match action:
+            case PredictTurn():
+                self._user.turn_verdict = "asked"
+            case StartResponse(held=True):
+                self._open[action.response_id] = TurnTimings(action.response_id)  # its marks
+            case ReleaseResponse():
+                held = self._open.get(action.response_id)
+                record, self._user = self._user, TurnTimings("")
+                record.response_id = action.response_id
+                record.user_text = action.user_text
+                record.committed = now
+                record.preemptive = True
+                if held is not None:
+                    record.llm_first_token = held.llm_first_token
+                    record.tts_first_audio = held.tts_first_audio
+                self._open[action.response_id] = record
+            case DropResponse():
+                self._open.pop(action.response_id, None)
+                self._user.preemptive_dropped += 1
             case StartResponse():
                 record, self._user = self._user, TurnTimings("")
                 record.response_id = action.response_id

@@ -55,11 +55,18 @@ class Responder:
         # The latest response's TTS stream: told how much was heard if it is cut short,
         # even after its generation ended (its audio may still be playing).
         self._speech: tuple[str, TTSStream] | None = None
+        # Held (preemptive) responses: their transcript events wait for release.
+        self._held: dict[str, list[SessionEvent]] = {}
 
-    def start(self, response_id: str, messages: Sequence[ChatMessage]) -> None:
+    def start(
+        self, response_id: str, messages: Sequence[ChatMessage], *, held: bool = False
+    ) -> None:
         """Two tasks per response, each closing the stream it reads: the writer feeds LLM
         text to TTS, the player feeds TTS audio to the output. No TaskGroup joins them, so a
-        second cancel from the supervisor reaches each one directly."""
+        second cancel from the supervisor reaches each one directly. A `held` response tells
+        clients nothing until `release`."""
+        if held:
+            self._held[response_id] = []
         llm_stream = self._llm.stream(messages)
         tts_stream = self._tts.stream(self._output.sample_rate)
         spawn = self._supervisor.spawn
@@ -69,9 +76,15 @@ class Responder:
         self._speech = (response_id, tts_stream)
         player.add_done_callback(lambda _: self._finished(response_id))
 
+    def release(self, response_id: str) -> None:
+        """The held response is the answer after all: what it said so far reaches clients."""
+        for event in self._held.pop(response_id, ()):
+            self._emit(event)
+
     def cancel(self, response_id: str, played: float) -> None:
         """Stop generating now; the providers are closed in the background, with a deadline.
         The TTS stream first learns how much of it was heard (`played` seconds)."""
+        self._held.pop(response_id, None)
         if self._speech is not None and self._speech[0] == response_id:
             tts_stream, self._speech = self._speech[1], None
             try:
@@ -113,7 +126,12 @@ class Responder:
 
     def _say(self, response_id: str, segment: str, tts_stream: TTSStream) -> None:
         tts_stream.push_text(segment)
-        self._emit(AgentTranscript(response_id, segment))
+        event = AgentTranscript(response_id, segment)
+        held = self._held.get(response_id)
+        if held is not None:
+            held.append(event)
+        else:
+            self._emit(event)
 
     async def _play(self, response_id: str, tts_stream: TTSStream) -> None:
         """TTS chunks -> the output rate -> the playout scheduler, words -> the conversation."""

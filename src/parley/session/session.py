@@ -23,9 +23,13 @@ from parley.conversation.actions import (
     Action,
     CancelResponse,
     CancelTimer,
+    DropResponse,
     Emit,
     EndSession,
+    EndSpeech,
     PauseOutput,
+    PredictTurn,
+    ReleaseResponse,
     ResumeOutput,
     StartResponse,
     StartTimer,
@@ -44,12 +48,14 @@ from parley.conversation.inputs import (
     Timer,
     TimerFired,
     TruncateRequested,
+    TurnPredicted,
     UserTextAdded,
 )
 from parley.conversation.machine import Conversation
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import ErrorEvent, SessionEnded, SessionEvent, TurnMetrics
 from parley.problems import ProblemCounter
+from parley.providers.base import TurnDetector, TurnSuperseded
 from parley.providers.scope import SessionScope
 from parley.session.config import Providers, SessionConfig
 from parley.session.listening import InputPath, STTRunner
@@ -81,6 +87,7 @@ class SessionTask(StrEnum):
     OUTPUT = "output"
     STT = "stt"
     INPUT = "input"
+    TURN = "turn detector"
 
 
 # The session cannot go on without these; the transport's writer fails when the client
@@ -115,6 +122,7 @@ class Session:
         self._dispatching = False
         self._failed = False  # an action failed: the session is ending without the machine
         self._inbound_errors = ProblemCounter()  # inbound items that raised
+        self._turn_problems = ProblemCounter()  # turn detector failures, logged sparingly
         self._timers: dict[Timer, asyncio.TimerHandle] = {}
         self._ended = asyncio.Event()
         # Built in run(), where a loop is running.
@@ -122,6 +130,9 @@ class Session:
         self._stt: STTRunner | None = None
         self._input: InputPath | None = None
         self._responder: Responder | None = None
+        self._turn_detector: TurnDetector | None = None
+        self._turn_question: asyncio.Task[None] | None = None
+        self.turn_detector_failures = 0
         self._scope = SessionScope()  # per-call state of providers, closed with the session
 
     @property
@@ -153,6 +164,7 @@ class Session:
         self._responder = Responder(
             p.llm, p.tts, self._output, self.supervisor, self.recorder, self.dispatch, self.emit
         )
+        self._turn_detector = p.turn
         spawn = self.supervisor.spawn
         spawn(SessionTask.TRANSPORT, self.transport.serve())
         spawn(SessionTask.OUTPUT, self._output.run())
@@ -309,9 +321,20 @@ class Session:
             case StopOutput(response_id):
                 played = output.stop()
                 self._inbox.append(OutputStopped(timing.now(), response_id, played))
-            case StartResponse(response_id, messages):
-                output.start(response_id)
-                responder.start(response_id, messages)
+            case StartResponse(response_id, messages, _, held):
+                output.start(response_id, held=held)
+                responder.start(response_id, messages, held=held)
+            case ReleaseResponse(response_id):
+                responder.release(response_id)
+                output.resume()
+            case DropResponse(response_id):
+                output.drop(response_id)
+                responder.cancel(response_id, 0.0)
+            case PredictTurn(token):
+                self._predict_turn(token)
+            case EndSpeech():
+                assert self._input is not None
+                self._input.end_turn(timing.now())
             case CancelResponse(response_id, _, played):
                 output.drop(response_id)
                 responder.cancel(response_id, played)
@@ -326,6 +349,45 @@ class Session:
             case EndSession(reason):
                 self.end_reason = reason
                 self._ended.set()
+
+    def _predict_turn(self, token: int) -> None:
+        """Ask the turn detector about the person's audio so far, off the event loop; its
+        answer (or its failure) comes back as TurnPredicted. A newer question replaces an
+        older one; the machine ignores answers that speech has overtaken."""
+        detector, listen = self._turn_detector, self._input
+        assert listen is not None
+        if self._turn_question is not None:
+            self.supervisor.retire(self._turn_question)
+            self._turn_question = None
+        if detector is None or detector.name != self.conversation.policy.turn_detector:
+            name = self.conversation.policy.turn_detector
+            self._turn_failed(token, f"no turn detector {name!r} is loaded")
+            return
+        audio = listen.turn_audio()
+        self._turn_question = self.supervisor.spawn(
+            SessionTask.TURN, self._ask_turn(detector, token, audio)
+        )
+
+    async def _ask_turn(self, detector: TurnDetector, token: int, audio: AudioFrame) -> None:
+        try:
+            probability = await detector.predict(audio)
+        except TurnSuperseded:
+            return  # another question (maybe another session's) is newer: silence decides
+        except Exception as exc:
+            self._turn_failed(token, f"{type(exc).__name__}: {exc}")
+            return
+        complete = probability >= self.conversation.policy.turn_detector_threshold
+        self.dispatch(TurnPredicted(timing.now(), token, complete, probability))
+
+    def _turn_failed(self, token: int, message: str) -> None:
+        """The detector could not answer: the plain silence policy decides this turn."""
+        self.turn_detector_failures += 1
+        self._turn_problems.note(
+            "turn_detector",
+            log,
+            f"{self.id}: turn detector failed ({message}); ending turns by silence",
+        )
+        self.dispatch(TurnPredicted(timing.now(), token, None))
 
     def _timer_callback(self, timer: Timer, token: int) -> Callable[[], None]:
         def fire() -> None:

@@ -43,3 +43,14 @@ class PiperSettings(BaseModel):
     model_path: Path | None = Field(None, description="A Piper .onnx voice; default en_US joe.")
     threads: int = Field(2, ge=1, le=64)
     length_scale: float | None = Field(None, gt=0, description="Speaking rate: above 1 is slower.")
+
+
+class SmartTurnSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_path: Path | None = Field(
+        None,
+        description="A Smart Turn v3 .onnx file; default the v3.2 CPU model that the "
+        "pipecat-ai package carries (installed without its dependencies).",
+    )
+    threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads.")

@@ -4,6 +4,16 @@ from parley.testing.fakes.faults import Fault, FaultKind
 from parley.testing.fakes.llm import FakeLLM, echo_reply
 from parley.testing.fakes.stt import FakeSTT
 from parley.testing.fakes.tts import FakeTTS
+from parley.testing.fakes.turn import FakeTurnDetector
 from parley.testing.fakes.vad import EnergyVAD
 
-__all__ = ["EnergyVAD", "FakeLLM", "FakeSTT", "FakeTTS", "Fault", "FaultKind", "echo_reply"]
+__all__ = [
+    "EnergyVAD",
+    "FakeLLM",
+    "FakeSTT",
+    "FakeTTS",
+    "FakeTurnDetector",
+    "Fault",
+    "FaultKind",
+    "echo_reply",
+]

@@ -15,6 +15,10 @@ class FakeProviderSettings(BaseModel):
     )
     stt_final_latency_ms: int = Field(150, ge=0)
     stt_partial_interval_ms: int | None = Field(250, ge=10)
+    turn_probability: float = Field(
+        0.9, ge=0.0, le=1.0, description="What the fake turn detector always answers."
+    )
+    turn_latency_ms: int = Field(50, ge=0, description="How long the fake turn detector takes.")
     llm_first_token_ms: int = Field(200, ge=0)
     llm_token_ms: int = Field(20, ge=0)
     llm_replies: list[str] = Field(

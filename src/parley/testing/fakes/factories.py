@@ -11,12 +11,17 @@ from parley.testing.fakes.faults import Fault, FaultKind
 from parley.testing.fakes.llm import FakeLLM, ReplyScript, echo_reply
 from parley.testing.fakes.stt import FakeSTT
 from parley.testing.fakes.tts import FakeTTS
+from parley.testing.fakes.turn import FakeTurnDetector
 from parley.testing.fakes.vad import EnergyVAD
 from parley.types import ChatMessage
 
 
 def energy_vad(config: None, context: ProviderContext) -> EnergyVAD:
     return EnergyVAD()
+
+
+def fake_turn(fake: FakeProviderSettings, context: ProviderContext) -> FakeTurnDetector:
+    return FakeTurnDetector(fake.turn_probability, fake.turn_latency_ms / 1000)
 
 
 def fake_stt(fake: FakeProviderSettings, context: ProviderContext) -> FakeSTT:
