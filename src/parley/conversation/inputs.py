@@ -22,6 +22,7 @@ class Timer(StrEnum):
     KEYPAD = "keypad"  # no key pressed for a while: the keypad entry is complete
     TURN_CHECK = "turn_check"  # silence long enough to ask the turn detector
     SILENCE = "silence"  # with a turn detector: the plain silence policy ends the turn
+    PREEMPT = "preempt"  # without one: silence long enough to start a preemptive answer
 
 
 @dataclass(frozen=True, slots=True)

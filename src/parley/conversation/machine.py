@@ -118,6 +118,7 @@ class Conversation:
         self._held_messages: tuple[ChatMessage, ...] = ()
         self._held_failures: list[ResponseFailed] = []
         self._asked: int | None = None  # the turn detector's question in flight
+        self._early = False  # the silence reached the preemptive point (no detector)
         self._questions = 0
         self._actions: list[Action] = []
 
@@ -173,6 +174,7 @@ class Conversation:
             case SpeechPaused():
                 self._on_speech_paused(event)
             case SpeechResumed():
+                self._drop_held()  # the person goes on
                 self._forget_turn_check()
             case TurnPredicted():
                 self._on_turn_predicted(event)
@@ -257,17 +259,24 @@ class Conversation:
         """Silence began: with a turn detector, ask it after a short silence; the plain
         silence policy ends the turn unless the detector has said 'not finished' by then."""
         policy = self.policy
-        if not self._user_speaking or not policy.uses_turn_detector:
+        if not self._user_speaking:
             return
         self._forget_turn_check()
+        if not policy.uses_turn_detector:
+            if policy.preemptive_response and policy.preemptive_silence_ms < policy.min_silence_ms:
+                at = event.last_voiced + policy.preemptive_silence_ms / 1000
+                self._start_timer(Timer.PREEMPT, at)
+            return
         self._start_timer(Timer.TURN_CHECK, event.last_voiced + policy.turn_check_silence_ms / 1000)
         self._start_timer(Timer.SILENCE, event.last_voiced + policy.min_silence_ms / 1000)
 
     def _forget_turn_check(self) -> None:
         """Speech resumed or ended: the question (and any late answer) no longer counts."""
         self._asked = None
+        self._early = False
         self._cancel_timer(Timer.TURN_CHECK)
         self._cancel_timer(Timer.SILENCE)
+        self._cancel_timer(Timer.PREEMPT)
 
     def _on_turn_predicted(self, event: TurnPredicted) -> None:
         if event.token != self._asked or not self._user_speaking:
@@ -331,6 +340,10 @@ class Conversation:
                 self._asked = None
                 self._actions.append(EndSpeech())
             return
+        if event.timer is Timer.PREEMPT:
+            self._early = self._user_speaking
+            self._decide()
+            return
         user = self._user
         if user is None:
             return
@@ -371,12 +384,13 @@ class Conversation:
                 self._interrupt_response(response)
             else:
                 return  # wait: it may still be a backchannel
-        if not settled or self._response is not None:
+        if self._response is not None:
+            return
+        if not settled or not user.merge_gap_passed:
+            if not self._user_speaking or self._early:  # the turn is likely over
+                self._maybe_preempt(user, user.text(with_partial=True))
             return
         text = user.text(with_partial=False) or user.partial
-        if not user.merge_gap_passed:
-            self._maybe_preempt(user, text)
-            return
         self._user = None
         self._cancel_timer(Timer.TRANSCRIPT)
         if not text:
@@ -394,8 +408,9 @@ class Conversation:
             self._start_response(text)
 
     def _maybe_preempt(self, user: UserSpeech, text: str) -> None:
-        """The turn is likely over and its words are in: start its answer, held, unless one
-        was started with these very words. Typed words commit at once: nothing to gain."""
+        """The turn is likely over: start its answer from the words so far (partials
+        included), held, unless one was started with these very words. Typed words commit
+        at once: nothing to gain."""
         policy = self.policy
         if not (policy.preemptive_response and policy.auto_respond) or user.typed:
             return

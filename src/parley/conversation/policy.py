@@ -138,6 +138,14 @@ class TurnTakingPolicy(BaseModel):
         "unheard and unannounced, until the turn is confirmed; if the person goes on or the "
         "words changed, it is dropped without a trace.",
     )
+    preemptive_silence_ms: int = Field(
+        300,
+        ge=20,
+        le=10_000,
+        description="Without a turn detector: the silence at which a preemptive answer starts "
+        "from the words heard so far, before min_silence_ms ends the turn. With one, its "
+        "'complete' is the moment.",
+    )
     backchannel_words: frozenset[str] = Field(
         DEFAULT_BACKCHANNELS,
         description="Words and phrases that, alone, mean 'go on': said while the agent "
