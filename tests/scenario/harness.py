@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import looptime
 
 from parley.events import AgentResponseStarted, AgentSpeaking, ErrorEvent
-from parley.providers.base import VAD
+from parley.providers.base import VAD, TurnDetector
 from parley.session import Providers, Session, SessionConfig
 from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.testing.memory_transport import MemoryTransport, ScriptedCaller, Step, stt_script
@@ -69,6 +69,7 @@ def converse(
     caller_rate: int = 16000,
     transport: Callable[[int], MemoryTransport] = MemoryTransport,
     prepare: Callable[[Session], None] | None = None,
+    turn: TurnDetector | None = None,
 ) -> Call:
     """Run a whole scripted call to the end (the script should end with HangUp).
     `transport` makes the transport from the output rate; `prepare` sees the session
@@ -79,7 +80,7 @@ def converse(
         fake_stt = stt or FakeSTT(stt_script(steps))
         fake_llm = llm or FakeLLM()
         fake_tts = tts or FakeTTS(sample_rate=output_rate)
-        providers = Providers(vad or EnergyVAD(), fake_stt, fake_llm, fake_tts)
+        providers = Providers(vad or EnergyVAD(), fake_stt, fake_llm, fake_tts, turn)
         session = Session(memory, providers, config)
         if prepare is not None:
             prepare(session)
