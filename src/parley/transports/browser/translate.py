@@ -83,6 +83,9 @@ def turn_metrics(timings: TurnTimings) -> TurnMetricsMessage:
         origin=origin,
         voice_to_voice_ms=None if v2v is None else round(v2v * 1000, 1),
         stages_ms=stages,
+        preemptive=timings.preemptive,
+        preemptive_dropped=timings.preemptive_dropped,
+        turn_verdict=timings.turn_verdict,
     )
 
 
