@@ -93,3 +93,23 @@ def test_access_token_and_origins() -> None:
     assert not open_state.origin_allowed("https://evil.example", "localhost:8000")
     listed = state_with(allowed_origins=["https://app.example"])
     assert listed.origin_allowed("https://app.example", "localhost:8000")
+
+
+def test_a_turn_detector_named_by_the_policy_loads_and_reaches_sessions() -> None:
+    policy = {"session": {"policy": {"turn_detector": "fake"}}}
+    with TestClient(create_app(fake_settings(**policy))) as client:
+        body = wait_ready(client)
+        assert body["status"] == "ok"
+        providers = body["providers"]
+        assert isinstance(providers, dict)
+        assert providers["turn"] == {**providers["turn"], "name": "fake", "state": "ready"}
+
+
+def test_a_turn_detector_that_fails_to_load_leaves_the_server_up() -> None:
+    policy = {"session": {"policy": {"turn_detector": "nonexistent"}}}
+    with TestClient(create_app(fake_settings(**policy))) as client:
+        body = wait_ready(client)
+        assert body["status"] == "ok"  # sessions end turns by silence
+        providers = body["providers"]
+        assert isinstance(providers, dict)
+        assert "no turn provider named 'nonexistent'" in providers["turn"]["error"]

@@ -55,11 +55,16 @@ class ProviderLoader:
 
     @property
     def ready(self) -> bool:
-        return all(s.state == "ready" for s in self.status.values())
+        """Every provider loaded; an optional one (the turn detector) may have failed
+        instead: sessions then end turns by silence."""
+        return all(
+            s.state == "ready" or (s.kind not in registry.KINDS and s.state == "failed")
+            for s in self.status.values()
+        )
 
     @property
     def failed(self) -> bool:
-        return any(s.state == "failed" for s in self.status.values())
+        return any(s.state == "failed" and s.kind in registry.KINDS for s in self.status.values())
 
     @property
     def providers(self) -> Providers:
