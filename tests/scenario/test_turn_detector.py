@@ -161,3 +161,10 @@ def test_without_a_detector_the_preemptive_answer_starts_at_the_early_silence() 
     assert turn.preemptive and turn.voice_to_voice is not None
     assert plain.voice_to_voice is not None
     assert plain.voice_to_voice - turn.voice_to_voice >= 0.2 - FRAME
+
+
+def test_the_detector_hears_at_most_the_last_8_seconds() -> None:
+    detector = FakeTurnDetector(0.9, latency=0.05)
+    steps: list[Step] = [Silence(0.3), Say("a long story", 11.0), Silence(4.0), HangUp()]
+    call(DETECTOR, detector, steps)
+    assert detector.heard == [8.0]

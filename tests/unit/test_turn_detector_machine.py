@@ -14,6 +14,7 @@ from parley.conversation.actions import (
 from parley.conversation.inputs import (
     HangupRequested,
     InstructionsChanged,
+    ResponseFailed,
     SpeechEnded,
     SpeechPaused,
     SpeechResumed,
@@ -25,7 +26,7 @@ from parley.conversation.inputs import (
     WordsAligned,
 )
 from parley.conversation.state import Phase
-from parley.events import AgentResponseStarted, SessionEvent
+from parley.events import AgentResponseStarted, ErrorEvent, SessionEvent
 from parley.types import ChatMessage, TimedWord
 
 DETECTOR = TurnTakingPolicy(turn_detector="fake")
@@ -230,3 +231,18 @@ def test_a_held_answer_from_a_partial_is_replaced_when_the_final_differs() -> No
     assert DropResponse(held.response_id) in final
     again = next(a for a in final if isinstance(a, StartResponse))
     assert again.held and again.user_text == "what time is it"
+
+
+def test_a_held_answer_that_failed_is_reported_only_if_it_is_used() -> None:
+    for goes_on in (False, True):
+        machine = Conversation(PREEMPT)
+        held = next(a for a in turn_in(machine) if isinstance(a, StartResponse))
+        failed = machine.handle(ResponseFailed(1.65, held.response_id, "llm", "boom"))
+        assert events(failed) == []
+        if goes_on:
+            machine.handle(SpeechStarted(1.66, onset=1.66))
+            reported = machine.handle(SpeechEnded(2.5, last_voiced=2.0))
+            assert ErrorEvent("llm_failed", "boom") not in events(reported)
+        else:
+            committed = machine.handle(TimerFired(1.7, Timer.COMMIT, 2))
+            assert ErrorEvent("llm_failed", "boom") in events(committed)
