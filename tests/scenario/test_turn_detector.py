@@ -23,12 +23,13 @@ def call(
     detector: FakeTurnDetector | None = None,
     steps: list[Step] = ONE_TURN,
     stt: FakeSTT | None = None,
+    llm_latency: float = 0.2,
 ) -> Call:
     return converse(
         steps,
         stt=stt or FakeSTT(stt_script(steps), final_latency=0.15, words_per_second=10),
-        llm=FakeLLM(["It is noon."], first_token_latency=0.2),
-        tts=FakeTTS(first_byte_latency=0.05),
+        llm=FakeLLM(["It is noon."], first_token_latency=llm_latency),
+        tts=FakeTTS(first_byte_latency=0.01 if llm_latency < 0.05 else 0.05),
         config=SessionConfig(policy=policy),
         turn=detector,
     )
@@ -124,7 +125,9 @@ def test_a_preemptive_answer_is_dropped_unheard_when_the_person_goes_on() -> Non
         Silence(3.0),
         HangUp(),
     ]
-    done = call(PREEMPTIVE, FakeTurnDetector(0.9, latency=0.05), steps)
+    # A fast LLM and TTS: the dropped answer had audio and text ready before it was dropped.
+    done = call(PREEMPTIVE, FakeTurnDetector(0.9, latency=0.05), steps, llm_latency=0.01)
+    assert done.tts.segments[0] == "It is noon."
     turns = done.session.turns
     assert [t.status for t in turns] == ["completed"]
     assert turns[0].preemptive and turns[0].preemptive_dropped == 1
@@ -144,7 +147,7 @@ def test_a_preemptive_answer_is_dropped_when_the_final_transcript_differs() -> N
     steps: list[Step] = [Silence(0.3), Say("what time is it in Paris", 1.0), Silence(3.0), HangUp()]
     # Partials at 3 words a second show 'what time is' by the end of the speech.
     stt = FakeSTT(stt_script(steps), final_latency=0.15, words_per_second=3)
-    done = call(PREEMPTIVE, FakeTurnDetector(0.9, latency=0.05), steps, stt)
+    done = call(PREEMPTIVE, FakeTurnDetector(0.9, latency=0.05), steps, stt, llm_latency=0.01)
     turn = only_turn(done)
     # The first was dropped; a second, given the final words, was held and then used.
     assert turn.preemptive and turn.preemptive_dropped == 1
