@@ -127,7 +127,7 @@ def _list_providers() -> int:
     from parley.providers import registry
 
     table = Table("kind", "names")
-    for kind in registry.KINDS:
+    for kind in (*registry.KINDS, "turn"):  # turn: optional, named by the policy
         table.add_row(kind, ", ".join(registry.names(kind)))
     console.print(table)
     return 0
