@@ -29,6 +29,8 @@ LAYERS: dict[str, int] = {
     "parley.providers": 3,
     "parley.session": 4,
     "parley.transports": 5,
+    # Call records and recordings watch sessions; the server wires them in.
+    "parley.records": 5,
     "parley.server": 6,
     # The root Settings composes every section (providers', session's, transports'): it sits
     # with the server, and nothing below reads it.
