@@ -29,6 +29,7 @@ from parley.providers.cloud.config import (
 )
 from parley.providers.context import ProviderContext
 from parley.providers.local.config import LlamaSettings, PiperSettings, WhisperSettings
+from parley.records.settings import RecordsSettings
 from parley.session.config import SessionConfig
 from parley.testing.fakes.config import FakeProviderSettings
 from parley.transports.browser.settings import BrowserSettings
@@ -105,6 +106,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     realtime: RealtimeEndpointSettings = Field(default_factory=RealtimeEndpointSettings)
+    records: RecordsSettings = Field(default_factory=RecordsSettings)
 
     @property
     def provider_context(self) -> ProviderContext:

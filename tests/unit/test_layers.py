@@ -32,6 +32,9 @@ LAYERS: dict[str, int] = {
     # Call records and recordings watch sessions; the server wires them in.
     "parley.records": 5,
     "parley.server": 6,
+    # Call records sit beside the server: they observe sessions (through Session.observers)
+    # and the server runs them; nothing below the server imports them.
+    "parley.records": 6,
     # The root Settings composes every section (providers', session's, transports'): it sits
     # with the server, and nothing below reads it.
     "parley.settings": 6,
