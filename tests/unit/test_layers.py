@@ -29,8 +29,6 @@ LAYERS: dict[str, int] = {
     "parley.providers": 3,
     "parley.session": 4,
     "parley.transports": 5,
-    # Call records and recordings watch sessions; the server wires them in.
-    "parley.records": 5,
     "parley.server": 6,
     # Call records sit beside the server: they observe sessions (through Session.observers)
     # and the server runs them; nothing below the server imports them.
