@@ -230,6 +230,8 @@ class _Writer:
     def _open(self) -> None:
         import av  # PyAV, as transports/browser/audio.py uses it
 
+        if isinstance(self._sink, Path):
+            self._sink.parent.mkdir(parents=True, exist_ok=True)
         target = str(self._sink) if isinstance(self._sink, Path) else self._sink
         options = {"page_duration": _PAGE_US, "flush_packets": "1"}
         self._container = av.open(target, "w", format="ogg", options=options)
