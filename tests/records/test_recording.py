@@ -159,7 +159,9 @@ def test_the_right_channel_is_what_was_heard_and_the_left_what_was_said(
     assert agree_left > 0.97
 
 
-def test_a_stopped_writer_leaves_a_file_that_plays_up_to_the_stop(tmp_path: Path) -> None:
+def test_a_stopped_writer_leaves_a_file_that_plays_up_to_the_stop(
+    tmp_path: Path, measured: Measure
+) -> None:
     """kill -9 of a process that is writing: the file decodes up to (nearly) that point."""
     path = tmp_path / "torn.ogg"
     script = (
@@ -187,6 +189,7 @@ def test_a_stopped_writer_leaves_a_file_that_plays_up_to_the_stop(tmp_path: Path
         child.wait()
     audio, rate = decode(path)
     seconds = len(audio) / rate
+    measured("recording: audio lost to a kill -9 (of 6 s written)", (6.0 - seconds) * 1000, "ms")
     assert 6.0 - 0.5 < seconds <= 6.0, seconds
     left = envelope(audio[:, 0], rate)
     assert np.mean(left[10:-10] > 0.05) > 0.95  # the caller's audio, throughout
