@@ -15,6 +15,7 @@ from typing import Any
 
 from parley import timing
 from parley.records.observer import CallObserver
+from parley.records.recording import RECORDING_SUFFIX, start_recording
 from parley.records.rows import CallOpened
 from parley.records.settings import RecordsSettings
 from parley.records.store import Store
@@ -82,6 +83,9 @@ class CallRecords:
             )
         )
         session.observers.append(CallObserver(call_id, started_wall, started_loop, self.writer.put))
+        if self.settings.recordings:  # second 0 of the file is the call's start, as above
+            session.started_at = started_loop
+            start_recording(session, self.settings.recordings_dir / f"{call_id}{RECORDING_SUFFIX}")
         return call_id
 
     def recording_file(self, call_id: str) -> Path | None:
