@@ -82,17 +82,19 @@ class CallRecords:
                 twilio_to=facts.get("twilio_to") or None,
             )
         )
+        # One timeline for the turns' times and the recording: second 0 is this moment.
+        session.started_at = started_loop
         session.observers.append(CallObserver(call_id, started_wall, started_loop, self.writer.put))
-        if self.settings.recordings:  # second 0 of the file is the call's start, as above
-            session.started_at = started_loop
+        if self.settings.recordings:
             start_recording(session, self.settings.recordings_dir / f"{call_id}{RECORDING_SUFFIX}")
         return call_id
 
     def recording_file(self, call_id: str) -> Path | None:
-        """The call's recording, if there is one (`<data_dir>/recordings/<id>.<ext>`)."""
+        """The call's recording, if there is one (`<data_dir>/recordings/<id>.ogg`)."""
         if CALL_ID.fullmatch(call_id) is None:
             return None
-        return next(iter(sorted(self.settings.recordings_dir.glob(f"{call_id}.*"))), None)
+        path = self.settings.recordings_dir / f"{call_id}{RECORDING_SUFFIX}"
+        return path if path.is_file() else None
 
     async def delete(self, call_id: str) -> bool:
         """Remove a call's rows and its recording; False if there was no such call."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import mimetypes
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -15,6 +14,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.records.models import Call, CallError, Turn
+from parley.records.recording import RECORDING_MEDIA_TYPE
 from parley.records.service import CALL_ID, CallRecords
 from parley.records.store import CallListing
 from parley.server.state import server_state
@@ -131,8 +131,7 @@ async def get_recording(call_id: str, records: Records) -> FileResponse:
     path = records.recording_file(call_id)
     if path is None:
         raise HTTPException(404, "no recording of this call")
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, filename=path.name)
+    return FileResponse(path, media_type=RECORDING_MEDIA_TYPE, filename=path.name)
 
 
 @router.delete("/{call_id}", status_code=204)
