@@ -7,13 +7,12 @@ commits and a killed process leaves every committed turn in the file.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, delete, event, func, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -192,6 +191,12 @@ def _fields(item: Write) -> dict[str, Any]:
 
 
 def _upgrade(connection: Connection) -> None:
+    # Imported here: alembic logs as it loads (its plugins), which belongs after the server
+    # has set up its log format, and only where migrations run.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
