@@ -10,7 +10,14 @@ from openai import AsyncOpenAI
 
 from parley.audio.frames import AudioFrame
 from parley.records.store import CallDetail, Store
-from parley.testing.twilio_caller.fake_caller import HangUp, Pause, Speak, WaitFor, agent_finished
+from parley.testing.twilio_caller.fake_caller import (
+    HangUp,
+    Pause,
+    Speak,
+    WaitFor,
+    agent_finished,
+    agent_heard,
+)
 from tests.browser import harness as browser
 from tests.realtime import harness as realtime
 from tests.twilio import harness as twilio
@@ -99,3 +106,26 @@ async def test_a_realtime_call_is_recorded(tmp_path: Path) -> None:
     detail = await only_call(tmp_path)
     assert detail.listing.call.transport == "realtime"
     check_turn(detail, question, reply)
+
+
+async def test_an_interrupted_answer_keeps_what_was_heard(tmp_path: Path) -> None:
+    story = " ".join(f"word{i}" for i in range(24)) + "."  # 6 s of speech
+    heard = ["tell me a story about a lighthouse", "wait stop tell me about the weather"]
+    providers = twilio.fake_providers(heard, [story, "It is sunny."])
+    async with twilio.parley_server(providers, records={"data_dir": str(tmp_path)}) as site:
+        caller = site.caller([
+            Pause(0.3),
+            Speak(twilio.speech("question_story"), "question"),
+            WaitFor(agent_heard(1.5), what="the story"),
+            Speak(twilio.speech("interrupt_wait"), "barge-in"),
+            WaitFor(agent_finished(0.5), what="the second answer"),
+            HangUp(),
+        ], echo_marks_on_clear=True)  # fmt: skip
+        await asyncio.wait_for(caller.run(), 30)
+    detail = await only_call(tmp_path)
+    first, second = detail.turns
+    assert (first.status, second.status) == ("interrupted", "completed")
+    assert first.agent_text == story
+    assert story.startswith(first.heard_text) and 0 < len(first.heard_text) < len(story)
+    assert first.interruption_decided is not None and first.output_stopped is not None
+    assert second.user_text == heard[1] and second.heard_text == "It is sunny."
