@@ -128,7 +128,7 @@ async def test_the_calls_page_shows_what_was_heard_and_plays_each_turn(
                 await page.screenshot(path=shot, full_page=True)
 
 
-async def test_with_an_access_token_the_page_asks_for_it_and_the_audio_plays(
+async def test_with_an_access_token_the_page_asks_for_it_and_keeps_it_out_of_urls(
     tmp_path: Path,
 ) -> None:
     providers = fake_providers(["tell me a long story", "stop there please"], [LONG, "Okay."])
@@ -149,10 +149,19 @@ async def test_with_an_access_token_the_page_asks_for_it_and_the_audio_plays(
             await page.wait_for_function("window.parleyCalls && window.parleyCalls.ready")
             assert await page.locator("#token-form").is_visible()
             assert await page.locator("#calls tr").count() == 0
+            requested: list[str] = []
+            page.on("request", lambda request: requested.append(request.url))
             await page.fill("#token", "sesame")
             await page.click("#token-form button")
             await page.wait_for_function(f"window.parleyCalls.shown === '{call['id']}'")
             assert await page.locator("#calls tr").count() == 1
-            # An <audio> element sends no header: the token goes in its URL, and it loads.
+            # An <audio> element sends no header, and no token goes in a URL: the page fetched
+            # the file with the header and plays it from memory.
             await page.wait_for_function("document.getElementById('audio').readyState >= 1")
+            assert (await page.evaluate("document.getElementById('audio').src")).startswith("blob:")
+            await page.locator("#timeline .mark").nth(1).click()
+            at = await page.evaluate("document.getElementById('audio').currentTime")
+            assert call["turns"][1]["start_s"] - 0.05 <= at < call["turns"][1]["start_s"] + 0.5
             assert not await page.locator("#notice").is_visible()
+            assert any("/recording" in url for url in requested)
+            assert not [url for url in requested if "sesame" in url or "token" in url]
