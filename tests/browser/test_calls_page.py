@@ -126,3 +126,42 @@ async def test_the_calls_page_shows_what_was_heard_and_plays_each_turn(
             if shot:
                 await page.evaluate("document.getElementById('audio').pause()")
                 await page.screenshot(path=shot, full_page=True)
+
+
+async def test_with_an_access_token_the_page_asks_for_it_and_keeps_it_out_of_urls(
+    tmp_path: Path,
+) -> None:
+    providers = fake_providers(["tell me a long story", "stop there please"], [LONG, "Okay."])
+    records = {"data_dir": str(tmp_path / "data"), "recordings": True}
+    secret = {"Authorization": "Bearer sesame"}
+    async with parley_site(providers, records=records, access_token="sesame") as site:
+        async with site.client(additional_headers=secret) as client:
+            await interrupted_call(client)
+        await site.wait_for_no_sessions()
+        async with httpx.AsyncClient(base_url=f"http://{site.host}", headers=secret) as http:
+            call = await recorded_call(http)
+            bare = await http.get("/v1/calls", headers={"Authorization": ""})
+            assert bare.status_code == 401
+
+        microphone = tmp_path / "silence.wav"
+        compose(microphone, [0.5])
+        async with chromium_page(f"http://{site.host}/calls#{call['id']}", microphone) as page:
+            await page.wait_for_function("window.parleyCalls && window.parleyCalls.ready")
+            assert await page.locator("#token-form").is_visible()
+            assert await page.locator("#calls tr").count() == 0
+            requested: list[str] = []
+            page.on("request", lambda request: requested.append(request.url))
+            await page.fill("#token", "sesame")
+            await page.click("#token-form button")
+            await page.wait_for_function(f"window.parleyCalls.shown === '{call['id']}'")
+            assert await page.locator("#calls tr").count() == 1
+            # An <audio> element sends no header, and no token goes in a URL: the page fetched
+            # the file with the header and plays it from memory.
+            await page.wait_for_function("document.getElementById('audio').readyState >= 1")
+            assert (await page.evaluate("document.getElementById('audio').src")).startswith("blob:")
+            await page.locator("#timeline .mark").nth(1).click()
+            at = await page.evaluate("document.getElementById('audio').currentTime")
+            assert call["turns"][1]["start_s"] - 0.05 <= at < call["turns"][1]["start_s"] + 0.5
+            assert not await page.locator("#notice").is_visible()
+            assert any("/recording" in url for url in requested)
+            assert not [url for url in requested if "sesame" in url or "token" in url]
