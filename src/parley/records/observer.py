@@ -77,13 +77,13 @@ class CallObserver:
                 self._maybe_finish(timings.response_id)
             case ErrorEvent(code, message):
                 now = timing.now()
-                self._put(ErrorMet(self.call_id, self._wall(now), self._offset(now), code,
+                self._put(ErrorMet(self.call_id, self._wall(now), self._offset(now), code[:64],
                                    _clean(message)))  # fmt: skip
             case SessionEnded(reason):
                 for response_id in list(self._responses):
                     self._finish(response_id)
                 self._closed = True
-                self._put(CallClosed(self.call_id, self._wall(timing.now()), _clean(reason)))
+                self._put(CallClosed(self.call_id, self._wall(timing.now()), _clean(reason)[:200]))
 
     def _response(self, response_id: str) -> _Response:
         response = self._responses.get(response_id)
@@ -115,7 +115,7 @@ class CallObserver:
                 call_id=self.call_id,
                 at=self._wall(ended if ended is not None else timing.now()),
                 index=response.index,
-                response_id=response_id,
+                response_id=response_id[:64],
                 status="hangup" if status == "open" else status,
                 user_text=_clean(timings.user_text if timings is not None else ""),
                 agent_text=_clean(" ".join(response.agent_text)),
