@@ -22,6 +22,8 @@ from tests.browser import harness as browser
 from tests.realtime import harness as realtime
 from tests.twilio import harness as twilio
 
+from .postgres import PostgresServer
+
 
 async def only_call(folder: Path) -> CallDetail:
     """The one call recorded in `folder` (the server has stopped: its writes are done)."""
@@ -129,3 +131,24 @@ async def test_an_interrupted_answer_keeps_what_was_heard(tmp_path: Path) -> Non
     assert story.startswith(first.heard_text) and 0 < len(first.heard_text) < len(story)
     assert first.interruption_decided is not None and first.output_stopped is not None
     assert second.user_text == heard[1] and second.heard_text == "It is sunny."
+
+
+async def test_a_call_is_recorded_in_postgresql(postgres: PostgresServer) -> None:
+    url = postgres.create_database("parley_transport_call")
+    providers = twilio.fake_providers(["what time is it"], ["It is noon."])
+    async with twilio.parley_server(providers, records={"database_url": url}) as site:
+        caller = site.caller([
+            Pause(0.3),
+            Speak(twilio.speech("question_time"), "question"),
+            WaitFor(agent_finished(0.5), what="the answer"),
+            HangUp(),
+        ])  # fmt: skip
+        await asyncio.wait_for(caller.run(), 20)
+    store = Store(url)
+    try:
+        [listing] = await store.list_calls(limit=10)
+        detail = await store.get_call(listing.call.id)
+    finally:
+        await store.aclose()
+    assert detail is not None and detail.listing.call.twilio_call_sid == caller.call_sid
+    check_turn(detail, "what time is it", "It is noon.")
