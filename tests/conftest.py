@@ -67,6 +67,19 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             terminalreporter.write_line(f"{name:<{width}}  {value}")
 
 
+# --- call records -----------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True, scope="session")
+def records_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Servers the tests start keep their call records (on by default) in a folder of the
+    test run, not in ./data (subprocesses inherit it through the environment)."""
+    folder = tmp_path_factory.mktemp("records")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PARLEY_RECORDS__DATA_DIR", str(folder))
+        yield
+
+
 # --- the network guard -------------------------------------------------------------------------
 
 

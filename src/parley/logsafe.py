@@ -241,10 +241,25 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+# An access token in a query string (`/v1/calls?token=...`): uvicorn logs the whole path.
+_TOKEN_QUERY = re.compile(r"([?&](?:token|access_token)=)[^&#\s]*", re.IGNORECASE)
+
+
+def _hide_tokens(record: logging.LogRecord) -> bool:
+    """Secrets never reach logs: a token in an access-logged URL is replaced."""
+    args = record.args
+    if record.name == "uvicorn.access" and isinstance(args, tuple) and len(args) > 2:
+        path = args[2]
+        if isinstance(path, str) and "token" in path.lower():
+            record.args = (*args[:2], _TOKEN_QUERY.sub(r"\1[hidden]", path), *args[3:])
+    return True
+
+
 def make_handler(fmt: LogFormat = "text", stream: IO[str] | None = None) -> logging.Handler:
     """A handler writing `fmt` lines to `stream` (the current stderr by default)."""
     handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(_hide_tokens)
     return handler
 
 

@@ -34,6 +34,7 @@ from parley.providers.local.config import (
     SmartTurnSettings,
     WhisperSettings,
 )
+from parley.records.settings import RecordsSettings
 from parley.session.config import SessionConfig
 from parley.testing.fakes.config import FakeProviderSettings
 from parley.transports.browser.settings import BrowserSettings
@@ -111,6 +112,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = Field(default_factory=TwilioSettings)
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     realtime: RealtimeEndpointSettings = Field(default_factory=RealtimeEndpointSettings)
+    records: RecordsSettings = Field(default_factory=RecordsSettings)
 
     @property
     def provider_context(self) -> ProviderContext:

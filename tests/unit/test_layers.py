@@ -30,6 +30,9 @@ LAYERS: dict[str, int] = {
     "parley.session": 4,
     "parley.transports": 5,
     "parley.server": 6,
+    # Call records sit beside the server: they observe sessions (through Session.observers)
+    # and the server runs them; nothing below the server imports them.
+    "parley.records": 6,
     # The root Settings composes every section (providers', session's, transports'): it sits
     # with the server, and nothing below reads it.
     "parley.settings": 6,

@@ -97,3 +97,22 @@ def test_uvicorn_access_arguments_get_names() -> None:
     entry = json.loads(sink.getvalue())
     assert entry["message"] == '{client} - "{method} {path} HTTP/{http_version}" 404'
     assert entry["path"] == '/health?"\x1b'
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_token_in_an_access_logged_url_is_hidden(fmt: LogFormat) -> None:
+    """`GET /v1/calls?token=...` (the call records API takes the token there too)."""
+    secret = "s3cret-access-token"
+
+    def emit(_: logging.Logger) -> None:
+        access = logging.getLogger("uvicorn.access")
+        access.handlers, access.propagate = [make_handler(fmt, sink)], False
+        access.setLevel(logging.INFO)
+        for path in (f"/v1/calls?token={secret}", f"/v1/calls?limit=5&TOKEN={secret}&x=1"):
+            access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", path, "1.1", 200)
+
+    sink = io.StringIO()
+    logged(fmt, emit)
+    text = sink.getvalue()
+    assert secret not in text and text.count("[hidden]") == 2, text
+    assert "limit=5&TOKEN=[hidden]&x=1" in text

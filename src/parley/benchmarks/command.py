@@ -41,6 +41,12 @@ def add_parser(commands: Any) -> None:
         "embedded: the embedded models (soak)",
     )
     bench.add_argument(
+        "--records",
+        action="store_true",
+        help="run only the call records comparison: barge-in, voice-to-voice and capacity "
+        "with records off, then on (bench/results/records.json, records.md)",
+    )
+    bench.add_argument(
         "--rerender",
         action="store_true",
         help="run nothing: rewrite the reports in --out from its results.json",
@@ -53,6 +59,8 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
 
     if args.soak:
         return _soak(args, console)
+    if args.records:
+        return _records(args, console)
     if args.rerender:
         out = args.out or default_out(quick=False)
         if not (out / "results.json").is_file():
@@ -83,6 +91,36 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         console.print(f"wrote {path}")
     failed = [note for note in report.notes if " failed: " in note]
     return 1 if failed else 0
+
+
+def _records(args: argparse.Namespace, console: Console) -> int:
+    import shutil
+    import tempfile
+
+    from parley.benchmarks import records
+    from parley.benchmarks.plan import DEFAULT, QUICK, Setup
+    from parley.benchmarks.run import default_out
+    from parley.benchmarks.spec import Latencies
+    from parley.conversation.policy import TurnTakingPolicy
+
+    workdir = Path(tempfile.mkdtemp(prefix="parley-bench-records-"))
+    plan = QUICK if args.quick else DEFAULT
+    setup = Setup("parley", workdir, Latencies(), TurnTakingPolicy(), plan)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        report = asyncio.run(
+            records.compare(setup, lambda line: console.print(f"· {line}"), args.max_calls)
+        )
+    finally:
+        if args.keep_logs:
+            console.print(f"server logs and events: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    out: Path = args.out or default_out(quick=args.quick)
+    console.print(records.markdown(report), markup=False, highlight=False, soft_wrap=True)
+    for path in records.write(report, out):
+        console.print(f"wrote {path}")
+    return 1 if report.errors else 0
 
 
 def _soak(args: argparse.Namespace, console: Console) -> int:

@@ -51,17 +51,19 @@ class Setup:
     latencies: Latencies
     policy: TurnTakingPolicy
     plan: Plan
+    records: bool = False  # parley keeps call records (in the work folder)
 
     def serve(
         self, scenario: str, fake: FakeProviderSettings
     ) -> AbstractAsyncContextManager[ServerProcess]:
         """This framework's server for `scenario`, with these fakes (started on entry)."""
-        name = f"{self.framework}-{scenario}"
+        name = f"{self.framework}{'-records' if self.records else ''}-{scenario}"
         spec = ServerSpec(
             framework=self.framework,
             port=free_port(),
             events=self.workdir / f"{name}.events.jsonl",
             fake=fake,
             policy=self.policy,
+            records=self.workdir / f"{name}.records" if self.records else None,
         )
         return running(spec, self.workdir, name)

@@ -74,6 +74,11 @@ class ServerSpec(BaseModel):
     instructions: str | None = None
     llama_max_tokens: int | None = None
     log_level: str = "WARNING"
+    records: Path | None = Field(
+        None,
+        description="parley keeps call records (SQLite) in this folder; None: records off "
+        "(Pipecat keeps none; `parley bench --records` measures what they cost).",
+    )
 
     def parley_settings(self) -> Settings:
         """parley's settings for this spec: Silero VAD (or the loudness fake), the fakes (or
@@ -87,6 +92,7 @@ class ServerSpec(BaseModel):
             "vad": self.vad,
             "session": session,
             "fake": self.fake.model_dump(),
+            "records": {"enabled": self.records is not None, "data_dir": str(self.records or ".")},
         }
         if self.providers == "fake":
             config.update(stt="fake", llm="fake", tts="fake")

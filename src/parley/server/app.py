@@ -14,8 +14,9 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from parley import __version__
+from parley.records.service import CallRecords
 from parley.server.providers import ProviderLoader
-from parley.server.routes import browser, realtime, twilio
+from parley.server.routes import browser, calls, realtime, twilio
 from parley.server.sessions import SessionManager
 from parley.server.state import ServerState
 from parley.session.config import Providers
@@ -52,11 +53,15 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
     """The app for `settings`; pass `providers` to skip loading (tests, embedding)."""
     settings = settings or Settings()
     state = ServerState(settings, ProviderLoader(settings, providers), SessionManager())
+    if settings.records.enabled:
+        state.records = CallRecords(settings.records, on_drop=state.metrics.records_dropped.inc)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loading = asyncio.create_task(state.loader.load(), name="load providers")
         lag = asyncio.create_task(state.metrics.lag.run(), name="event loop lag")
+        if state.records is not None:
+            await state.records.start()  # its own task: a database that is down delays nothing
         try:
             yield
         finally:
@@ -65,6 +70,8 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await state.sessions.close_all(settings.session.close_deadline_s + 1.0)
+            if state.records is not None:
+                await state.records.aclose()  # the calls' last writes, bounded
             await asyncio.to_thread(state.loader.close)  # stops the model process
 
     app = FastAPI(title="parley", version=__version__, lifespan=lifespan)
@@ -72,6 +79,7 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
     app.include_router(twilio.router)  # POST /twilio/voice, WS /twilio/media
     app.include_router(browser.router)  # the page, WS /ws
     app.include_router(realtime.router)  # WS /v1/realtime
+    app.include_router(calls.router)  # /v1/calls: the call records
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

@@ -72,6 +72,12 @@ class ServerMetrics:
             "parley_errors", "Error events sent to clients, by code.", ["code"],
             registry=self.registry,
         )  # fmt: skip
+        self.records_dropped = Counter(
+            "parley_records_dropped",
+            "Call-record writes dropped: the queue was full (a slow or unreachable database) "
+            "or the database refused them (docs/records.md).",
+            registry=self.registry,
+        )
         ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, _open_fds...
         self.tasks = Gauge(
             "parley_asyncio_tasks", "asyncio tasks alive in the server's loop.",

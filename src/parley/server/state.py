@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -12,6 +12,7 @@ from fastapi import Request, WebSocket
 from parley.problems import ProblemCounter
 from parley.providers.local.model_host.client import ModelHost
 from parley.providers.local.model_host.remote import current_host
+from parley.records.service import CallRecords, transport_name
 from parley.server.metrics import ServerMetrics
 from parley.server.providers import ProviderLoader
 from parley.server.sessions import SessionManager
@@ -37,6 +38,7 @@ class ServerState:
     problems: ProblemCounter = field(default_factory=ProblemCounter)  # bad requests, by kind
     # The embedded models' process, if any (the process-wide one; tests may pass their own).
     model_host: Callable[[], ModelHost | None] = current_host
+    records: CallRecords | None = None  # None: call records are off
 
     def __post_init__(self) -> None:
         self.metrics.watch_model_process(lambda: self.model_host())
@@ -47,7 +49,11 @@ class ServerState:
         *,
         config: SessionConfig | None = None,
         session_id: str | None = None,
+        call_facts: Mapping[str, str] | None = None,
     ) -> Session:
+        """A session for `transport`, observed by the metrics and the call records.
+        `call_facts` are what the transport knows of the call (twilio_call_sid, twilio_from,
+        twilio_to), kept in its record."""
         if not self.loader.ready:
             problem = "failed to load" if self.loader.failed else "still loading"
             raise ServerNotReadyError(f"providers {problem}; see /health")
@@ -57,6 +63,14 @@ class ServerState:
             transport, self.loader.providers, config or self.settings.session, session_id=session_id
         )
         session.observers.append(self.metrics.observe)
+        if self.records is not None:
+            s = self.settings
+            self.records.attach(
+                session,
+                transport=transport_name(transport),
+                providers={"vad": s.vad, "stt": s.stt, "llm": s.llm, "tts": s.tts},
+                facts=call_facts,
+            )
         self.metrics.sessions.labels(type(transport).__name__).inc()
         return session
 

@@ -21,6 +21,7 @@ from parley import timing
 from parley.audio.frames import SAMPLE_WIDTH, AudioFrame
 from parley.conversation.inputs import ConversationInput, PlaybackFinished, PlaybackStarted
 from parley.session.port import OutboundAudio, Transport
+from parley.session.taps import AudioTaps
 
 # Times closer than this are the same time: float sums of frame durations drift by ulps, and
 # waiting for a deadline a few ulps away would spin on clocks that cannot represent it.
@@ -41,6 +42,7 @@ class PlayoutScheduler:
         *,
         frame_duration: float = 0.02,
         lookahead: float = 0.1,
+        taps: AudioTaps | None = None,
     ) -> None:
         if not 0 < lookahead <= 0.2:
             raise ValueError("lookahead must be in (0, 0.2] seconds")
@@ -50,6 +52,7 @@ class PlayoutScheduler:
         self._frame_duration = frame_duration
         self._frame_bytes = round(frame_duration * self.sample_rate) * SAMPLE_WIDTH
         self._lookahead = lookahead
+        self._taps = taps if taps is not None else AudioTaps()  # recordings: where audio plays
         self._response: str | None = None
         self._audio = bytearray()
         self._read = 0  # next byte to send
@@ -183,11 +186,11 @@ class PlayoutScheduler:
         return None
 
     def _send(self, response: str, frame_end: int, plays_at: float, duration: float) -> None:
-        pcm = bytes(self._audio[self._read : frame_end])
+        frame = AudioFrame(bytes(self._audio[self._read : frame_end]), self.sample_rate)
         offset = self._read / SAMPLE_WIDTH / self.sample_rate
-        self._transport.send_audio(
-            OutboundAudio(response, AudioFrame(pcm, self.sample_rate), offset)
-        )
+        self._transport.send_audio(OutboundAudio(response, frame, offset))
+        if self._taps:
+            self._taps.agent_audio(plays_at, frame)
         self.frames_sent += 1
         self._sent_since_clear = True
         self._sent.append(_Sent(plays_at, frame_end))
@@ -220,4 +223,6 @@ class PlayoutScheduler:
         if self._sent_since_clear:
             self._sent_since_clear = False
             self._transport.clear_audio()
+            if self._taps:
+                self._taps.agent_cleared(now)
         return self._played / SAMPLE_WIDTH / self.sample_rate

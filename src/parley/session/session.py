@@ -73,6 +73,7 @@ from parley.session.port import (
 from parley.session.recorder import TurnRecorder
 from parley.session.responder import Responder
 from parley.session.supervisor import Supervisor
+from parley.session.taps import AudioTaps
 from parley.timing import TurnTimings
 from parley.types import ChatMessage
 
@@ -116,6 +117,8 @@ class Session:
             self.id, deadline=self.config.close_deadline_s, on_error=self._task_failed
         )
         self.observers: list[Callable[[SessionEvent], None]] = []
+        self.audio_taps = AudioTaps()  # the call's audio as carried (recordings: session/taps)
+        self.started_at: float | None = None  # session clock; set by run() if not before
         self.end_reason: str | None = None
         self.closed_at: float | None = None
         self._inbox: deque[ConversationInput] = deque()
@@ -148,12 +151,15 @@ class Session:
 
     async def run(self) -> None:
         """Run until hangup (either side) or a lost connection; return fully closed."""
+        if self.started_at is None:
+            self.started_at = timing.now()
         p, cfg = self.providers.for_session(self._scope), self.config
         self._output = PlayoutScheduler(
             self.transport,
             self.dispatch,
             frame_duration=cfg.output_frame_ms / 1000,
             lookahead=cfg.output_lookahead_ms / 1000,
+            taps=self.audio_taps,
         )
         self._stt = STTRunner(
             p.stt, lambda: self.conversation.policy, self.supervisor, self.dispatch
@@ -237,12 +243,16 @@ class Session:
         match item:
             case AudioFrame():
                 listen.accept(item, now)
+                if self.audio_taps:
+                    self.audio_taps.caller_audio(now, item)
             case PlaybackReport(response_id, played):
                 self.output.confirm(response_id, played)
             case ClientSpeechStarted():
                 listen.client_speech_started(now)
             case ClientUtterance(audio):
                 listen.client_utterance(audio, now)
+                if self.audio_taps:
+                    self.audio_taps.caller_audio(now, audio)
             case EndOfSpeech():
                 listen.end_speech(now)
             case DtmfDigit(digit):

@@ -1,4 +1,5 @@
-"""The browser's doors into the server: the page at `/`, its files, and `WS /ws`.
+"""The browser's doors into the server: the page at `/`, the call records page at `/calls`,
+their files, and `WS /ws`.
 
 Everything the page runs is served from here: its own HTML, CSS and JavaScript, and the npm
 packages the setup installed next to it (Silero VAD for the page, onnxruntime-web and its
@@ -60,6 +61,12 @@ _CACHE_A_DAY = {"Cache-Control": "public, max-age=86400"}
 @router.get("/", include_in_schema=False)
 async def page() -> FileResponse:
     return _file(WEB_DIR, "index.html", _NO_CACHE)
+
+
+@router.get("/calls", include_in_schema=False)
+async def calls_page() -> FileResponse:
+    """Past calls, from the records API (`/calls#<id>` or `?id=<id>` shows one)."""
+    return _file(WEB_DIR, "calls.html", _NO_CACHE)
 
 
 @router.get("/static/{name}", include_in_schema=False)

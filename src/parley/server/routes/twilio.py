@@ -187,7 +187,9 @@ async def media_stream(websocket: WebSocket) -> None:
     try:
         call = await transport.wait_for_start(settings.start_timeout_s)
         _check_token(call, stream_key(state.settings))
-        session = state.new_session(transport, session_id=f"twilio-{call.call_sid}")
+        session = state.new_session(
+            transport, session_id=f"twilio-{call.call_sid}", call_facts=_call_facts(call)
+        )
     except (StreamNotStartedError, ServerNotReadyError, SessionIdInUseError) as exc:
         reason = field("reason", exc)
         log.warning("twilio call %s: stream refused: %s", transport.call_field, reason)
@@ -200,6 +202,17 @@ async def media_stream(websocket: WebSocket) -> None:
         await state.sessions.run(session)
     finally:
         calls._ended(call.call_sid)
+
+
+def _call_facts(call: StreamStart) -> dict[str, str]:
+    """What the call records keep of a Twilio call: its SID, and From and To as the webhook
+    passed them on (bounded: they came through the stream's parameters)."""
+    parameters = call.custom_parameters
+    return {
+        "twilio_call_sid": call.call_sid,
+        "twilio_from": parameters.get("from", "")[:64],
+        "twilio_to": parameters.get("to", "")[:64],
+    }
 
 
 def _check_token(call: StreamStart, key: SecretStr | None) -> None:

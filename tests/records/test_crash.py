@@ -1,0 +1,110 @@
+"""`kill -9` of a real `parley serve` mid-call: every completed turn is in the database, and
+the next start closes the call with "server stopped" at its last activity."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+from sqlalchemy.exc import OperationalError
+
+from parley.records.store import SERVER_STOPPED, Store
+from parley.testing.twilio_caller.fake_caller import (
+    FakeCaller,
+    Pause,
+    Speak,
+    WaitFor,
+    agent_finished,
+)
+from tests.twilio.harness import speech
+
+from .postgres import free_port
+
+
+@contextlib.asynccontextmanager
+async def parley_serve(data: Path) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+    port = free_port()
+    providers = ["--vad", "energy", "--stt", "fake", "--llm", "fake", "--tts", "fake"]
+    env = os.environ | {
+        "PARLEY_RECORDS__DATA_DIR": str(data),
+        "PARLEY_FAKE__LLM_REPLIES": json.dumps(["Sure, it is noon."]),
+        "PARLEY_FAKE__STT_TRANSCRIPT": "what time is it",
+    }
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "parley.cli", "serve", "--port", str(port), *providers,
+        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    host = f"127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=f"http://{host}") as http:
+            for _ in range(400):
+                with contextlib.suppress(httpx.TransportError):
+                    if (await http.get("/health")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("parley serve did not become healthy")
+        yield host, server
+    finally:
+        if server.returncode is None:
+            server.terminate()
+        await asyncio.wait_for(server.wait(), 20)
+
+
+async def turns_in(store: Store) -> int:
+    try:
+        listed = await store.list_calls(limit=1)
+    except OperationalError:  # the server has not made the tables yet
+        return 0
+    return listed[0].turn_count if listed else 0
+
+
+async def test_a_killed_server_keeps_completed_turns_and_closes_the_call_at_restart(
+    tmp_path: Path,
+) -> None:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'parley.db'}")
+    try:
+        async with parley_serve(tmp_path) as (host, server):
+            caller = FakeCaller(f"ws://{host}/twilio/media", [
+                Pause(0.3),
+                Speak(speech("question_time"), "question"),
+                WaitFor(agent_finished(0.5), what="the answer"),
+                Pause(60.0),  # still on the line when the server dies
+            ])  # fmt: skip
+            call = asyncio.create_task(caller.run())
+            for _ in range(300):  # the turn is committed as it ends, while the call goes on
+                if await turns_in(store) == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert await turns_in(store) == 1 and not call.done()
+            server.send_signal(signal.SIGKILL)
+            assert await asyncio.wait_for(server.wait(), 10) == -signal.SIGKILL
+            call.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await call
+
+        [left_open] = await store.list_calls(limit=10)
+        assert left_open.call.ended_at is None  # nobody closed it: the server was killed
+
+        async with (
+            parley_serve(tmp_path) as (host, _),
+            httpx.AsyncClient(base_url=f"http://{host}") as http,
+        ):
+            body = (await http.get(f"/v1/calls/{left_open.call.id}")).json()
+    finally:
+        await store.aclose()
+
+    assert body["end_reason"] == SERVER_STOPPED
+    assert body["twilio"]["call_sid"] == caller.call_sid
+    [turn] = body["turns"]
+    assert turn["status"] == "completed"
+    assert turn["user_text"] == "what time is it" and turn["heard_text"] == "Sure, it is noon."
+    # The call ended at its last activity: the end of the completed turn.
+    assert abs(body["duration_s"] - turn["end_s"]) < 0.01
