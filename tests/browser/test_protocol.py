@@ -31,6 +31,7 @@ async def test_a_turn_with_the_page_vad_then_hangup() -> None:
         hello = (await client.expect("connected")).message
         assert hello["session_id"].startswith("browser-")
         assert hello["output_sample_rate"] == 16000 and hello["audio_format"] == "wav"
+        assert hello["recording"] is False  # recordings are off by default
         assert hello["vad"] == {
             "positive_speech_threshold": 0.5, "negative_speech_threshold": 0.35,
             "redemption_ms": 500, "pre_speech_pad_ms": 300, "min_speech_ms": 80,
@@ -115,3 +116,12 @@ async def test_two_pages_get_two_sessions() -> None:
         await two.expect("agent_response_done")
         assert [m["text"] for m in one.of("user_transcript")] == ["first"]
         assert [m["text"] for m in two.of("user_transcript")] == ["second"]
+
+
+async def test_connected_says_when_the_call_is_recorded() -> None:
+    providers = fake_providers(["hello"], ["Hi."])
+    async with (
+        parley_site(providers, records={"recordings": True}) as site,
+        site.client() as client,
+    ):
+        assert (await client.expect("connected")).message["recording"] is True

@@ -12,7 +12,7 @@ import { bytesToBase64, encodeWav } from "./wav.js";
 const $ = (id) => document.getElementById(id);
 const ui = {
   talk: $("talk"), hangup: $("hangup"), status: $("status"), meter: $("meter"), mode: $("mode"),
-  transcript: $("transcript"), partial: $("partial"), latency: $("latency"), notice: $("notice"),
+  recorded: $("recorded"), transcript: $("transcript"), partial: $("partial"), latency: $("latency"), notice: $("notice"),
   tokenForm: $("token-form"), token: $("token"),
 };
 const probe = {
@@ -272,6 +272,7 @@ async function talk() {
   }
   const { socket, connected } = opened;
   probe.sessionId = connected.session_id;
+  ui.recorded.hidden = !connected.recording;
   call = new Call(socket, connected);
   socket.onmessage = (event) => {
     if (typeof event.data === "string") call.onMessage(JSON.parse(event.data));
@@ -290,6 +291,7 @@ async function ended(finished) {
   probe.closed = performance.now();
   await finished.finish();
   if (call === finished) call = null;
+  ui.recorded.hidden = true;
   ui.talk.disabled = false;
   ui.hangup.disabled = true;
   const reason = probe.sessionEnded && probe.sessionEnded.reason;

@@ -113,7 +113,10 @@ async def browser_socket(websocket: WebSocket) -> None:
         transport.refuse("not_ready", str(exc))
         await transport.aclose(code=1013)
         return
-    transport.greet(session.id, session.config.policy)
+    records = state.settings.records
+    transport.greet(
+        session.id, session.config.policy, recording=records.enabled and records.recordings
+    )
     await state.sessions.run(session)
 
 

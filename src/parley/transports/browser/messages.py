@@ -135,6 +135,7 @@ class Connected(_ServerMessage):
     output_sample_rate: int
     audio_format: Literal["wav"] = "wav"
     vad: PageVAD
+    recording: bool = False  # the call's audio is recorded (docs/recordings.md): the page says so
 
 
 class PlayAudio(_ServerMessage):

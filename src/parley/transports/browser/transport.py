@@ -88,12 +88,13 @@ class BrowserTransport(Transport):
         self.frames_out = 0
         self.utterances_in = 0
 
-    def greet(self, session_id: str, policy: TurnTakingPolicy) -> None:
-        """Queue `connected`, the first message the page gets."""
+    def greet(self, session_id: str, policy: TurnTakingPolicy, *, recording: bool = False) -> None:
+        """Queue `connected`, the first message the page gets (and whether the call is recorded,
+        which the page shows: a person should know)."""
         self.session_id = session_id
         self._put(Connected(
             message="parley is listening", session_id=session_id,
-            output_sample_rate=self.output_sample_rate, vad=page_vad(policy),
+            output_sample_rate=self.output_sample_rate, vad=page_vad(policy), recording=recording,
         ))  # fmt: skip
 
     def refuse(self, code: str, message: str) -> None:
