@@ -29,13 +29,16 @@ from .postgres import free_port
 
 
 @contextlib.asynccontextmanager
-async def parley_serve(data: Path) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
+async def parley_serve(
+    data: Path, *, recordings: bool = False
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
     port = free_port()
     providers = ["--vad", "energy", "--stt", "fake", "--llm", "fake", "--tts", "fake"]
     env = os.environ | {
         "PARLEY_RECORDS__DATA_DIR": str(data),
         "PARLEY_FAKE__LLM_REPLIES": json.dumps(["Sure, it is noon."]),
         "PARLEY_FAKE__STT_TRANSCRIPT": "what time is it",
+        "PARLEY_RECORDS__RECORDINGS": json.dumps(recordings),
     }
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "parley.cli", "serve", "--port", str(port), *providers,
@@ -108,3 +111,37 @@ async def test_a_killed_server_keeps_completed_turns_and_closes_the_call_at_rest
     assert turn["user_text"] == "what time is it" and turn["heard_text"] == "Sure, it is noon."
     # The call ended at its last activity: the end of the completed turn.
     assert abs(body["duration_s"] - turn["end_s"]) < 0.01
+
+
+def last_ogg_page_ends_the_stream(path: Path) -> bool:
+    """An Ogg stream that was finished ends with a page flagged end-of-stream (0x04); a file
+    cut by a crash does not."""
+    data = path.read_bytes()
+    last = data.rfind(b"OggS")
+    return last >= 0 and data[last + 5] & 0x04 != 0
+
+
+async def test_sigterm_mid_call_finishes_the_recording(tmp_path: Path) -> None:
+    """A clean stop is not a crash: the server waits for each recording to be complete."""
+    async with parley_serve(tmp_path, recordings=True) as (host, server):
+        caller = FakeCaller(f"ws://{host}/twilio/media", [
+            Pause(0.3),
+            Speak(speech("question_time"), "question"),
+            WaitFor(agent_finished(0.5), what="the answer"),
+            Pause(60.0),  # still on the line when the server is stopped
+        ])  # fmt: skip
+        call = asyncio.create_task(caller.run())
+        recordings = tmp_path / "recordings"
+        for _ in range(300):
+            if list(recordings.glob("*.ogg")):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(2.0)  # the question and its answer are in the file
+        assert not call.done()
+        server.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(server.wait(), 20) == 0
+        call.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await call
+    [recording] = recordings.glob("*.ogg")
+    assert last_ogg_page_ends_the_stream(recording)

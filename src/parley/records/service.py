@@ -15,7 +15,7 @@ from typing import Any
 
 from parley import timing
 from parley.records.observer import CallObserver
-from parley.records.recording import RECORDING_SUFFIX, start_recording
+from parley.records.recording import RECORDING_SUFFIX, CallRecording, start_recording
 from parley.records.rows import CallOpened
 from parley.records.settings import RecordsSettings
 from parley.records.store import Store
@@ -39,6 +39,9 @@ class CallRecords:
             prepare=self._prepare,
         )  # fmt: skip
         self._tasks: list[asyncio.Task[None]] = []
+        # Recordings whose writer thread may still be finishing a file: a server that stops
+        # waits for them (bounded), so a clean shutdown never cuts a file as a crash would.
+        self._recordings: list[CallRecording] = []
 
     async def start(self) -> None:
         """Start the writer (it migrates the database and closes the calls a killed server
@@ -48,6 +51,13 @@ class CallRecords:
             self._tasks.append(asyncio.create_task(self._retain(), name="call records retention"))
 
     async def aclose(self, deadline: float = 5.0) -> None:
+        live = [r for r in self._recordings if not r.finished]
+        if live:
+            try:
+                async with asyncio.timeout(deadline):
+                    await asyncio.gather(*(r.aclose() for r in live))
+            except TimeoutError:
+                log.error("%d recordings still being written at shutdown", len(live))
         for task in self._tasks[1:]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -86,7 +96,9 @@ class CallRecords:
         session.started_at = started_loop
         session.observers.append(CallObserver(call_id, started_wall, started_loop, self.writer.put))
         if self.settings.recordings:
-            start_recording(session, self.settings.recordings_dir / f"{call_id}{RECORDING_SUFFIX}")
+            path = self.settings.recordings_dir / f"{call_id}{RECORDING_SUFFIX}"
+            self._recordings = [r for r in self._recordings if not r.finished]
+            self._recordings.append(start_recording(session, path))
         return call_id
 
     def recording_file(self, call_id: str) -> Path | None:
