@@ -96,6 +96,7 @@ ErrorCode = Literal[
     "llm_failed",  # the LLM failed mid-response: what came is spoken
     "tts_failed",  # the TTS failed mid-response
     "vad_failed",  # the VAD failed on a frame
+    "tool_failed",  # a tool call failed or timed out: the model reads the error
     "internal_error",  # a bug: a task, an inbound item or the dispatch raised
     "conversation_already_has_active_response",  # a response was asked for during one
     "response_cancel_not_active",  # a cancel with no response in progress

@@ -51,6 +51,8 @@ class TurnTimings:
     interruption_decided: the person's words were judged a real interruption.
     output_stopped: agent audio stopped because the person spoke or hung up.
     ended: the response finished, was interrupted, failed or the call ended.
+    tool_calls / tool_seconds: functions the model called for this response, and the time
+    spent waiting for them (rounds summed; the calls of one round run together).
     """
 
     response_id: str
@@ -69,6 +71,8 @@ class TurnTimings:
     interruption_decided: float | None = None
     output_stopped: float | None = None
     ended: float | None = None
+    tool_calls: int = 0
+    tool_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -90,6 +94,8 @@ class TurnTimings:
                 parts.append(f"{stage}={_ms(value - origin, signed=True)}")
         if self.pauses:
             parts.append(f"pauses={self.pauses}")
+        if self.tool_calls:
+            parts.append(f"tools={self.tool_calls}/{_ms(self.tool_seconds)}")
         parts.extend(self.notes)
         return " ".join(parts)
 

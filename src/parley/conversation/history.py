@@ -47,6 +47,10 @@ class History:
         self._messages.append(ChatMessage("assistant", text, interrupted=interrupted))
         return len(self._messages) - 1
 
+    def add_tool_exchange(self, messages: Sequence[ChatMessage]) -> None:
+        """Append function calls and their results (they answer each other, in order)."""
+        self._messages.extend(messages)
+
     def cut_agent_speech(self, index: int, text: str) -> None:
         """Shorten an earlier assistant message to what was heard (removed if nothing)."""
         if text:

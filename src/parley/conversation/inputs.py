@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Literal
 
 from parley.conversation.policy import TurnTakingPolicy
-from parley.types import TimedWord
+from parley.types import ChatMessage, TimedWord
 
 
 class Timer(StrEnum):
@@ -115,6 +115,16 @@ class ResponseFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallsFinished:
+    """A round of tool calls of a response ran: the assistant's calls and their results,
+    for the history. They join it even if the response was cancelled meanwhile."""
+
+    at: float
+    response_id: str
+    messages: tuple[ChatMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class HangupRequested:
     at: float
     reason: str
@@ -190,6 +200,7 @@ ConversationInput = (
     | OutputStopped
     | PlaybackFinished
     | ResponseFailed
+    | ToolCallsFinished
     | HangupRequested
     | UserTextAdded
     | ResponseRequested

@@ -54,6 +54,7 @@ from parley.conversation.inputs import (
     SpeechStarted,
     Timer,
     TimerFired,
+    ToolCallsFinished,
     TranscriptFailed,
     TranscriptReceived,
     TruncateRequested,
@@ -172,6 +173,8 @@ class Conversation:
                 self._on_playback_finished(event)
             case ResponseFailed():
                 self._emit(ErrorEvent(_FAILED[event.stage], event.message))
+            case ToolCallsFinished():
+                self._history.add_tool_exchange(event.messages)
             case HangupRequested():
                 self._on_hangup(event)
             case OutputStopped():

@@ -21,7 +21,7 @@ from typing import Any, Self
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.providers.scope import SessionScope
-from parley.types import ChatMessage, TimedWord
+from parley.types import ChatMessage, TimedWord, ToolCall, ToolSpec, spoken_only
 
 
 class ProviderError(Exception):
@@ -146,12 +146,25 @@ class STT(Provider):
 # --- LLM ------------------------------------------------------------------------------------
 
 
+LLMOutput = str | ToolCall  # a text delta, or a function the model asks to run
+
+
 class LLM(Provider):
     name: str = "llm"
+    # True when `stream_with_tools` offers the tools to the model; the others answer in words.
+    supports_tools: bool = False
 
     @abstractmethod
     def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         """Stream the reply's text deltas. Closing the iterator (aclose) cancels it."""
+
+    def stream_with_tools(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+    ) -> AsyncIterator[LLMOutput]:
+        """Stream the reply: text deltas, and the tool calls the model makes (each whole,
+        arguments complete, once the model has finished writing it). A model without tool
+        support ignores `tools` and reads the history without function calls and results."""
+        return self.stream(spoken_only(messages))
 
 
 # --- TTS ------------------------------------------------------------------------------------

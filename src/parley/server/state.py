@@ -17,6 +17,7 @@ from parley.server.providers import ProviderLoader
 from parley.server.sessions import SessionManager
 from parley.session import Session, SessionConfig
 from parley.session.port import Transport
+from parley.session.tools import ToolBox
 from parley.settings import Settings
 
 
@@ -37,9 +38,14 @@ class ServerState:
     problems: ProblemCounter = field(default_factory=ProblemCounter)  # bad requests, by kind
     # The embedded models' process, if any (the process-wide one; tests may pass their own).
     model_host: Callable[[], ModelHost | None] = current_host
+    # The [tools] the sessions offer, loaded once (a function that cannot be imported fails
+    # the start, not a call).
+    tools: ToolBox | None = None
 
     def __post_init__(self) -> None:
         self.metrics.watch_model_process(lambda: self.model_host())
+        if self.tools is None:
+            self.tools = self.settings.tools.toolbox()
 
     def new_session(
         self,
@@ -54,7 +60,11 @@ class ServerState:
         if session_id is not None and self.sessions.get(session_id) is not None:
             raise SessionIdInUseError(f"session {session_id} is already running")
         session = Session(
-            transport, self.loader.providers, config or self.settings.session, session_id=session_id
+            transport,
+            self.loader.providers,
+            config or self.settings.session,
+            session_id=session_id,
+            tools=self.tools,
         )
         session.observers.append(self.metrics.observe)
         self.metrics.sessions.labels(type(transport).__name__).inc()

@@ -88,6 +88,8 @@ class Transport(ABC):
     # True when the transport sends PlaybackReports: what was heard then comes from them
     # (Twilio marks, browser reports) rather than from the server's playhead model.
     reports_playback: bool = False
+    # True when `transfer` can hand the call to another number (phone calls).
+    can_transfer: bool = False
 
     @abstractmethod
     async def receive(self) -> InboundItem | None:
@@ -110,6 +112,10 @@ class Transport(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - nothing to close by default
         """Close the connection; bounded by the session's close deadline."""
+
+    async def transfer(self, target: str) -> None:
+        """Hand the call to `target` (+E.164 or sip:); the media stream then ends."""
+        raise NotImplementedError(f"{type(self).__name__} cannot transfer calls")
 
 
 @runtime_checkable

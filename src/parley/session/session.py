@@ -48,7 +48,7 @@ from parley.conversation.inputs import (
 )
 from parley.conversation.machine import Conversation
 from parley.conversation.policy import TurnTakingPolicy
-from parley.events import ErrorEvent, SessionEnded, SessionEvent, TurnMetrics
+from parley.events import AgentResponseDone, ErrorEvent, SessionEnded, SessionEvent, TurnMetrics
 from parley.problems import ProblemCounter
 from parley.providers.scope import SessionScope
 from parley.session.config import Providers, SessionConfig
@@ -67,6 +67,8 @@ from parley.session.port import (
 from parley.session.recorder import TurnRecorder
 from parley.session.responder import Responder
 from parley.session.supervisor import Supervisor
+from parley.session.tools.model import ToolBox, ToolError
+from parley.session.tools.runner import CallActions, ToolRunner
 from parley.timing import TurnTimings
 from parley.types import ChatMessage
 
@@ -88,7 +90,7 @@ class SessionTask(StrEnum):
 _ESSENTIAL = (SessionTask.INPUT, SessionTask.OUTPUT, SessionTask.TRANSPORT)
 
 
-class Session:
+class Session(CallActions):
     def __init__(
         self,
         transport: Transport,
@@ -96,6 +98,7 @@ class Session:
         config: SessionConfig | None = None,
         *,
         session_id: str | None = None,
+        tools: ToolBox | None = None,
     ) -> None:
         self.config = config or SessionConfig()
         self.id = session_id or f"session-{next(_serial)}"
@@ -123,6 +126,9 @@ class Session:
         self._input: InputPath | None = None
         self._responder: Responder | None = None
         self._scope = SessionScope()  # per-call state of providers, closed with the session
+        self.tools = tools or ToolBox()
+        # What the built-in tools asked for, done once the response that asked has played out.
+        self._after_response: dict[str, Callable[[], None]] = {}
 
     @property
     def turns(self) -> list[TurnTimings]:
@@ -150,9 +156,19 @@ class Session:
         self._input = InputPath(
             p.vad, self._stt, cfg.policy, p.stt.sample_rate, self.dispatch, self.emit
         )
+        runner = None
+        if self.tools:
+            if not p.llm.supports_tools:
+                log.warning("%s: the %s LLM cannot call tools; none are offered", self.id,
+                            p.llm.name)  # fmt: skip
+            else:
+                runner = ToolRunner(
+                    self.tools, self.supervisor, self.recorder, self.dispatch, self.emit, self
+                )
         self._responder = Responder(
-            p.llm, p.tts, self._output, self.supervisor, self.recorder, self.dispatch, self.emit
-        )
+            p.llm, p.tts, self._output, self.supervisor, self.recorder, self.dispatch, self.emit,
+            runner,
+        )  # fmt: skip
         spawn = self.supervisor.spawn
         spawn(SessionTask.TRANSPORT, self.transport.serve())
         spawn(SessionTask.OUTPUT, self._output.run())
@@ -167,6 +183,39 @@ class Session:
     def hangup(self, reason: str = "agent ended the call") -> None:
         """End the session from the server side: audio stops now, closing follows."""
         self.dispatch(HangupRequested(timing.now(), reason))
+
+    # --- what the built-in tools ask for (CallActions) ------------------------------------
+
+    def end_call_after(self, response_id: str, reason: str) -> None:
+        """Hang up once `response_id` has played out (its goodbye heard)."""
+        self._after_response[response_id] = lambda: self.hangup(reason)
+
+    def transfer_after(self, response_id: str, target: str) -> None:
+        """Hand the call to `target` once `response_id` has played out."""
+        if not self.transport.can_transfer:
+            raise ToolError(f"a {type(self.transport).__name__} call cannot be transferred")
+
+        def transfer() -> None:
+            self.supervisor.spawn("transfer", self._transfer(target))
+
+        self._after_response[response_id] = transfer
+
+    async def _transfer(self, target: str) -> None:
+        try:
+            await self.transport.transfer(target)
+        except Exception as exc:
+            log.error("%s: transfer failed: %s", self.id, exc)
+            self.emit(ErrorEvent("tool_failed", f"transfer_call: {exc}"))
+
+    def _response_done(self, event: AgentResponseDone) -> None:
+        """Carry out what a tool asked for after this response: only if it was heard to the
+        end (an interrupted goodbye means the person had more to say)."""
+        action = self._after_response.pop(event.response_id, None)
+        if action is not None and event.status == "completed":
+            action()
+        elif action is not None:
+            log.info("%s: %s was %s: its end_call/transfer is called off", self.id,
+                     event.response_id, event.status)  # fmt: skip
 
     # --- requests a client can make besides speaking (typed text, Realtime API calls) -----
 
@@ -342,6 +391,8 @@ class Session:
     # --- telling the world ----------------------------------------------------------------
 
     def emit(self, event: SessionEvent) -> None:
+        if isinstance(event, AgentResponseDone):
+            self._response_done(event)
         self.transport.send_event(event)
         for observer in self.observers:
             self._watch(observer, event)

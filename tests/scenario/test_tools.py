@@ -1,0 +1,201 @@
+"""Tools in the cascade, on the virtual clock: the model calls a function, its result goes
+back, the answer is spoken; slow, failing and interrupted tools; the call ends itself."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+
+import pytest
+
+from parley.events import AgentResponseDone, AgentTranscript, ErrorEvent, SessionEnded, TurnMetrics
+from parley.session.tools import ToolBox
+from parley.session.tools.builtin import end_call_tool
+from parley.session.tools.python import python_tool
+from parley.testing.fakes import FakeLLM
+from parley.testing.fakes.llm import Scripted, ToolReply
+from parley.testing.memory_transport import HangUp, Say, Silence, Step, Wait
+from parley.types import ChatMessage, ToolCall
+
+from .harness import Call, converse, response_started
+
+WEATHER_CALL = ToolCall("call_1", "get_weather", '{"city": "Oslo"}')
+STEPS: list[Step] = [Silence(0.3), Say("weather in oslo", 1.0), Silence(8.0), HangUp()]
+
+
+def weather_box(delay: float = 0.3, **options: object) -> tuple[ToolBox, list[str]]:
+    asked: list[str] = []
+
+    async def get_weather(city: str, units: str = "celsius") -> dict[str, object]:
+        """The weather in a city now.
+
+        (Not part of the description.)"""
+        asked.append(city)
+        await asyncio.sleep(delay)
+        return {"city": city, "sky": "sunny", "units": units}
+
+    return ToolBox.of([python_tool(get_weather)], **options), asked
+
+
+def said(call: Call, response_id: str) -> list[str]:
+    return [e.text for _, e in call.events(AgentTranscript) if e.response_id == response_id]
+
+
+def metrics(call: Call) -> list[TurnMetrics]:
+    return [e for _, e in call.events(TurnMetrics)]
+
+
+def test_a_tool_call_runs_and_its_result_is_answered() -> None:
+    box, asked = weather_box(delay=0.3)
+    llm = FakeLLM([ToolReply("Let me check.", (WEATHER_CALL,)), "It is sunny in Oslo."])
+    call = converse(STEPS, llm=llm, tools=box)
+    assert asked == ["Oslo"]
+    spec = box.specs[0]
+    assert spec.description == "The weather in a city now."
+    assert spec.parameters == {
+        "type": "object", "additionalProperties": False, "required": ["city"],
+        "properties": {"city": {"type": "string"},
+                       "units": {"type": "string", "default": "celsius"}}}  # fmt: skip
+    assert llm.tools_offered[0] == (spec,)
+    result = '{"city": "Oslo", "sky": "sunny", "units": "celsius"}'
+    second = llm.calls[1]
+    assert second[-2:] == (
+        ChatMessage("assistant", "Let me check.", tool_calls=(WEATHER_CALL,)),
+        ChatMessage("tool", result, tool_call_id="call_1"),
+    )
+    assert call.session.conversation.history[1:] == (
+        ChatMessage("user", "weather in oslo"),
+        ChatMessage("assistant", "", tool_calls=(WEATHER_CALL,)),
+        ChatMessage("tool", result, tool_call_id="call_1"),
+        ChatMessage("assistant", "Let me check. It is sunny in Oslo."),
+    )
+    assert said(call, "resp_1") == ["Let me check.", "It is sunny in Oslo."]
+    [turn] = metrics(call)
+    assert turn.timings.status == "completed"
+    assert turn.timings.tool_calls == 1
+    assert turn.timings.tool_seconds == pytest.approx(0.3)  # virtual clock: exactly the sleep
+    assert "tools=1/300ms" in turn.timings.summary()
+    assert call.errors() == []
+    assert call.tasks_left == set()
+
+
+def test_a_slow_tool_gets_a_filler_said_while_it_runs() -> None:
+    box, _ = weather_box(delay=2.5, filler_after_s=0.8, filler="One moment.")
+    llm = FakeLLM([ToolReply("", (WEATHER_CALL,)), "Sunny."])
+    call = converse(STEPS, llm=llm, tools=box)
+    assert said(call, "resp_1") == ["One moment.", "Sunny."]
+    times = {e.text: t for t, e in call.events(AgentTranscript)}
+    started = call.events(AgentTranscript)[0][0] - 0.8
+    assert times["Sunny."] - started >= 2.5  # the answer waited for the tool
+    assert call.session.conversation.history[-1] == ChatMessage("assistant", "One moment. Sunny.")
+    assert metrics(call)[0].timings.tool_seconds == pytest.approx(2.5)
+
+
+def test_a_fast_tool_says_no_filler() -> None:
+    box, _ = weather_box(delay=0.5, filler_after_s=0.8)
+    call = converse(STEPS, llm=FakeLLM([ToolReply("", (WEATHER_CALL,)), "Sunny."]), tools=box)
+    assert said(call, "resp_1") == ["Sunny."]
+
+
+TWO_TURNS: list[Step] = [
+    Silence(0.3), Say("weather in oslo", 1.0), Silence(6.0),
+    Say("thanks", 0.6), Silence(4.0), HangUp(),
+]  # fmt: skip
+
+
+def test_a_failing_tool_is_an_error_the_model_reads_and_the_call_goes_on() -> None:
+    async def get_weather(city: str) -> str:
+        raise RuntimeError("the weather service is down")
+
+    box = ToolBox.of([python_tool(get_weather)])
+    llm = FakeLLM([ToolReply("", (WEATHER_CALL,)), "I could not check.", "You are welcome."])
+    call = converse(TWO_TURNS, llm=llm, tools=box)
+    error = {"error": "it failed: RuntimeError: the weather service is down"}
+    assert llm.calls[1][-1] == ChatMessage("tool", json.dumps(error), tool_call_id="call_1")
+    assert call.errors() == ["tool_failed"]
+    [event] = [e for _, e in call.events(ErrorEvent)]
+    assert event.message == "get_weather: it failed: RuntimeError: the weather service is down"
+    done = [e.text for _, e in call.events(AgentResponseDone)]
+    assert done == ["I could not check.", "You are welcome."]
+
+
+def test_a_tool_past_its_timeout_is_an_error_and_the_answer_comes_at_the_timeout() -> None:
+    box, _ = weather_box(delay=30.0, timeout_s=1.5, filler_after_s=None)
+    llm = FakeLLM([ToolReply("", (WEATHER_CALL,)), "The service is slow."])
+    call = converse(STEPS, llm=llm, tools=box)
+    assert json.loads(llm.calls[1][-1].content) == {"error": "no result within 1.5 s"}
+    assert call.errors() == ["tool_failed"]
+    assert metrics(call)[0].timings.tool_seconds == pytest.approx(1.5)
+    assert call.tasks_left == set()
+
+
+def test_unknown_tools_and_malformed_arguments_are_errors_the_model_reads() -> None:
+    box, asked = weather_box()
+    calls = (
+        ToolCall("a", "launch_rocket", "{}"),
+        ToolCall("b", "get_weather", '{"city": '),
+        ToolCall("c", "get_weather", '{"town": "Oslo"}'),
+        ToolCall("d", "get_weather", "[1]"),
+    )
+    llm = FakeLLM([ToolReply("", calls), "Sorry."])
+    call = converse(STEPS, llm=llm, tools=box)
+    errors = [json.loads(m.content)["error"] for m in llm.calls[1][-4:]]
+    assert errors == [
+        "there is no tool named 'launch_rocket'",
+        "the arguments are not valid JSON",
+        "invalid arguments (city: Field required; town: Extra inputs are not permitted)",
+        "the arguments must be a JSON object",
+    ]
+    assert asked == []
+    assert call.errors() == ["tool_failed"] * 4
+    assert said(call, "resp_1") == ["Sorry."]
+
+
+def test_barge_in_during_a_tool_speaks_nothing_stale_and_keeps_the_result() -> None:
+    """The person speaks while the tool runs: the response is cancelled, the model is not
+    asked again for it, and the tool's call and result still join the history."""
+    box, asked = weather_box(delay=3.0, filler_after_s=None)
+
+    def reply(messages: Sequence[ChatMessage]) -> Scripted:
+        last = messages[-1]
+        if last.role == "tool":
+            return "STALE ANSWER."  # resp_1, asked again: it must not be
+        return "Sure, go ahead." if "wait" in last.content else ToolReply("", (WEATHER_CALL,))
+
+    llm = FakeLLM(reply)
+    steps: list[Step] = [
+        Silence(0.3), Say("weather in oslo", 1.0),
+        Wait(response_started(1), then=1.0), Say("actually wait", 0.8),
+        Silence(8.0), HangUp(),
+    ]  # fmt: skip
+    call = converse(steps, llm=llm, tools=box)
+    assert asked == ["Oslo"]
+    assert len(llm.calls) == 2  # resp_1's tool round never asked the model again
+    assert llm.calls[1][-1] == ChatMessage("user", "weather in oslo actually wait")
+    texts = [e.text for _, e in call.events(AgentTranscript)]
+    assert "STALE ANSWER." not in texts
+    assert call.sent_times("resp_1") == []
+    history = call.session.conversation.history
+    result = '{"city": "Oslo", "sky": "sunny", "units": "celsius"}'
+    assert ChatMessage("tool", result, tool_call_id="call_1") in history
+    assert history[-1] == ChatMessage("assistant", "Sure, go ahead.")
+    assert history.index(ChatMessage("tool", result, tool_call_id="call_1")) == len(history) - 2
+    assert call.tasks_left == set()
+
+
+def test_end_call_hangs_up_after_the_goodbye_has_played() -> None:
+    box = ToolBox.of([end_call_tool()])
+    end = ToolCall("bye", "end_call", '{"reason": "the person said goodbye"}')
+    llm = FakeLLM([ToolReply("", (end,)), "Goodbye, take care."])
+    steps: list[Step] = [Silence(0.3), Say("that is all bye", 1.0), Silence(30.0), HangUp()]
+    call = converse(steps, llm=llm, tools=box)
+    assert call.session.end_reason == "the person said goodbye"
+    [(ended_at, _)] = call.events(SessionEnded)
+    last_frame = call.sent_times("resp_1")[-1]
+    [(done_at, done)] = call.events(AgentResponseDone)
+    assert done.status == "completed" and done.text == "Goodbye, take care."
+    assert last_frame < done_at <= ended_at < 5.0  # long before the caller's own hangup
+    heard = call.transport.listener.heard_samples("resp_1")
+    sent = sum(len(f.audio.pcm) // 2 for _, f in call.transport.sent if f.response_id == "resp_1")
+    assert len(heard) == sent  # every frame was heard
