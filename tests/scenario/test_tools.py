@@ -11,7 +11,7 @@ import pytest
 
 from parley.events import AgentResponseDone, AgentTranscript, ErrorEvent, SessionEnded, TurnMetrics
 from parley.session.tools import ToolBox
-from parley.session.tools.builtin import end_call_tool
+from parley.session.tools.builtin import end_call_tool, transfer_call_tool
 from parley.session.tools.python import python_tool
 from parley.testing.fakes import FakeLLM
 from parley.testing.fakes.llm import Scripted, ToolReply
@@ -199,3 +199,14 @@ def test_end_call_hangs_up_after_the_goodbye_has_played() -> None:
     heard = call.transport.listener.heard_samples("resp_1")
     sent = sum(len(f.audio.pcm) // 2 for _, f in call.transport.sent if f.response_id == "resp_1")
     assert len(heard) == sent  # every frame was heard
+
+
+def test_transfer_on_a_call_that_cannot_be_transferred_is_an_error_the_model_reads() -> None:
+    box = ToolBox.of([transfer_call_tool({"sales": "+14155550100"})])
+    transfer = ToolCall("t", "transfer_call", '{"to": "sales"}')
+    llm = FakeLLM([ToolReply("", (transfer,)), "I cannot transfer you, sorry."])
+    call = converse(STEPS, llm=llm, tools=box)
+    error = {"error": "a MemoryTransport call cannot be transferred"}
+    assert llm.calls[1][-1] == ChatMessage("tool", json.dumps(error), tool_call_id="t")
+    assert call.errors() == ["tool_failed"]
+    assert call.session.end_reason == "caller hung up"  # the call went on to its end

@@ -88,8 +88,11 @@ class Transport(ABC):
     # True when the transport sends PlaybackReports: what was heard then comes from them
     # (Twilio marks, browser reports) rather than from the server's playhead model.
     reports_playback: bool = False
-    # True when `transfer` can hand the call to another number (phone calls).
-    can_transfer: bool = False
+
+    @property
+    def can_transfer(self) -> bool:
+        """True when `transfer` can hand the call to another number (phone calls)."""
+        return False
 
     @abstractmethod
     async def receive(self) -> InboundItem | None:
