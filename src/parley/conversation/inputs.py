@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Literal
 
 from parley.conversation.policy import TurnTakingPolicy
-from parley.types import ChatMessage, TimedWord
+from parley.types import ChatMessage, TimedWord, ToolCall
 
 
 class Timer(StrEnum):
@@ -125,6 +125,25 @@ class ToolCallsFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallsRequested:
+    """The model called functions the client runs (a Realtime client's tools): the calls
+    join the history, and the client is told; its results come as ToolResultAdded."""
+
+    at: float
+    response_id: str
+    calls: tuple[ToolCall, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResultAdded:
+    """The client's result of a function call (a Realtime function_call_output item)."""
+
+    at: float
+    call_id: str
+    output: str
+
+
+@dataclass(frozen=True, slots=True)
 class HangupRequested:
     at: float
     reason: str
@@ -201,6 +220,8 @@ ConversationInput = (
     | PlaybackFinished
     | ResponseFailed
     | ToolCallsFinished
+    | ToolCallsRequested
+    | ToolResultAdded
     | HangupRequested
     | UserTextAdded
     | ResponseRequested

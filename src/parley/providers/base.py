@@ -159,11 +159,13 @@ class LLM(Provider):
         """Stream the reply's text deltas. Closing the iterator (aclose) cancels it."""
 
     def stream_with_tools(
-        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], tool_choice: str = "auto"
     ) -> AsyncIterator[LLMOutput]:
         """Stream the reply: text deltas, and the tool calls the model makes (each whole,
-        arguments complete, once the model has finished writing it). A model without tool
-        support ignores `tools` and reads the history without function calls and results."""
+        arguments complete, once the model has finished writing it). `tool_choice` is "auto",
+        "none", "required" or the name of the one function the model must call. A model
+        without tool support ignores both and reads the history without function calls and
+        results."""
         return self.stream(spoken_only(messages))
 
 

@@ -15,12 +15,14 @@ never stalls the session, and a clear always goes out ahead of queued audio.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import SessionEvent
+from parley.types import ToolSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,12 @@ class SessionControl(Protocol):
 
     def update_policy(self, policy: TurnTakingPolicy) -> None:
         """New turn-taking settings from now on."""
+
+    def set_client_tools(self, tools: Sequence[ToolSpec], tool_choice: str = "auto") -> None:
+        """The client's own functions, offered to the model; their calls go to the client."""
+
+    def add_tool_result(self, call_id: str, output: str) -> None:
+        """The client's result of a function call the model made."""
 
     def hangup(self, reason: str = "agent ended the call") -> None:
         """End the session from this side: audio stops now, closing follows."""

@@ -96,9 +96,10 @@ class Responder:
             self._supervisor.retire(task)
 
     def _ask(self, messages: Sequence[ChatMessage]) -> AsyncIterator[LLMOutput]:
-        if self._tools is not None:
-            return self._llm.stream_with_tools(messages, self._tools.specs)
-        return self._llm.stream(messages)
+        if self._tools is not None and self._tools.specs:
+            tools = self._tools
+            return self._llm.stream_with_tools(messages, tools.specs, tools.tool_choice)
+        return self._llm.stream_with_tools(messages, ())
 
     async def _write(
         self,
@@ -136,18 +137,26 @@ class Responder:
             finally:
                 closing = _aclose(llm_stream)
                 await close_within(closing, self._supervisor.deadline, "LLM stream close")
-            if not calls or self._tools is None or rounds >= self._tools.box.max_rounds:
+            if not calls or self._tools is None:
                 break
-            rounds += 1
-            for segment in splitter.flush():  # what came before the calls is said first
-                self._say(response_id, segment, tts_stream)
-            exchange = await self._tools.run(
-                response_id, calls, lambda filler: self._say(response_id, filler, tts_stream)
-            )
-            # The model reads its own words before the calls with them, so it goes on.
-            asked = ChatMessage("assistant", "".join(said), tool_calls=exchange[0].tool_calls)
-            messages = (*messages, asked, *exchange[1:])
-            llm_stream = self._ask(messages)
+            theirs = self._tools.for_client(calls)
+            ours = [call for call in calls if call not in theirs]
+            if ours and rounds < self._tools.box.max_rounds:
+                rounds += 1
+                for segment in splitter.flush():  # what came before the calls is said first
+                    self._say(response_id, segment, tts_stream)
+                exchange = await self._tools.run(
+                    response_id, ours, lambda filler: self._say(response_id, filler, tts_stream)
+                )
+                # The model reads its own words before the calls with them, so it goes on.
+                asked = ChatMessage("assistant", "".join(said), tool_calls=exchange[0].tool_calls)
+                messages = (*messages, asked, *exchange[1:])
+                if not theirs:
+                    llm_stream = self._ask(messages)
+                    continue
+            if theirs:  # the client runs them and asks for the next response itself
+                self._tools.hand_over(response_id, theirs)
+            break
         for segment in splitter.flush():
             self._say(response_id, segment, tts_stream)
         tts_stream.end_input()

@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 from parley import timing
@@ -43,6 +43,7 @@ from parley.conversation.inputs import (
     ResponseRequested,
     Timer,
     TimerFired,
+    ToolResultAdded,
     TruncateRequested,
     UserTextAdded,
 )
@@ -70,7 +71,7 @@ from parley.session.supervisor import Supervisor
 from parley.session.tools.model import ToolBox, ToolError
 from parley.session.tools.runner import CallActions, ToolRunner
 from parley.timing import TurnTimings
-from parley.types import ChatMessage
+from parley.types import ChatMessage, ToolSpec
 
 log = logging.getLogger("parley.session")
 _serial = itertools.count(1)
@@ -129,6 +130,7 @@ class Session(CallActions):
         self.tools = tools or ToolBox()
         # What the built-in tools asked for, done once the response that asked has played out.
         self._after_response: dict[str, Callable[[], None]] = {}
+        self._tool_runner: ToolRunner | None = None
 
     @property
     def turns(self) -> list[TurnTimings]:
@@ -157,14 +159,14 @@ class Session(CallActions):
             p.vad, self._stt, cfg.policy, p.stt.sample_rate, self.dispatch, self.emit
         )
         runner = None
-        if self.tools:
-            if not p.llm.supports_tools:
-                log.warning("%s: the %s LLM cannot call tools; none are offered", self.id,
-                            p.llm.name)  # fmt: skip
-            else:
-                runner = ToolRunner(
-                    self.tools, self.supervisor, self.recorder, self.dispatch, self.emit, self
-                )
+        if p.llm.supports_tools:
+            runner = ToolRunner(
+                self.tools, self.supervisor, self.recorder, self.dispatch, self.emit, self
+            )
+        elif self.tools:
+            log.warning("%s: the %s LLM cannot call tools; none are offered", self.id,
+                        p.llm.name)  # fmt: skip
+        self._tool_runner = runner
         self._responder = Responder(
             p.llm, p.tts, self._output, self.supervisor, self.recorder, self.dispatch, self.emit,
             runner,
@@ -237,6 +239,21 @@ class Session(CallActions):
 
     def update_instructions(self, instructions: str) -> None:
         self.dispatch(InstructionsChanged(timing.now(), instructions))
+
+    def set_client_tools(self, tools: Sequence[ToolSpec], tool_choice: str = "auto") -> None:
+        """The client's own functions, offered to the model from the next response on; the
+        model's calls of them go to the client (AgentToolCall events)."""
+        runner = self._tool_runner
+        if runner is None:
+            if tools:
+                what = f"the {self.providers.llm.name} LLM cannot call functions"
+                self.emit(ErrorEvent("tools_unsupported", f"{what}; the tools were not offered"))
+            return
+        runner.client_tools, runner.tool_choice = tuple(tools), tool_choice
+
+    def add_tool_result(self, call_id: str, output: str) -> None:
+        """The client's result of a function call: it joins the history after the call."""
+        self.dispatch(ToolResultAdded(timing.now(), call_id, output))
 
     def update_policy(self, policy: TurnTakingPolicy) -> None:
         """New turn-taking settings from now on. The VAD restarts with them only if its own

@@ -145,7 +145,10 @@ class OpenAIChatLLM(LLM):
         return self.settings.base_url.rstrip("/") + "/chat/completions"
 
     def request_body(
-        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec] = (),
+        tool_choice: str = "auto",
     ) -> dict[str, Any]:
         s = self.settings
         body: dict[str, Any] = {
@@ -165,6 +168,10 @@ class OpenAIChatLLM(LLM):
                 }
                 for t in tools
             ]
+            if tool_choice in ("none", "required"):
+                body["tool_choice"] = tool_choice
+            elif tool_choice != "auto":
+                body["tool_choice"] = {"type": "function", "function": {"name": tool_choice}}
         if s.temperature is not None:
             body["temperature"] = s.temperature
         if s.max_tokens is not None:
@@ -186,9 +193,9 @@ class OpenAIChatLLM(LLM):
         return self._text_only(self._generate(self.request_body(messages)))
 
     def stream_with_tools(
-        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], tool_choice: str = "auto"
     ) -> AsyncGenerator[LLMOutput, None]:
-        return self._generate(self.request_body(messages, tools))
+        return self._generate(self.request_body(messages, tools, tool_choice))
 
     async def _text_only(
         self, outputs: AsyncGenerator[LLMOutput, None]

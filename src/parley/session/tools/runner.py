@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from parley import timing
-from parley.conversation.inputs import ConversationInput, ToolCallsFinished
+from parley.conversation.inputs import ConversationInput, ToolCallsFinished, ToolCallsRequested
 from parley.events import ErrorEvent, SessionEvent
 from parley.session.recorder import TurnRecorder
 from parley.session.supervisor import Supervisor
@@ -62,10 +62,25 @@ class ToolRunner:
         self._notify = notify
         self._emit = emit
         self._actions = actions
+        # A Realtime client's own functions: offered to the model, run by the client.
+        self.client_tools: tuple[ToolSpec, ...] = ()
+        self.tool_choice = "auto"
 
     @property
     def specs(self) -> tuple[ToolSpec, ...]:
-        return self.box.specs
+        """What the model is offered: the server's tools, then the client's."""
+        ours = self.box.specs
+        names = {spec.name for spec in ours}
+        return (*ours, *(spec for spec in self.client_tools if spec.name not in names))
+
+    def for_client(self, calls: list[ToolCall]) -> list[ToolCall]:
+        """The calls the client runs: of its tools, and not of the server's."""
+        theirs = {spec.name for spec in self.client_tools} - set(self.box.tools)
+        return [call for call in calls if call.name in theirs]
+
+    def hand_over(self, response_id: str, calls: list[ToolCall]) -> None:
+        """Give the client its calls: they join the history, and it is told."""
+        self._notify(ToolCallsRequested(timing.now(), response_id, tuple(calls)))
 
     async def run(
         self, response_id: str, calls: list[ToolCall], say_filler: Callable[[str], None]

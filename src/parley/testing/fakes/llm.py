@@ -65,6 +65,7 @@ class FakeLLM(LLM):
         # The latest requests, for tests: a server running the fakes for days keeps no more.
         self.calls: deque[tuple[ChatMessage, ...]] = deque(maxlen=RECENT_KEPT)
         self.tools_offered: deque[tuple[ToolSpec, ...]] = deque(maxlen=RECENT_KEPT)
+        self.tool_choices: deque[str] = deque(maxlen=RECENT_KEPT)
         self.streams_opened = 0
 
     def _next_scripted(self, messages: Sequence[ChatMessage]) -> Scripted:
@@ -75,11 +76,12 @@ class FakeLLM(LLM):
         return self._text_only(self.stream_with_tools(messages, ()))
 
     def stream_with_tools(
-        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec]
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], tool_choice: str = "auto"
     ) -> AsyncGenerator[LLMOutput, None]:
         self.streams_opened += 1
         self.calls.append(tuple(messages))
         self.tools_offered.append(tuple(tools))
+        self.tool_choices.append(tool_choice)
         reply = self._reply_for(messages)
         if isinstance(reply, str):
             reply = ToolReply(reply)
