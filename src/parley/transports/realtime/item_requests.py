@@ -21,6 +21,7 @@ from parley.transports.realtime.formats import AudioPayloadError, decode_audio, 
 from parley.transports.realtime.items import UserItem
 from parley.transports.realtime.narrator import Narrator
 from parley.transports.realtime.server_events import (
+    FunctionCallOutputItem,
     InputText,
     ItemEvent,
     ItemTruncated,
@@ -58,10 +59,14 @@ class ItemRequests:
                 "previous_item_id",
             )
             return
+        if item.type == "function_call_output":
+            self._function_output(event)
+            return
         if item.type != "message":
             ctx.error(
                 "unsupported_value",
-                f"'{item.type}' items are not supported (no function calling): send user messages.",
+                f"'{item.type}' items are not supported: send user messages, and "
+                "function_call_output items for the model's function calls.",
                 "item.type",
             )
             return
@@ -113,6 +118,29 @@ class ItemRequests:
             self._held_for.add(item_id)
             ctx.live().update_policy(policy_for(None, ctx.policy()))
         self._deliver([ClientSpeechStarted(), ClientUtterance(joined)])
+
+    def _function_output(self, event: CreateItem) -> None:
+        """The client's result of a function call: it joins the history after the call."""
+        ctx, item = self.ctx, event.item
+        for name in ("call_id", "output"):
+            if getattr(item, name) is None:
+                missing = f"Missing required parameter: 'item.{name}'."
+                ctx.error("missing_required_parameter", missing, f"item.{name}")
+                return
+        assert item.call_id is not None and item.output is not None
+        if item.call_id not in ctx.items.call_ids:
+            ctx.error("invalid_value", f"No function call with call_id "
+                      f"{item.call_id[:64]!r} in the conversation.", "item.call_id")  # fmt: skip
+            return
+        ctx.live().add_tool_result(item.call_id, item.output)
+        output = FunctionCallOutputItem(id=item.id or new_id("item"), call_id=item.call_id,
+                                        output=item.output)  # fmt: skip
+        previous = ctx.items.append(output.id)
+        ctx.send(ItemEvent(type=ctx.dialect.item_added, previous_item_id=previous, item=output))
+        if not ctx.dialect.beta:
+            ctx.send(
+                ItemEvent(type="conversation.item.done", previous_item_id=previous, item=output)
+            )
 
     def _user_content(self, event: CreateItem) -> tuple[list[str] | None, list[AudioFrame] | None]:
         """The item's text parts or its audio parts (one kind only), or Nones after an error."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from parley.transports.realtime.server_events import new_id
+from parley.transports.realtime.server_events import FunctionCallItem, new_id
 
 KEEP_ASSISTANT_ITEMS = 256  # truncatable items remembered (older ones answer "no such item")
 
@@ -53,6 +53,7 @@ class AssistantItem:
     written_ms: float = 0.0
     failure: tuple[str, str] | None = None  # (code, message) of an LLM or TTS failure
     stopped_by_client: bool = False  # response.cancel or conversation.item.truncate
+    calls: list[FunctionCallItem] = field(default_factory=list)  # the client's to run
 
     def written(self, offset: float, duration: float) -> None:
         """A delta of `duration` s starting `offset` s into the response reached the client."""
@@ -84,6 +85,7 @@ class ItemLedger:
         self.current: AssistantItem | None = None  # the response in flight
         self._assistant: OrderedDict[str, AssistantItem] = OrderedDict()  # by parley id
         self._user_ids: set[str] = set()
+        self.call_ids: OrderedDict[str, None] = OrderedDict()  # function calls, for outputs
 
     def append(self, item_id: str) -> str | None:
         """Add an item at the end; returns the id of the one before it."""

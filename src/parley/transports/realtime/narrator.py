@@ -12,6 +12,11 @@ transcript deltas per spoken segment (sent as text goes to speech, ahead of its 
 audio deltas (from the transport's send_audio, paced in real time); then the done events
 with what the person heard, and response.done: completed, or cancelled (turn_detected when
 speech interrupted it, client_cancelled after response.cancel or a truncate), or failed.
+
+A call of one of the client's functions is a `function_call` output item after the message
+(output_index 1, 2, ...): output_item.added, the item, the arguments (one delta: parley's
+LLM interface hands a call over whole), arguments.done, output_item.done; response.done
+lists it. The client runs it, sends a function_call_output item and asks for a response.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from parley.events import (
     AgentResponseDone,
     AgentResponseStarted,
     AgentResumed,
+    AgentToolCall,
     AgentTranscript,
     ErrorEvent,
     SessionEvent,
@@ -38,6 +44,9 @@ from parley.transports.realtime.server_events import (
     Committed,
     ContentPartEvent,
     DurationUsage,
+    FunctionCallArgumentsDelta,
+    FunctionCallArgumentsDone,
+    FunctionCallItem,
     GAResponse,
     InputAudio,
     ItemEvent,
@@ -103,6 +112,8 @@ class Narrator:
                 self._response_started(response_id)
             case AgentTranscript(response_id, text):
                 self._agent_text(response_id, text)
+            case AgentToolCall():
+                self._function_call(event)
             case AgentResponseDone():
                 self._response_done(event)
             case ErrorEvent(code, message):
@@ -226,6 +237,37 @@ class Narrator:
             )
         )
 
+    def _function_call(self, event: AgentToolCall) -> None:
+        record = self.ctx.items.response(event.response_id)
+        if record is None:
+            return
+        index = len(record.calls) + 1  # the message is output 0
+        item = FunctionCallItem(id=new_id("item"), status="in_progress", call_id=event.call_id,
+                                name=event.name, arguments="")  # fmt: skip
+        ids = {"response_id": record.response_id, "item_id": item.id, "output_index": index}
+        self.ctx.send(OutputItemEvent(type="response.output_item.added",
+                                      response_id=record.response_id, output_index=index,
+                                      item=item))  # fmt: skip
+        previous = self.ctx.items.append(item.id)
+        self.ctx.send(ItemEvent(type=self.ctx.dialect.item_added, previous_item_id=previous,
+                                item=item))  # fmt: skip
+        if event.arguments:
+            self.ctx.send(
+                FunctionCallArgumentsDelta(call_id=event.call_id, delta=event.arguments, **ids)
+            )
+        self.ctx.send(FunctionCallArgumentsDone(call_id=event.call_id, name=event.name,
+                                                arguments=event.arguments, **ids))  # fmt: skip
+        done = item.model_copy(update={"status": "completed", "arguments": event.arguments})
+        record.calls.append(done)
+        self.ctx.items.call_ids[event.call_id] = None
+        self.ctx.send(OutputItemEvent(type="response.output_item.done",
+                                      response_id=record.response_id, output_index=index,
+                                      item=done))  # fmt: skip
+        if not self.ctx.dialect.beta:
+            self.ctx.send(
+                ItemEvent(type="conversation.item.done", previous_item_id=previous, item=done)
+            )
+
     def _response_done(self, event: AgentResponseDone) -> None:
         record = self.ctx.items.response(event.response_id)
         if record is None:
@@ -264,7 +306,7 @@ class Narrator:
             self.ctx.send(
                 ItemEvent(type="conversation.item.done", previous_item_id=None, item=item)
             )
-        response = self._response(record, status, [item], details)
+        response = self._response(record, status, [item, *record.calls], details)
         self.ctx.send(ResponseEvent(type="response.done", response=response))
 
     def _assistant_message(
@@ -281,7 +323,7 @@ class Narrator:
         self,
         record: AssistantItem,
         status: ResponseStatus,
-        output: list[MessageItem],
+        output: list[MessageItem | FunctionCallItem],
         details: StatusDetails | None = None,
     ) -> GAResponse | BetaResponse:
         common = {

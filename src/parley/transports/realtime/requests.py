@@ -41,7 +41,7 @@ from parley.transports.realtime.client_events import (
     SessionUpdateGA,
     TruncateItem,
 )
-from parley.transports.realtime.config import policy_for, server_vad_of
+from parley.transports.realtime.config import FunctionTool, policy_for, server_vad_of
 from parley.transports.realtime.context import Context
 from parley.transports.realtime.formats import (
     RATES,
@@ -58,10 +58,14 @@ from parley.transports.realtime.server_events import (
     new_id,
 )
 from parley.transports.realtime.session_update import (
+    Problem,
     SessionChange,
     change_from_beta,
     change_from_ga,
+    parse_function_tool,
+    parse_tool_choice,
 )
+from parley.types import ToolSpec
 
 MIN_COMMIT_S = 0.1  # the API refuses to commit less than 100 ms of audio
 POLICY_NAMES = {
@@ -89,6 +93,7 @@ class ClientRequests:
         self._buffered_s = 0.0
         self.items = ItemRequests(ctx, narrator, deliver, max_buffer_s)
         self._instructions_override = False  # response.create's instructions are in force
+        self._tools_override = False  # response.create's tools are in force
 
     def handle(self, event: ClientEvent) -> None:
         match event:
@@ -147,6 +152,9 @@ class ClientRequests:
         ctx.config = new
         if new.instructions != old.instructions and not self._instructions_override:
             ctx.live().update_instructions(new.instructions)
+        tools_changed = (new.tools, new.tool_choice) != (old.tools, old.tool_choice)
+        if tools_changed and not self._tools_override:
+            self._offer_tools(new.tools, new.tool_choice)
         if new.output_format != old.output_format:
             self._set_output_rate(RATES[new.output_format])
         if policy_changed and new.turn_detection is None:
@@ -216,13 +224,39 @@ class ClientRequests:
         if params is not None and params.instructions is not None:
             self._instructions_override = True
             session.update_instructions(params.instructions)
+        if params is not None and (params.tools is not None or params.tool_choice is not None):
+            self._response_tools(params)
         session.request_response()  # starts now, later (a turn is being transcribed) or errs
 
+    def _response_tools(self, params: ResponseParams) -> None:
+        """response.create's tools and tool_choice, for that response only (they replace
+        the session's; a tool that is not a function is refused, the rest apply)."""
+        problems: list[Problem] = []
+        tools, choice = self.ctx.config.tools, self.ctx.config.tool_choice
+        if params.tools is not None:
+            parsed = [parse_function_tool(t, f"response.tools[{i}]", problems)
+                      for i, t in enumerate(params.tools)]  # fmt: skip
+            tools = tuple(t for t in parsed if t is not None)
+        if params.tool_choice is not None:
+            where = "response.tool_choice"
+            choice = parse_tool_choice(params.tool_choice, where, problems) or choice
+        for problem in problems:
+            self.ctx.error("unsupported_value", problem.message, problem.param)
+        self._tools_override = True
+        self._offer_tools(tools, choice)
+
+    def _offer_tools(self, tools: Sequence[FunctionTool], choice: str) -> None:
+        specs = [ToolSpec(t.name, t.description, t.parameters) for t in tools]
+        self.ctx.live().set_client_tools(specs, choice)
+
     def response_started(self) -> None:
-        """A response began: per-response instructions have done their job."""
+        """A response began: per-response instructions and tools have done their job."""
         if self._instructions_override:
             self._instructions_override = False
             self.ctx.live().update_instructions(self.ctx.config.instructions)
+        if self._tools_override:
+            self._tools_override = False
+            self._offer_tools(self.ctx.config.tools, self.ctx.config.tool_choice)
 
     def response_refused(self) -> None:
         self.narrator.pending_metadata = None
@@ -244,8 +278,6 @@ class ClientRequests:
                     "a response's own input items are not supported: it answers the conversation",
                 )
             )
-        if params.tools:
-            problems.append(("response.tools", "tools (function calling) are not supported"))
         if params.prompt is not None:
             problems.append(("response.prompt", "stored prompts are not supported"))
         for name in ("output_modalities", "modalities"):

@@ -162,10 +162,57 @@ class MessageItem(Model):
     content: list[InputText | InputAudio | OutputAudio]
 
 
+class FunctionCallItem(Model):
+    """The model called one of the client's functions; the client runs it."""
+
+    id: str
+    object: Literal["realtime.item"] = "realtime.item"
+    type: Literal["function_call"] = "function_call"
+    status: ItemStatus
+    call_id: str
+    name: str
+    arguments: str
+
+
+class FunctionCallOutputItem(Model):
+    """The client's result of a function call."""
+
+    id: str
+    object: Literal["realtime.item"] = "realtime.item"
+    type: Literal["function_call_output"] = "function_call_output"
+    status: ItemStatus = "completed"
+    call_id: str
+    output: str
+
+
+Item = MessageItem | FunctionCallItem | FunctionCallOutputItem
+
+
 class ItemEvent(ServerEvent):
     type: Literal["conversation.item.created", "conversation.item.added", "conversation.item.done"]
     previous_item_id: str | None
-    item: MessageItem
+    item: Item
+
+
+class FunctionCallArgumentsDelta(ServerEvent):
+    type: Literal["response.function_call_arguments.delta"] = (
+        "response.function_call_arguments.delta"
+    )
+    response_id: str
+    item_id: str
+    output_index: int
+    call_id: str
+    delta: str
+
+
+class FunctionCallArgumentsDone(ServerEvent):
+    type: Literal["response.function_call_arguments.done"] = "response.function_call_arguments.done"
+    response_id: str
+    item_id: str
+    output_index: int
+    call_id: str
+    name: str
+    arguments: str
 
 
 class ItemTruncated(ServerEvent):
@@ -248,7 +295,7 @@ class _Response(Model):
     id: str
     status: ResponseStatus
     status_details: StatusDetails | None
-    output: list[MessageItem]
+    output: list[MessageItem | FunctionCallItem]
     conversation_id: str
     usage: Usage | None
     metadata: dict[str, str] | None
@@ -296,7 +343,7 @@ class OutputItemEvent(ServerEvent):
     type: Literal["response.output_item.added", "response.output_item.done"]
     response_id: str
     output_index: int = 0
-    item: MessageItem
+    item: MessageItem | FunctionCallItem
 
 
 class Part(Model):
