@@ -97,6 +97,17 @@ class AgentResponseDone:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseUsage:
+    """Tokens a response's LLM requests read and wrote (summed over tool rounds);
+    `estimated` when the provider reported none for some request (docs/tools.md)."""
+
+    response_id: str
+    input_tokens: int
+    output_tokens: int
+    estimated: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TurnMetrics:
     timings: TurnTimings
 
@@ -142,6 +153,7 @@ SessionEvent = (
     | AgentPaused
     | AgentResumed
     | AgentResponseDone
+    | ResponseUsage
     | TurnMetrics
     | ErrorEvent
     | SessionEnded

@@ -22,6 +22,14 @@ class ToolSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenUsage:
+    """Tokens one LLM request read and wrote, as the provider counted them."""
+
+    input_tokens: int
+    output_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCall:
     """The model asks for a function to run: its call id, the name, and the arguments as
     the JSON text the model wrote (not yet parsed: it may be malformed)."""

@@ -15,7 +15,7 @@ from parley.providers.cloud.common import CredentialsError, StalledError, Unreac
 from parley.providers.cloud.config import OpenAIChatSettings
 from parley.providers.cloud.openai_chat import OpenAIChatLLM
 from parley.providers.scope import SessionScope
-from parley.types import ChatMessage, ToolCall, ToolSpec
+from parley.types import ChatMessage, TokenUsage, ToolCall, ToolSpec
 from tests.serving import serving
 
 from .fakes.openai_chat import KEY, FakeChatServer, Reply, Status
@@ -35,6 +35,11 @@ def llm(base_url: str, key: str = KEY, **changes: object) -> OpenAIChatLLM:
     base = {"base_url": base_url, "api_key": key, "model": "test-model", "retry_backoff_s": 0.05}
     settings = OpenAIChatSettings.model_validate({**base, **changes})
     return OpenAIChatLLM(settings)
+
+
+def plain(base_url: str) -> OpenAIChatLLM:
+    """Without token counts (they come last, in their own test)."""
+    return llm(base_url, stream_usage=False)
 
 
 async def collect(stream: AsyncIterator[str]) -> list[str]:
@@ -244,7 +249,7 @@ async def test_tool_calls_stream_in_pieces_and_come_out_whole(
     fake, url = server
     arguments = '{"city": "Lisbon, Portugal"}'
     fake.script(Reply("Let me check.", tool_calls=(("get_weather", arguments),)))
-    outputs = [o async for o in llm(url).stream_with_tools(MESSAGES, [WEATHER])]
+    outputs = await outputs_of(plain(url).stream_with_tools(MESSAGES, [WEATHER]))
     assert outputs[:3] == ["Let ", "me ", "check."]
     assert outputs[3:] == [ToolCall("call_fake1_0", "get_weather", arguments)]
     assert fake.requests[0]["tools"] == [
@@ -270,7 +275,7 @@ async def test_the_calls_and_results_go_back_in_openais_format(
         ChatMessage("assistant", "", tool_calls=(call,)),
         ChatMessage("tool", '{"sky": "clear"}', tool_call_id="call_1"),
     )
-    assert await outputs_of(llm(url).stream_with_tools(history, [WEATHER])) == [
+    assert await outputs_of(plain(url).stream_with_tools(history, [WEATHER])) == [
         "Hello ", "there. ", "How ", "can ", "I ", "help?"]  # fmt: skip
     assert fake.requests[0]["messages"][2:] == [
         {
@@ -287,7 +292,7 @@ async def test_the_calls_and_results_go_back_in_openais_format(
         {"role": "tool", "content": '{"sky": "clear"}', "tool_call_id": "call_1"},
     ]
     with pytest.raises(ProviderError, match="must be followed by tool messages"):
-        await outputs_of(llm(url).stream_with_tools(history[:-1], [WEATHER]))
+        await outputs_of(plain(url).stream_with_tools(history[:-1], [WEATHER]))
 
 
 async def test_two_calls_at_once_keep_their_own_arguments(
@@ -295,6 +300,27 @@ async def test_two_calls_at_once_keep_their_own_arguments(
 ) -> None:
     fake, url = server
     fake.script(Reply("", tool_calls=(("a", '{"x": 1}'), ("b", '{"y": "two"}'))))
-    outputs = [o async for o in llm(url).stream_with_tools(MESSAGES, [WEATHER])]
+    outputs = await outputs_of(plain(url).stream_with_tools(MESSAGES, [WEATHER]))
     assert outputs == [ToolCall("call_fake1_0", "a", '{"x": 1}'),
                        ToolCall("call_fake1_1", "b", '{"y": "two"}')]  # fmt: skip
+
+
+async def test_token_counts_come_last_when_the_server_reports_them(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    """OpenAI sends usage in a last chunk without choices when asked (include_usage)."""
+    fake, url = server
+    fake.script(Reply("Sure, here you go."))
+    outputs = await outputs_of(llm(url).stream_with_tools(MESSAGES, ()))
+    assert outputs == ["Sure, ", "here ", "you ", "go.", TokenUsage(3, 4)]  # 3 prompt words
+    assert fake.requests[0]["stream_options"] == {"include_usage": True}
+    # The text-only stream (no tools) has no counts in it.
+    fake.script(Reply("Sure."))
+    assert await collect(llm(url).stream(MESSAGES)) == ["Sure."]
+    # A server that does not count sends none; one that refuses the field can be spared it.
+    fake.reports_usage = False
+    fake.script(Reply("Sure."))
+    assert await outputs_of(llm(url).stream_with_tools(MESSAGES, ())) == ["Sure."]
+    fake.script(Reply("Sure."))
+    await outputs_of(llm(url, stream_usage=False).stream_with_tools(MESSAGES, ()))
+    assert "stream_options" not in fake.requests[-1]

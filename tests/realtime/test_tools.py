@@ -171,3 +171,25 @@ async def test_bad_tools_and_outputs_get_the_apis_errors_and_the_session_goes_on
         ("missing_required_parameter", "item.call_id"),
     ]
     assert [len(t) for t in llm.tools_offered] == [0]
+
+
+async def test_usage_has_the_llms_token_counts() -> None:
+    llm = FakeLLM(["Nine in the evening."], first_token_latency=0.05, token_latency=0.01,
+                  reports_usage=True)  # fmt: skip
+    async with (
+        realtime_server(providers(llm)) as site,
+        site.client().realtime.connect(model="gpt-4o-realtime-preview") as conn,
+        receiving(conn) as got,
+    ):
+        await got.next("session.created")
+        await ask_in_text(conn, "what time is it in tokyo")
+        await conn.response.create()
+        created = await got.next("response.created")
+        done = await got.next("response.done")
+    read = sum(len(m.content.split()) for m in llm.calls[0])
+    assert created["response"]["usage"] is None
+    assert done["response"]["usage"] == {
+        "total_tokens": read + 4, "input_tokens": read, "output_tokens": 4,
+        "input_token_details": {"text_tokens": read, "audio_tokens": 0, "cached_tokens": 0},
+        "output_token_details": {"text_tokens": 4, "audio_tokens": 0},
+    }  # fmt: skip

@@ -9,10 +9,18 @@ from collections.abc import Sequence
 
 import pytest
 
-from parley.events import AgentResponseDone, AgentTranscript, ErrorEvent, SessionEnded, TurnMetrics
+from parley.events import (
+    AgentResponseDone,
+    AgentTranscript,
+    ErrorEvent,
+    ResponseUsage,
+    SessionEnded,
+    TurnMetrics,
+)
 from parley.session.tools import ToolBox
 from parley.session.tools.builtin import end_call_tool, transfer_call_tool
 from parley.session.tools.python import python_tool
+from parley.session.usage import estimate_tokens
 from parley.testing.fakes import FakeLLM
 from parley.testing.fakes.llm import Scripted, ToolReply
 from parley.testing.memory_transport import HangUp, Say, Silence, Step, Wait
@@ -210,3 +218,25 @@ def test_transfer_on_a_call_that_cannot_be_transferred_is_an_error_the_model_rea
     assert llm.calls[1][-1] == ChatMessage("tool", json.dumps(error), tool_call_id="t")
     assert call.errors() == ["tool_failed"]
     assert call.session.end_reason == "caller hung up"  # the call went on to its end
+
+
+def test_token_usage_is_the_llms_own_count_summed_over_tool_rounds() -> None:
+    box, _ = weather_box(delay=0.3)
+    llm = FakeLLM([ToolReply("Let me check.", (WEATHER_CALL,)), "It is sunny in Oslo."],
+                  reports_usage=True)  # fmt: skip
+    call = converse(STEPS, llm=llm, tools=box)
+    [(_, usage)] = call.events(ResponseUsage)
+    first_read = sum(len(m.content.split()) for m in llm.calls[0])
+    second_read = sum(len(m.content.split()) for m in llm.calls[1])
+    # written: 3 words + 1 call, then 5 words
+    assert (usage.input_tokens, usage.output_tokens) == (first_read + second_read, 4 + 5)
+    assert not usage.estimated
+
+
+def test_token_usage_is_estimated_and_says_so_when_the_llm_reports_none() -> None:
+    call = converse(STEPS, llm=FakeLLM(["It is sunny in Oslo."]))
+    [(_, usage)] = call.events(ResponseUsage)
+    read = " ".join(m.content for m in call.llm.calls[0])
+    assert usage.estimated
+    assert usage.input_tokens == estimate_tokens(read)
+    assert usage.output_tokens == estimate_tokens("It is sunny in Oslo.") == 5

@@ -21,7 +21,7 @@ from typing import Any, Self
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.providers.scope import SessionScope
-from parley.types import ChatMessage, TimedWord, ToolCall, ToolSpec, spoken_only
+from parley.types import ChatMessage, TimedWord, TokenUsage, ToolCall, ToolSpec, spoken_only
 
 
 class ProviderError(Exception):
@@ -146,7 +146,9 @@ class STT(Provider):
 # --- LLM ------------------------------------------------------------------------------------
 
 
-LLMOutput = str | ToolCall  # a text delta, or a function the model asks to run
+# A text delta, a function the model asks to run, or (last) the request's token counts
+# where the provider reports them.
+LLMOutput = str | ToolCall | TokenUsage
 
 
 class LLM(Provider):

@@ -33,7 +33,8 @@ from parley.session.recorder import TurnRecorder
 from parley.session.splitter import SentenceSplitter
 from parley.session.supervisor import Supervisor, close_within
 from parley.session.tools.runner import ToolRunner
-from parley.types import ChatMessage, ToolCall
+from parley.session.usage import UsageCounter
+from parley.types import ChatMessage, TokenUsage, ToolCall
 
 _SLICE = 4096  # characters of LLM text split at a time: about a millisecond of splitting
 
@@ -112,6 +113,7 @@ class Responder:
         Tool calls run after the text that came before them is said; the LLM is then asked
         again with their results (up to the tool box's max_rounds)."""
         splitter = SentenceSplitter()
+        usage = UsageCounter()
         first = True
         rounds = 0
         while True:
@@ -121,6 +123,9 @@ class Responder:
                 async for delta in llm_stream:
                     if isinstance(delta, ToolCall):
                         calls.append(delta)
+                        continue
+                    if isinstance(delta, TokenUsage):
+                        usage.reported(delta)
                         continue
                     if first:
                         self._recorder.mark(response_id, "llm_first_token", timing.now())
@@ -137,6 +142,8 @@ class Responder:
             finally:
                 closing = _aclose(llm_stream)
                 await close_within(closing, self._supervisor.deadline, "LLM stream close")
+            written = "".join(said) + "".join(c.name + c.arguments for c in calls)
+            usage.request_done(messages, written)
             if not calls or self._tools is None:
                 break
             theirs = self._tools.for_client(calls)
@@ -159,6 +166,7 @@ class Responder:
             break
         for segment in splitter.flush():
             self._say(response_id, segment, tts_stream)
+        self._emit(usage.event(response_id))
         tts_stream.end_input()
 
     def _say(self, response_id: str, segment: str, tts_stream: TTSStream) -> None:

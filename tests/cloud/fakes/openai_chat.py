@@ -55,6 +55,7 @@ class FakeChatServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     disconnects: list[float] = field(default_factory=list)  # loop time of each client's leaving
     tokens_sent: list[int] = field(default_factory=list)  # per streamed request
+    reports_usage: bool = True  # answer stream_options.include_usage (some servers do not)
 
     def script(self, *plans: Plan) -> None:
         self.plans.extend(plans)
@@ -115,11 +116,13 @@ class FakeChatServer:
         if not request.get("stream"):
             await _json(send, 400, _error("This fake only streams.", "invalid_request", None))
             return
-        await self._stream(plan, request["model"], receive, send, limit)
+        await self._stream(plan, request, receive, send, limit)
 
     async def _stream(
-        self, plan: Reply, model: str, receive: Any, send: Any, limit: int | None = None
-    ) -> None:
+        self, plan: Reply, request: dict[str, Any], receive: Any, send: Any,
+        limit: int | None = None,
+    ) -> None:  # fmt: skip
+        model = request["model"]
         gone = asyncio.Event()
         loop = asyncio.get_running_loop()
 
@@ -175,6 +178,15 @@ class FakeChatServer:
                     }
                     await _event(send, _chunk(model, {"tool_calls": [piece]}, None))
             await _event(send, _chunk(model, {}, finish))
+            if (self.reports_usage and isinstance(request.get("stream_options"), dict)
+                    and request["stream_options"].get("include_usage")):  # fmt: skip
+                # As OpenAI does: one more chunk, no choices, the counts. Prompt tokens here
+                # are the words of the messages (a tokenizer's count differs, not the shape).
+                prompt = sum(len(str(m.get("content") or "").split()) for m in request["messages"])
+                usage = {"prompt_tokens": prompt, "completion_tokens": sent,
+                         "total_tokens": prompt + sent}  # fmt: skip
+                chunk = _chunk(model, {}, None) | {"choices": [], "usage": usage}
+                await _event(send, chunk)
             await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
         finally:
             watcher.cancel()

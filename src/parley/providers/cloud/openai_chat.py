@@ -47,7 +47,7 @@ from parley.providers.cloud.common import (
 )
 from parley.providers.cloud.config import OpenAIChatSettings
 from parley.providers.scope import SessionScope
-from parley.types import ChatMessage, ToolCall, ToolSpec
+from parley.types import ChatMessage, TokenUsage, ToolCall, ToolSpec
 
 log = logging.getLogger("parley.cloud.openai")
 PROVIDER = "openai-compatible LLM"
@@ -94,9 +94,15 @@ class ErrorBody(_Wire):
     code: str | int | None = None
 
 
+class UsageBody(_Wire):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
 class ChatChunk(_Wire):
     choices: list[Choice] = []
     error: ErrorBody | None = None
+    usage: UsageBody | None = None
 
 
 class ErrorReply(_Wire):
@@ -156,6 +162,8 @@ class OpenAIChatLLM(LLM):
             "messages": [wire_message(m) for m in messages],
             "stream": True,
         }
+        if s.stream_usage:
+            body["stream_options"] = {"include_usage": True}
         if tools:
             body["tools"] = [
                 {
@@ -286,14 +294,18 @@ class OpenAIChatLLM(LLM):
         events = EventSource(reply).aiter_sse()
         produced = False
         calls = _ToolCalls()
+        usage: UsageBody | None = None
         while True:
             deadline = s.read_timeout_s if produced else s.first_token_timeout_s
             event = await self._next_event(events, deadline, produced)
             if event is None or event.data.strip() == "[DONE]":
                 for call in calls.finish():
                     yield call
+                if usage is not None:
+                    yield TokenUsage(usage.prompt_tokens, usage.completion_tokens)
                 return
             chunk = self._parse(event)
+            usage = chunk.usage or usage
             for choice in chunk.choices:
                 if choice.index != 0:
                     continue

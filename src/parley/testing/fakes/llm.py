@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from parley.providers.base import LLM, LLMOutput
 from parley.testing.fakes.faults import Fault, slow_close, strike
-from parley.types import ChatMessage, ToolCall, ToolSpec
+from parley.types import ChatMessage, TokenUsage, ToolCall, ToolSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +50,7 @@ class FakeLLM(LLM):
         token_latency: float = 0.02,
         faults: Sequence[Fault] = (),
         close_delay: float = 0.0,
+        reports_usage: bool = False,
     ) -> None:
         self._queue: deque[Scripted] | None = None
         self._reply_for: Callable[[Sequence[ChatMessage]], Scripted]
@@ -62,6 +63,9 @@ class FakeLLM(LLM):
         self.token_latency = token_latency
         self.faults = tuple(faults)
         self.close_delay = close_delay
+        # Report token counts at the end, as OpenAI's include_usage does: the words of the
+        # messages read and the tokens written (a tokenizer's counts differ; the flow not).
+        self.reports_usage = reports_usage
         # The latest requests, for tests: a server running the fakes for days keeps no more.
         self.calls: deque[tuple[ChatMessage, ...]] = deque(maxlen=RECENT_KEPT)
         self.tools_offered: deque[tuple[ToolSpec, ...]] = deque(maxlen=RECENT_KEPT)
@@ -85,7 +89,8 @@ class FakeLLM(LLM):
         reply = self._reply_for(messages)
         if isinstance(reply, str):
             reply = ToolReply(reply)
-        return self._generate(reply, self.streams_opened)
+        read = sum(len(m.content.split()) for m in messages) if self.reports_usage else None
+        return self._generate(reply, self.streams_opened, read)
 
     @staticmethod
     async def _text_only(outputs: AsyncGenerator[LLMOutput, None]) -> AsyncGenerator[str, None]:
@@ -96,7 +101,9 @@ class FakeLLM(LLM):
         finally:
             await outputs.aclose()
 
-    async def _generate(self, reply: ToolReply, call: int) -> AsyncGenerator[LLMOutput, None]:
+    async def _generate(
+        self, reply: ToolReply, call: int, read: int | None = None
+    ) -> AsyncGenerator[LLMOutput, None]:
         tokens = re.findall(r"\S+\s*", reply.text)
         finished = False
         try:
@@ -109,6 +116,8 @@ class FakeLLM(LLM):
             await strike(self.faults, "fake llm", call, len(tokens))
             for tool_call in reply.calls:
                 yield tool_call
+            if read is not None:
+                yield TokenUsage(read, len(tokens) + len(reply.calls))
             finished = True
         finally:
             if not finished:  # closed early: a slow close shows here

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from parley.transports.realtime.server_events import FunctionCallItem, new_id
+from parley.transports.realtime.server_events import FunctionCallItem, Usage, new_id
 
 KEEP_ASSISTANT_ITEMS = 256  # truncatable items remembered (older ones answer "no such item")
 
@@ -54,6 +54,7 @@ class AssistantItem:
     failure: tuple[str, str] | None = None  # (code, message) of an LLM or TTS failure
     stopped_by_client: bool = False  # response.cancel or conversation.item.truncate
     calls: list[FunctionCallItem] = field(default_factory=list)  # the client's to run
+    usage: Usage | None = None  # the LLM's token counts (or their estimate)
 
     def written(self, offset: float, duration: float) -> None:
         """A delta of `duration` s starting `offset` s into the response reached the client."""

@@ -30,6 +30,7 @@ from parley.events import (
     AgentToolCall,
     AgentTranscript,
     ErrorEvent,
+    ResponseUsage,
     SessionEvent,
     UserSpeechStarted,
     UserSpeechStopped,
@@ -114,6 +115,10 @@ class Narrator:
                 self._agent_text(response_id, text)
             case AgentToolCall():
                 self._function_call(event)
+            case ResponseUsage():
+                record = self.ctx.items.response(event.response_id)
+                if record is not None:
+                    record.usage = Usage.of(event.input_tokens, event.output_tokens)
             case AgentResponseDone():
                 self._response_done(event)
             case ErrorEvent(code, message):
@@ -332,7 +337,7 @@ class Narrator:
             "status_details": details,
             "output": output,
             "conversation_id": self.conversation_id,
-            "usage": None if status == "in_progress" else Usage(),
+            "usage": None if status == "in_progress" else (record.usage or Usage()),
             "metadata": record.metadata,
         }
         return render_response(self.ctx.dialect, self.ctx.config, common)

@@ -266,13 +266,25 @@ class TranscriptionFailed(ServerEvent):
 
 
 class Usage(Model):
-    """parley does not count tokens: usage is reported, as zeros, because clients read it."""
+    """The LLM's text tokens, as its provider counted them (or estimated where it does not
+    count: docs/realtime.md). Audio is not counted in tokens: parley's STT and TTS are
+    separate models. Zeros until a response's LLM has finished."""
 
     total_tokens: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     input_token_details: dict[str, int] = {"text_tokens": 0, "audio_tokens": 0, "cached_tokens": 0}
     output_token_details: dict[str, int] = {"text_tokens": 0, "audio_tokens": 0}
+
+    @classmethod
+    def of(cls, read: int, written: int) -> Usage:
+        return cls(
+            total_tokens=read + written,
+            input_tokens=read,
+            output_tokens=written,
+            input_token_details={"text_tokens": read, "audio_tokens": 0, "cached_tokens": 0},
+            output_token_details={"text_tokens": written, "audio_tokens": 0},
+        )
 
 
 class StatusError(Model):
