@@ -240,3 +240,15 @@ def test_token_usage_is_estimated_and_says_so_when_the_llm_reports_none() -> Non
     assert usage.estimated
     assert usage.input_tokens == estimate_tokens(read)
     assert usage.output_tokens == estimate_tokens("It is sunny in Oslo.") == 5
+
+
+def test_a_text_only_response_sends_no_audio_and_its_text_joins_the_history() -> None:
+    call = converse(STEPS, llm=FakeLLM(["It is sunny in Oslo today."]),
+                    prepare=lambda session: session.set_text_only(True))  # fmt: skip
+    assert call.sent_times("resp_1") == []
+    assert said(call, "resp_1") == ["It is sunny in Oslo today."]
+    [(_, done)] = call.events(AgentResponseDone)
+    assert (done.status, done.text) == ("completed", "It is sunny in Oslo today.")
+    assert call.session.conversation.history[-1] == ChatMessage(
+        "assistant", "It is sunny in Oslo today.")  # fmt: skip
+    assert call.tasks_left == set()

@@ -153,5 +153,8 @@ class SessionControl(Protocol):
     def add_tool_result(self, call_id: str, output: str) -> None:
         """The client's result of a function call the model made."""
 
+    def set_text_only(self, text_only: bool) -> None:
+        """Answer in text only from the next response on (no speech synthesized)."""
+
     def hangup(self, reason: str = "agent ended the call") -> None:
         """End the session from this side: audio stops now, closing follows."""

@@ -32,6 +32,7 @@ from parley.session.output import PlayoutScheduler
 from parley.session.recorder import TurnRecorder
 from parley.session.splitter import SentenceSplitter
 from parley.session.supervisor import Supervisor, close_within
+from parley.session.text_only import TextOnlyStream
 from parley.session.tools.runner import ToolRunner
 from parley.session.usage import UsageCounter
 from parley.types import ChatMessage, TokenUsage, ToolCall
@@ -64,12 +65,19 @@ class Responder:
         # even after its generation ended (its audio may still be playing).
         self._speech: tuple[str, TTSStream] | None = None
 
-    def start(self, response_id: str, messages: Sequence[ChatMessage]) -> None:
+    def start(
+        self, response_id: str, messages: Sequence[ChatMessage], *, text_only: bool = False
+    ) -> None:
         """Two tasks per response, each closing the stream it reads: the writer feeds LLM
         text to TTS, the player feeds TTS audio to the output. No TaskGroup joins them, so a
-        second cancel from the supervisor reaches each one directly."""
+        second cancel from the supervisor reaches each one directly. A text-only response
+        has a stand-in for the TTS (session/text_only.py)."""
         llm_stream = self._ask(messages)
-        tts_stream = self._tts.stream(self._output.sample_rate)
+        tts_stream: TTSStream = (
+            TextOnlyStream(response_id, self._notify)
+            if text_only
+            else self._tts.stream(self._output.sample_rate)
+        )
         spawn = self._supervisor.spawn
         write = self._write(response_id, messages, llm_stream, tts_stream)
         writer = spawn(f"{response_id} llm->tts", write)

@@ -131,6 +131,7 @@ class Session(CallActions):
         # What the built-in tools asked for, done once the response that asked has played out.
         self._after_response: dict[str, Callable[[], None]] = {}
         self._tool_runner: ToolRunner | None = None
+        self.text_only = False  # responses in text, no speech (set_text_only)
 
     @property
     def turns(self) -> list[TurnTimings]:
@@ -250,6 +251,10 @@ class Session(CallActions):
                 self.emit(ErrorEvent("tools_unsupported", f"{what}; the tools were not offered"))
             return
         runner.client_tools, runner.tool_choice = tuple(tools), tool_choice
+
+    def set_text_only(self, text_only: bool) -> None:
+        """Answer in text only from the next response on (no speech synthesized)."""
+        self.text_only = text_only
 
     def add_tool_result(self, call_id: str, output: str) -> None:
         """The client's result of a function call: it joins the history after the call."""
@@ -377,7 +382,7 @@ class Session(CallActions):
                 self._inbox.append(OutputStopped(timing.now(), response_id, played))
             case StartResponse(response_id, messages):
                 output.start(response_id)
-                responder.start(response_id, messages)
+                responder.start(response_id, messages, text_only=self.text_only)
             case CancelResponse(response_id, _, played):
                 output.drop(response_id)
                 responder.cancel(response_id, played)

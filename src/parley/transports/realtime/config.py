@@ -54,3 +54,4 @@ class RealtimeConfig(BaseModel):
     transcription: Transcription | None = None
     tools: tuple[FunctionTool, ...] = ()
     tool_choice: str = "auto"  # "auto", "none", "required", or the one function's name
+    text_only: bool = False  # output_modalities ["text"]: answers in text, no speech

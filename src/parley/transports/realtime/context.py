@@ -46,6 +46,8 @@ class Context:
         self.input_ms = 0.0
         self.input_at = 0.0
         self.client_speech_delivered = False  # the item being processed is client-cut speech
+        # Responses in text only right now (the session's setting or one response.create's).
+        self.text_only = config.text_only
         self._put = put
 
     @property

@@ -55,6 +55,7 @@ class AssistantItem:
     stopped_by_client: bool = False  # response.cancel or conversation.item.truncate
     calls: list[FunctionCallItem] = field(default_factory=list)  # the client's to run
     usage: Usage | None = None  # the LLM's token counts (or their estimate)
+    text_only: bool = False  # output_modalities ["text"]: text events, no audio
 
     def written(self, offset: float, duration: float) -> None:
         """A delta of `duration` s starting `offset` s into the response reached the client."""

@@ -50,11 +50,13 @@ from parley.transports.realtime.server_events import (
     FunctionCallItem,
     GAResponse,
     InputAudio,
+    InputText,
     ItemEvent,
     ItemStatus,
     MessageItem,
     OutputAudio,
     OutputItemEvent,
+    OutputText,
     Part,
     ResponseEvent,
     ResponseStatus,
@@ -62,6 +64,9 @@ from parley.transports.realtime.server_events import (
     SpeechStopped,
     StatusDetails,
     StatusError,
+    TextDelta,
+    TextDone,
+    TextPart,
     TranscriptDelta,
     TranscriptDone,
     TranscriptionCompleted,
@@ -202,6 +207,7 @@ class Narrator:
 
     def _response_started(self, parley_id: str) -> None:
         record = self.ctx.items.start_response(parley_id, self.pending_metadata)
+        record.text_only = self.ctx.text_only
         self.pending_metadata = None
         item = self._assistant_message(record, "in_progress", None)
         self.ctx.send(
@@ -223,7 +229,7 @@ class Narrator:
                 type="response.content_part.added",
                 response_id=record.response_id,
                 item_id=record.item_id,
-                part=Part(transcript=""),
+                part=TextPart(text="") if record.text_only else Part(transcript=""),
             )
         )
 
@@ -233,6 +239,10 @@ class Narrator:
             return
         delta = f" {text}" if record.segments else text
         record.segments.append(text)
+        if record.text_only:
+            ids = {"response_id": record.response_id, "item_id": record.item_id}
+            self.ctx.send(TextDelta(type=self.ctx.dialect.text_delta, delta=delta, **ids))
+            return
         self.ctx.send(
             TranscriptDelta(
                 type=self.ctx.dialect.transcript_delta,
@@ -281,13 +291,17 @@ class Narrator:
             self.ctx.items.current = None
         ids = {"response_id": record.response_id, "item_id": record.item_id}
         heard = event.text
-        self.ctx.send(AudioDone(type=self.ctx.dialect.audio_done, **ids))
-        self.ctx.send(
-            TranscriptDone(type=self.ctx.dialect.transcript_done, transcript=heard, **ids)
-        )
-        self.ctx.send(
-            ContentPartEvent(type="response.content_part.done", part=Part(transcript=heard), **ids)
-        )
+        part: Part | TextPart
+        if record.text_only:
+            self.ctx.send(TextDone(type=self.ctx.dialect.text_done, text=heard, **ids))
+            part = TextPart(text=heard)
+        else:
+            self.ctx.send(AudioDone(type=self.ctx.dialect.audio_done, **ids))
+            self.ctx.send(
+                TranscriptDone(type=self.ctx.dialect.transcript_done, transcript=heard, **ids)
+            )
+            part = Part(transcript=heard)
+        self.ctx.send(ContentPartEvent(type="response.content_part.done", part=part, **ids))
         status: ResponseStatus = "completed"
         details: StatusDetails | None = None
         if record.failure is not None:
@@ -317,11 +331,11 @@ class Narrator:
     def _assistant_message(
         self, record: AssistantItem, status: ItemStatus, transcript: str | None
     ) -> MessageItem:
-        content = (
-            []
-            if transcript is None
-            else [OutputAudio(type=self.ctx.dialect.assistant_audio, transcript=transcript)]
-        )
+        content: list[InputText | InputAudio | OutputAudio | OutputText] = []
+        if transcript is not None and record.text_only:
+            content = [OutputText(type=self.ctx.dialect.assistant_text, text=transcript)]
+        elif transcript is not None:
+            content = [OutputAudio(type=self.ctx.dialect.assistant_audio, transcript=transcript)]
         return MessageItem(id=record.item_id, status=status, role="assistant", content=content)
 
     def _response(
@@ -340,7 +354,8 @@ class Narrator:
             "usage": None if status == "in_progress" else (record.usage or Usage()),
             "metadata": record.metadata,
         }
-        return render_response(self.ctx.dialect, self.ctx.config, common)
+        return render_response(self.ctx.dialect, self.ctx.config, common,
+                               text_only=record.text_only)  # fmt: skip
 
     # --- errors ---------------------------------------------------------------------------------
 

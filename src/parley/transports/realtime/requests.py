@@ -17,7 +17,6 @@ position, invariant 4) and session.update.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -94,6 +93,7 @@ class ClientRequests:
         self.items = ItemRequests(ctx, narrator, deliver, max_buffer_s)
         self._instructions_override = False  # response.create's instructions are in force
         self._tools_override = False  # response.create's tools are in force
+        self._modalities_override = False  # response.create's output modalities are in force
 
     def handle(self, event: ClientEvent) -> None:
         match event:
@@ -155,6 +155,8 @@ class ClientRequests:
         tools_changed = (new.tools, new.tool_choice) != (old.tools, old.tool_choice)
         if tools_changed and not self._tools_override:
             self._offer_tools(new.tools, new.tool_choice)
+        if new.text_only != old.text_only and not self._modalities_override:
+            self._set_text_only(new.text_only)
         if new.output_format != old.output_format:
             self._set_output_rate(RATES[new.output_format])
         if policy_changed and new.turn_detection is None:
@@ -226,6 +228,10 @@ class ClientRequests:
             session.update_instructions(params.instructions)
         if params is not None and (params.tools is not None or params.tool_choice is not None):
             self._response_tools(params)
+        modalities = None if params is None else (params.output_modalities or params.modalities)
+        if modalities is not None:
+            self._modalities_override = True
+            self._set_text_only("audio" not in modalities)
         session.request_response()  # starts now, later (a turn is being transcribed) or errs
 
     def _response_tools(self, params: ResponseParams) -> None:
@@ -245,6 +251,10 @@ class ClientRequests:
         self._tools_override = True
         self._offer_tools(tools, choice)
 
+    def _set_text_only(self, text_only: bool) -> None:
+        self.ctx.text_only = text_only
+        self.ctx.live().set_text_only(text_only)
+
     def _offer_tools(self, tools: Sequence[FunctionTool], choice: str) -> None:
         specs = [ToolSpec(t.name, t.description, t.parameters) for t in tools]
         self.ctx.live().set_client_tools(specs, choice)
@@ -257,6 +267,9 @@ class ClientRequests:
         if self._tools_override:
             self._tools_override = False
             self._offer_tools(self.ctx.config.tools, self.ctx.config.tool_choice)
+        if self._modalities_override:
+            self._modalities_override = False
+            self._set_text_only(self.ctx.config.text_only)
 
     def response_refused(self) -> None:
         self.narrator.pending_metadata = None
@@ -280,15 +293,6 @@ class ClientRequests:
             )
         if params.prompt is not None:
             problems.append(("response.prompt", "stored prompts are not supported"))
-        for name in ("output_modalities", "modalities"):
-            modalities: Any = getattr(params, name)
-            if modalities is not None and "audio" not in modalities:
-                problems.append(
-                    (
-                        f"response.{name}",
-                        "text-only responses are not supported: parley always answers with speech",
-                    )
-                )
         for param, message in problems:
             self.ctx.error("unsupported_value", f"{message}; no response was created.", param)
         return not problems

@@ -73,6 +73,18 @@ class Dialect:
     def assistant_audio(self) -> Literal["audio", "output_audio"]:
         return "audio" if self.beta else "output_audio"
 
+    @property
+    def assistant_text(self) -> Literal["text", "output_text"]:
+        return "text" if self.beta else "output_text"
+
+    @property
+    def text_delta(self) -> Literal["response.text.delta", "response.output_text.delta"]:
+        return "response.text.delta" if self.beta else "response.output_text.delta"
+
+    @property
+    def text_done(self) -> Literal["response.text.done", "response.output_text.done"]:
+        return "response.text.done" if self.beta else "response.output_text.done"
+
 
 # --- errors ----------------------------------------------------------------------------------
 
@@ -150,6 +162,11 @@ class OutputAudio(Model):
     transcript: str
 
 
+class OutputText(Model):
+    type: Literal["text", "output_text"]
+    text: str
+
+
 ItemStatus = Literal["completed", "incomplete", "in_progress"]
 
 
@@ -159,7 +176,7 @@ class MessageItem(Model):
     type: Literal["message"] = "message"
     status: ItemStatus
     role: Literal["user", "assistant"]
-    content: list[InputText | InputAudio | OutputAudio]
+    content: list[InputText | InputAudio | OutputAudio | OutputText]
 
 
 class FunctionCallItem(Model):
@@ -324,7 +341,7 @@ class GAResponseAudio(Model):
 
 
 class GAResponse(_Response):
-    output_modalities: list[Literal["audio"]] = ["audio"]
+    output_modalities: list[Literal["audio", "text"]] = ["audio"]
     audio: GAResponseAudio
 
 
@@ -343,12 +360,17 @@ def render_response(
     dialect: Dialect,
     config: RealtimeConfig,
     common: dict[str, Any],
+    *,
+    text_only: bool = False,
 ) -> GAResponse | BetaResponse:
     """The response object: `common` holds the fields both dialects share."""
     if dialect.beta:
-        return BetaResponse(voice=config.voice, output_audio_format=config.output_format, **common)
+        modalities: list[Literal["audio", "text"]] = ["text"] if text_only else ["audio", "text"]
+        return BetaResponse(voice=config.voice, output_audio_format=config.output_format,
+                            modalities=modalities, **common)  # fmt: skip
     output = GAResponseOutput(format=format_out(config.output_format), voice=config.voice)
-    return GAResponse(audio=GAResponseAudio(output=output), **common)
+    return GAResponse(audio=GAResponseAudio(output=output),
+                      output_modalities=["text" if text_only else "audio"], **common)  # fmt: skip
 
 
 class OutputItemEvent(ServerEvent):
@@ -363,13 +385,18 @@ class Part(Model):
     transcript: str
 
 
+class TextPart(Model):
+    type: Literal["text"] = "text"
+    text: str
+
+
 class ContentPartEvent(ServerEvent):
     type: Literal["response.content_part.added", "response.content_part.done"]
     response_id: str
     item_id: str
     output_index: int = 0
     content_index: int = 0
-    part: Part
+    part: Part | TextPart
 
 
 class AudioDelta(ServerEvent):
@@ -405,3 +432,21 @@ class TranscriptDone(ServerEvent):
     output_index: int = 0
     content_index: int = 0
     transcript: str
+
+
+class TextDelta(ServerEvent):
+    type: Literal["response.output_text.delta", "response.text.delta"]
+    response_id: str
+    item_id: str
+    output_index: int = 0
+    content_index: int = 0
+    delta: str
+
+
+class TextDone(ServerEvent):
+    type: Literal["response.output_text.done", "response.text.done"]
+    response_id: str
+    item_id: str
+    output_index: int = 0
+    content_index: int = 0
+    text: str

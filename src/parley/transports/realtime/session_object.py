@@ -107,6 +107,7 @@ def render_session(
     choice = config.tool_choice
     if dialect.beta:
         return BetaSession(
+            modalities=["text"] if config.text_only else ["audio", "text"],
             tools=tools,
             tool_choice=choice,
             id=session_id,
@@ -128,6 +129,7 @@ def render_session(
     if choice not in ("auto", "none", "required"):
         ga_choice = {"type": "function", "name": choice}
     return GASession(
+        output_modalities=["text"] if config.text_only else ["audio"],
         id=session_id,
         model=config.model,
         instructions=config.instructions,

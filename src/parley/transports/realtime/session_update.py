@@ -187,8 +187,8 @@ def change_from_ga(
         )
     _common(update.instructions, update.prompt, values, problems, "session")
     _tools(update.tools, update.tool_choice, values, problems, "session")
-    if update.output_modalities is not None and "audio" not in update.output_modalities:
-        problems.append(_text_only("session.output_modalities"))
+    if update.output_modalities is not None:
+        values["text_only"] = "audio" not in update.output_modalities
     audio = update.audio
     inp = audio.input if audio is not None else None
     out = audio.output if audio is not None else None
@@ -224,8 +224,8 @@ def change_from_beta(
     problems: list[Problem] = []
     _common(update.instructions, None, values, problems, "session")
     _tools(update.tools, update.tool_choice, values, problems, "session")
-    if update.modalities is not None and "audio" not in update.modalities:
-        problems.append(_text_only("session.modalities"))
+    if update.modalities is not None:
+        values["text_only"] = "audio" not in update.modalities
     if update.input_audio_format is not None:
         values["input_format"] = update.input_audio_format
     if update.output_audio_format is not None:
@@ -344,14 +344,6 @@ def _server_vad(
         ),
         create_response=True if td.create_response is None else td.create_response,
         interrupt_response=True if td.interrupt_response is None else td.interrupt_response,
-    )
-
-
-def _text_only(param: str) -> Problem:
-    return Problem(
-        param,
-        "text-only responses are not supported: parley always answers "
-        "with speech and its transcript",
     )
 
 
