@@ -18,7 +18,10 @@ from parley.transports.realtime.server_events import (
     Dialect,
     Error,
     ErrorDetail,
+    ItemEvent,
+    OutputItemEvent,
     ServerEvent,
+    TranscriptionCompleted,
 )
 from parley.transports.realtime.session_object import SessionEvent, render_session
 
@@ -67,6 +70,10 @@ class Context:
         return self.session
 
     def send(self, event: ServerEvent) -> None:
+        if isinstance(event, ItemEvent | OutputItemEvent):
+            self.items.remember(event.item)
+        elif isinstance(event, TranscriptionCompleted):
+            self.items.transcribed(event.item_id, event.transcript)
         self._put(event)
 
     def send_session(self, kind: Literal["session.created", "session.updated"]) -> None:

@@ -23,7 +23,9 @@ from parley.transports.realtime.narrator import Narrator
 from parley.transports.realtime.server_events import (
     FunctionCallOutputItem,
     InputText,
+    ItemDeleted,
     ItemEvent,
+    ItemRetrieved,
     ItemTruncated,
     MessageItem,
     new_id,
@@ -118,6 +120,38 @@ class ItemRequests:
             self._held_for.add(item_id)
             ctx.live().update_policy(policy_for(None, ctx.policy()))
         self._deliver([ClientSpeechStarted(), ClientUtterance(joined)])
+
+    def retrieve(self, item_id: str) -> None:
+        """The item as the client was last told of it (a user audio item with its
+        transcript; no audio: parley keeps none)."""
+        item = self.ctx.items.item(item_id)
+        if item is None:
+            self._no_item(item_id)
+            return
+        self.ctx.send(ItemRetrieved(item=item))
+
+    def delete(self, item_id: str) -> None:
+        """An assistant message leaves the history (the model forgets it said it). Other
+        items cannot: parley's history joins a person's turns into one message, and keeps a
+        function call with its output (the models require both or neither)."""
+        ctx = self.ctx
+        item = ctx.items.item(item_id)
+        if item is None:
+            self._no_item(item_id)
+            return
+        record = ctx.items.assistant_item(item_id)
+        if record is None:
+            ctx.error("unsupported_value", "parley can delete assistant messages only: its "
+                      "history joins the person's turns and keeps function calls with their "
+                      "outputs.", "item_id")  # fmt: skip
+            return
+        ctx.live().truncate_response(record.parley_id, float("-inf"))  # nothing of it heard
+        ctx.items.forget(item_id)
+        ctx.send(ItemDeleted(item_id=item_id))
+
+    def _no_item(self, item_id: str) -> None:
+        self.ctx.error("invalid_value", f"Item with item_id '{item_id[:64]}' does not exist.",
+                       "item_id")  # fmt: skip
 
     def _function_output(self, event: CreateItem) -> None:
         """The client's result of a function call: it joins the history after the call."""

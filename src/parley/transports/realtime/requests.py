@@ -35,7 +35,9 @@ from parley.transports.realtime.client_events import (
     CommitAudio,
     CreateItem,
     CreateResponse,
+    DeleteItem,
     ResponseParams,
+    RetrieveItem,
     SessionUpdateBeta,
     SessionUpdateGA,
     TruncateItem,
@@ -114,6 +116,10 @@ class ClientRequests:
                 self._create_response(params)
             case CancelResponse(response_id=response_id):
                 self._cancel_response(response_id)
+            case RetrieveItem(item_id=item_id):
+                self.items.retrieve(item_id)
+            case DeleteItem(item_id=item_id):
+                self.items.delete(item_id)
 
     # --- session.update -------------------------------------------------------------------------
 

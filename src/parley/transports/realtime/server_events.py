@@ -450,3 +450,13 @@ class TextDone(ServerEvent):
     output_index: int = 0
     content_index: int = 0
     text: str
+
+
+class ItemRetrieved(ServerEvent):
+    type: Literal["conversation.item.retrieved"] = "conversation.item.retrieved"
+    item: Item
+
+
+class ItemDeleted(ServerEvent):
+    type: Literal["conversation.item.deleted"] = "conversation.item.deleted"
+    item_id: str
