@@ -4,9 +4,12 @@ output and asks again, and the answer is spoken. GA and beta."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
+
+from websockets.exceptions import ConnectionClosed
 
 from parley.session import Providers
 from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
@@ -193,3 +196,28 @@ async def test_usage_has_the_llms_token_counts() -> None:
         "input_token_details": {"text_tokens": read, "audio_tokens": 0, "cached_tokens": 0},
         "output_token_details": {"text_tokens": 4, "audio_tokens": 0},
     }  # fmt: skip
+
+
+async def test_end_call_closes_the_realtime_socket_after_the_goodbye() -> None:
+    end = ToolCall("c1", "end_call", '{"reason": "done"}')
+    llm = FakeLLM([ToolReply("", (end,)), "Goodbye now."], first_token_latency=0.05,
+                  token_latency=0.01)  # fmt: skip
+    async with (
+        realtime_server(providers(llm), tools={"end_call": True}) as site,
+        site.client().realtime.connect(model="gpt-4o-realtime-preview") as conn,
+        receiving(conn) as got,
+    ):
+        await got.next("session.created")
+        await ask_in_text(conn, "that is all, bye")
+        await conn.response.create()
+        done = await got.next("response.done")
+        for _ in range(200):
+            if got.closed is not None:
+                break
+            await asyncio.sleep(0.02)
+    # end_call runs on the server: the client sees only the goodbye, then the close.
+    assert [o["type"] for o in done["response"]["output"]] == ["message"]
+    assert done["response"]["output"][0]["content"][0]["transcript"] == "Goodbye now."
+    assert got.closed is not None, "the server did not close the socket"
+    assert isinstance(got.closed, ConnectionClosed) and got.closed.rcvd is not None
+    assert got.closed.rcvd.code == 1000
