@@ -29,6 +29,8 @@ async def test_end_call_ends_the_page_session_after_the_goodbye() -> None:
         await client.expect("connected")
         await client.say(wav(0.8))
         done = await client.expect("agent_response_done")
+        metrics = (await client.expect("turn_metrics")).message
+        assert metrics["tool_calls"] == 1 and 0 <= metrics["tool_ms"] < 100
         ended = await client.expect("session_ended")
         assert ended.message["reason"] == "the person said goodbye"
         assert done.message["status"] == "completed"

@@ -208,6 +208,8 @@ class TurnMetricsMessage(_ServerMessage):
     origin: Literal["speech_ended", "committed"]
     voice_to_voice_ms: float | None
     stages_ms: dict[str, float]
+    tool_calls: int = 0  # functions the model called for this answer
+    tool_ms: float = 0.0  # time spent waiting for them
 
 
 class SessionEndedMessage(_ServerMessage):

@@ -83,6 +83,8 @@ def turn_metrics(timings: TurnTimings) -> TurnMetricsMessage:
         origin=origin,
         voice_to_voice_ms=None if v2v is None else round(v2v * 1000, 1),
         stages_ms=stages,
+        tool_calls=timings.tool_calls,
+        tool_ms=round(timings.tool_seconds * 1000, 1),
     )
 
 
