@@ -26,7 +26,7 @@ from parley.testing.fakes.llm import Scripted, ToolReply
 from parley.testing.memory_transport import HangUp, Say, Silence, Step, Wait
 from parley.types import ChatMessage, ToolCall
 
-from .harness import Call, converse, response_started
+from .harness import Call, agent_started_speaking, converse, response_started
 
 WEATHER_CALL = ToolCall("call_1", "get_weather", '{"city": "Oslo"}')
 STEPS: list[Step] = [Silence(0.3), Say("weather in oslo", 1.0), Silence(8.0), HangUp()]
@@ -252,3 +252,21 @@ def test_a_text_only_response_sends_no_audio_and_its_text_joins_the_history() ->
     assert call.session.conversation.history[-1] == ChatMessage(
         "assistant", "It is sunny in Oslo today.")  # fmt: skip
     assert call.tasks_left == set()
+
+
+def test_an_interrupted_goodbye_calls_the_hangup_off() -> None:
+    """The person speaks over the agent's goodbye: they had more to say, the call goes on."""
+    box = ToolBox.of([end_call_tool()])
+    end = ToolCall("bye", "end_call", "{}")
+    goodbye = "Goodbye then, it was lovely talking to you today, take care of yourself."
+    llm = FakeLLM([ToolReply("", (end,)), goodbye, "Of course, go ahead."])
+    steps: list[Step] = [
+        Silence(0.3), Say("that is all bye", 1.0),
+        Wait(agent_started_speaking(1), then=1.0), Say("wait one more thing", 1.2),
+        Silence(6.0), HangUp(),
+    ]  # fmt: skip
+    call = converse(steps, llm=llm, tools=box)
+    done = [(e.status, e.text) for _, e in call.events(AgentResponseDone)]
+    assert done[0][0] == "interrupted"
+    assert done[1] == ("completed", "Of course, go ahead.")
+    assert call.session.end_reason == "caller hung up"
