@@ -105,7 +105,12 @@ def _serve(args: argparse.Namespace) -> int:
     for kind in ("vad", "stt", "llm", "tts"):
         table.add_row(kind, getattr(settings, kind))
     console.print(table)
-    run(create_app(settings), settings)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:  # a [tools] function that cannot be imported, say
+        console.print(f"[red]parley: {exc}[/]", markup=True, highlight=False)
+        return 2
+    run(app, settings)
     return 0
 
 

@@ -63,6 +63,17 @@ class AgentTranscript:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentToolCall:
+    """The model called a function the client runs (a Realtime client's tool): the client
+    answers with its result, then asks for a response."""
+
+    response_id: str
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class AgentPaused:
     """Speech was heard over the agent: its audio stopped, the decision is pending."""
 
@@ -86,6 +97,17 @@ class AgentResponseDone:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseUsage:
+    """Tokens a response's LLM requests read and wrote (summed over tool rounds);
+    `estimated` when the provider reported none for some request (docs/tools.md)."""
+
+    response_id: str
+    input_tokens: int
+    output_tokens: int
+    estimated: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TurnMetrics:
     timings: TurnTimings
 
@@ -96,6 +118,8 @@ ErrorCode = Literal[
     "llm_failed",  # the LLM failed mid-response: what came is spoken
     "tts_failed",  # the TTS failed mid-response
     "vad_failed",  # the VAD failed on a frame
+    "tool_failed",  # a tool call failed or timed out: the model reads the error
+    "tools_unsupported",  # a client offered tools, and the configured LLM cannot call any
     "internal_error",  # a bug: a task, an inbound item or the dispatch raised
     "conversation_already_has_active_response",  # a response was asked for during one
     "response_cancel_not_active",  # a cancel with no response in progress
@@ -125,9 +149,11 @@ SessionEvent = (
     | AgentResponseStarted
     | AgentSpeaking
     | AgentTranscript
+    | AgentToolCall
     | AgentPaused
     | AgentResumed
     | AgentResponseDone
+    | ResponseUsage
     | TurnMetrics
     | ErrorEvent
     | SessionEnded

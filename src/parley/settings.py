@@ -36,6 +36,7 @@ from parley.providers.local.config import (
 )
 from parley.records.settings import RecordsSettings
 from parley.session.config import SessionConfig
+from parley.session.tools.settings import ToolSettings
 from parley.testing.fakes.config import FakeProviderSettings
 from parley.transports.browser.settings import BrowserSettings
 from parley.transports.realtime.settings import RealtimeEndpointSettings
@@ -87,6 +88,7 @@ class Settings(BaseSettings):
     llm: str = Field("llama", description="LLM provider by name.")
     tts: str = Field("piper", description="TTS provider by name.")
     session: SessionConfig = Field(default_factory=SessionConfig)
+    tools: ToolSettings = Field(default_factory=ToolSettings)
     log_format: Literal["text", "json"] = Field(
         "text",
         description="`text`: one line per record. `json`: one object per line, each value a "

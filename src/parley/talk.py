@@ -54,7 +54,8 @@ async def talk(question: AudioFrame, providers: Providers, settings: Settings) -
     transport = MemoryTransport(output_sample_rate=16000)
     answered = Wait(lambda t: bool(t.events_of(AgentResponseDone)), then=0.2, limit=60.0)
     caller = ScriptedCaller(transport, [Silence(0.3), Play(question), answered, HangUp()])
-    session = Session(transport, providers, settings.session, session_id="talk")
+    tools = settings.tools.toolbox()
+    session = Session(transport, providers, settings.session, session_id="talk", tools=tools)
     async with asyncio.TaskGroup() as group:
         group.create_task(session.run())
         group.create_task(caller.run())

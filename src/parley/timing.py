@@ -57,6 +57,8 @@ class TurnTimings:
         held until then), so llm_first_token and tts_first_audio may precede `committed`.
     preemptive_dropped: preemptive answers started during this turn and dropped unheard
         (the person went on, or the words changed).
+    tool_calls / tool_seconds: functions the model called for this response, and the time
+    spent waiting for them (rounds summed; the calls of one round run together).
     """
 
     response_id: str
@@ -78,6 +80,8 @@ class TurnTimings:
     turn_verdict: str | None = None
     preemptive: bool = False
     preemptive_dropped: int = 0
+    tool_calls: int = 0
+    tool_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -105,6 +109,8 @@ class TurnTimings:
             parts.append("preemptive")
         if self.preemptive_dropped:
             parts.append(f"preemptive_dropped={self.preemptive_dropped}")
+        if self.tool_calls:
+            parts.append(f"tools={self.tool_calls}/{_ms(self.tool_seconds)}")
         parts.extend(self.notes)
         return " ".join(parts)
 

@@ -33,6 +33,7 @@ from parley.providers.cloud.realtime_facets import (
     RealtimeVAD,
 )
 from parley.session import Providers, Session, SessionConfig
+from parley.session.tools import ToolBox
 from parley.testing.fakes import EnergyVAD
 from parley.testing.memory_transport import MemoryTransport, ScriptedCaller, Step, stt_script
 from tests.scenario.harness import Recorded
@@ -135,11 +136,12 @@ async def converse(
     *,
     output_rate: int = 16000,
     policy: TurnTakingPolicy | None = None,
+    tools: ToolBox | None = None,
 ) -> CloudCall:
     """Run a whole scripted call (ending in HangUp) in real time."""
     transport = MemoryTransport(output_rate)
     config = SessionConfig(policy=policy or TurnTakingPolicy())
-    session = Session(transport, providers, config)
+    session = Session(transport, providers, config, tools=tools)
     caller = ScriptedCaller(transport, steps)
     call = CloudCall(transport, session, caller, fakes)
     before = asyncio.all_tasks()

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import SecretStr
 
-from parley.providers.base import ProviderError
+from parley.providers.base import LLMOutput, ProviderError
 from parley.providers.cloud import openai_chat
 from parley.providers.cloud.common import CredentialsError, StalledError, UnreachableError
 from parley.providers.cloud.config import OpenAIChatSettings
 from parley.providers.cloud.openai_chat import OpenAIChatLLM
 from parley.providers.scope import SessionScope
-from parley.types import ChatMessage
+from parley.types import ChatMessage, TokenUsage, ToolCall, ToolSpec
 from tests.serving import serving
 
 from .fakes.openai_chat import KEY, FakeChatServer, Reply, Status
@@ -37,8 +37,17 @@ def llm(base_url: str, key: str = KEY, **changes: object) -> OpenAIChatLLM:
     return OpenAIChatLLM(settings)
 
 
+def plain(base_url: str) -> OpenAIChatLLM:
+    """Without token counts (they come last, in their own test)."""
+    return llm(base_url, stream_usage=False)
+
+
 async def collect(stream: AsyncIterator[str]) -> list[str]:
     return [delta async for delta in stream]
+
+
+async def outputs_of(stream: AsyncIterator[LLMOutput]) -> list[LLMOutput]:
+    return [output async for output in stream]
 
 
 async def test_streams_the_reply_token_by_token(server: tuple[FakeChatServer, str]) -> None:
@@ -223,3 +232,95 @@ async def test_a_fixed_token_limit_field_is_not_switched(
     with pytest.raises(ProviderError, match="HTTP 400: Unsupported parameter: 'max_tokens'"):
         await collect(chat.stream(MESSAGES))
     assert len(fake.requests) == 1
+
+
+WEATHER = ToolSpec(
+    "get_weather",
+    "The weather in a city now.",
+    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
+
+
+async def test_tool_calls_stream_in_pieces_and_come_out_whole(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    """OpenAI streams a call's arguments in fragments after a first piece with its id and
+    name; the adapter yields the call whole, after the text that came before it."""
+    fake, url = server
+    arguments = '{"city": "Lisbon, Portugal"}'
+    fake.script(Reply("Let me check.", tool_calls=(("get_weather", arguments),)))
+    outputs = await outputs_of(plain(url).stream_with_tools(MESSAGES, [WEATHER]))
+    assert outputs[:3] == ["Let ", "me ", "check."]
+    assert outputs[3:] == [ToolCall("call_fake1_0", "get_weather", arguments)]
+    assert fake.requests[0]["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "The weather in a city now.",
+                "parameters": dict(WEATHER.parameters),
+            },
+        }
+    ]
+
+
+async def test_the_calls_and_results_go_back_in_openais_format(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    """The fake refuses, as OpenAI does, a call not answered by a tool message."""
+    fake, url = server
+    call = ToolCall("call_1", "get_weather", '{"city": "Oslo"}')
+    history = (
+        *MESSAGES,
+        ChatMessage("assistant", "", tool_calls=(call,)),
+        ChatMessage("tool", '{"sky": "clear"}', tool_call_id="call_1"),
+    )
+    assert await outputs_of(plain(url).stream_with_tools(history, [WEATHER])) == [
+        "Hello ", "there. ", "How ", "can ", "I ", "help?"]  # fmt: skip
+    assert fake.requests[0]["messages"][2:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                }
+            ],
+        },
+        {"role": "tool", "content": '{"sky": "clear"}', "tool_call_id": "call_1"},
+    ]
+    with pytest.raises(ProviderError, match="must be followed by tool messages"):
+        await outputs_of(plain(url).stream_with_tools(history[:-1], [WEATHER]))
+
+
+async def test_two_calls_at_once_keep_their_own_arguments(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    fake, url = server
+    fake.script(Reply("", tool_calls=(("a", '{"x": 1}'), ("b", '{"y": "two"}'))))
+    outputs = await outputs_of(plain(url).stream_with_tools(MESSAGES, [WEATHER]))
+    assert outputs == [ToolCall("call_fake1_0", "a", '{"x": 1}'),
+                       ToolCall("call_fake1_1", "b", '{"y": "two"}')]  # fmt: skip
+
+
+async def test_token_counts_come_last_when_the_server_reports_them(
+    server: tuple[FakeChatServer, str],
+) -> None:
+    """OpenAI sends usage in a last chunk without choices when asked (include_usage)."""
+    fake, url = server
+    fake.script(Reply("Sure, here you go."))
+    outputs = await outputs_of(llm(url).stream_with_tools(MESSAGES, ()))
+    assert outputs == ["Sure, ", "here ", "you ", "go.", TokenUsage(3, 4)]  # 3 prompt words
+    assert fake.requests[0]["stream_options"] == {"include_usage": True}
+    # The text-only stream (no tools) has no counts in it.
+    fake.script(Reply("Sure."))
+    assert await collect(llm(url).stream(MESSAGES)) == ["Sure."]
+    # A server that does not count sends none; one that refuses the field can be spared it.
+    fake.reports_usage = False
+    fake.script(Reply("Sure."))
+    assert await outputs_of(llm(url).stream_with_tools(MESSAGES, ())) == ["Sure."]
+    fake.script(Reply("Sure."))
+    await outputs_of(llm(url, stream_usage=False).stream_with_tools(MESSAGES, ()))
+    assert "stream_options" not in fake.requests[-1]

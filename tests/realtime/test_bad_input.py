@@ -64,14 +64,17 @@ async def test_each_bad_message_gets_its_error_and_the_session_goes_on() -> None
          "invalid_value", "audio"),
         ({"type": "input_audio_buffer.append", "audio": b64(b"\x01\x02\x03")},
          "invalid_value", "audio"),
-        ({"type": "conversation.item.delete", "item_id": "x"}, "unsupported_event", "type"),
-        ({"type": "conversation.item.retrieve", "item_id": "x"}, "unsupported_event", "type"),
+        ({"type": "conversation.item.delete", "item_id": "x"}, "invalid_value", "item_id"),
+        ({"type": "conversation.item.retrieve", "item_id": "x"}, "invalid_value", "item_id"),
+        ({"type": "conversation.item.retrieve"}, "missing_required_parameter", "item_id"),
         ({"type": "output_audio_buffer.clear"}, "unsupported_event", "type"),
         ({"type": "conversation.item.create", "item": {"type": "message", "role": "assistant",
           "content": [{"type": "output_text", "text": "hi"}]}}, "unsupported_value",
          "item.role"),
         ({"type": "conversation.item.create", "item": {"type": "function_call_output",
-          "call_id": "c", "output": "{}"}}, "unsupported_value", "item.type"),
+          "call_id": "c", "output": "{}"}}, "invalid_value", "item.call_id"),
+        ({"type": "conversation.item.create", "item": {"type": "function_call",
+          "call_id": "c", "name": "f", "arguments": "{}"}}, "unsupported_value", "item.type"),
         ({"type": "conversation.item.create", "item": {"type": "message", "role": "user",
           "content": [{"type": "input_text"}]}}, "missing_required_parameter",
          "item.content[0].text"),
@@ -80,7 +83,10 @@ async def test_each_bad_message_gets_its_error_and_the_session_goes_on() -> None
         ({"type": "response.cancel"}, "response_cancel_not_active", None),
         ({"type": "input_audio_buffer.commit"}, "input_audio_buffer_commit_empty", None),
         ({"type": "session.update", "session": {"type": "realtime", "tools": [
-            {"type": "function", "name": "f"}]}}, "unsupported_value", "session.tools"),
+            {"type": "mcp", "server_label": "f"}]}}, "unsupported_value", "session.tools[0].type"),
+        ({"type": "session.update", "session": {"type": "realtime", "tools": [
+            {"type": "function", "name": "no spaces"}]}}, "unsupported_value",
+         "session.tools[0].name"),
     ]  # fmt: skip
     async with (
         realtime_server(fake_providers([], ["Still here."])) as site,

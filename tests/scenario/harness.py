@@ -17,6 +17,7 @@ import looptime
 from parley.events import AgentResponseStarted, AgentSpeaking, ErrorEvent
 from parley.providers.base import VAD, TurnDetector
 from parley.session import Providers, Session, SessionConfig
+from parley.session.tools import ToolBox
 from parley.testing.fakes import EnergyVAD, FakeLLM, FakeSTT, FakeTTS
 from parley.testing.memory_transport import MemoryTransport, ScriptedCaller, Step, stt_script
 
@@ -70,6 +71,7 @@ def converse(
     transport: Callable[[int], MemoryTransport] = MemoryTransport,
     prepare: Callable[[Session], None] | None = None,
     turn: TurnDetector | None = None,
+    tools: ToolBox | None = None,
 ) -> Call:
     """Run a whole scripted call to the end (the script should end with HangUp).
     `transport` makes the transport from the output rate; `prepare` sees the session
@@ -81,7 +83,7 @@ def converse(
         fake_llm = llm or FakeLLM()
         fake_tts = tts or FakeTTS(sample_rate=output_rate)
         providers = Providers(vad or EnergyVAD(), fake_stt, fake_llm, fake_tts, turn)
-        session = Session(memory, providers, config)
+        session = Session(memory, providers, config, tools=tools)
         if prepare is not None:
             prepare(session)
         caller = ScriptedCaller(memory, steps, sample_rate=caller_rate)

@@ -28,6 +28,7 @@ from parley.session import Session
 from parley.session.config import Providers
 from parley.settings import Settings
 from parley.testing.fakes import FakeLLM, FakeSTT, FakeTTS
+from parley.testing.fakes.llm import Scripted
 from parley.testing.fakes.vad import EnergyVAD
 from parley.testing.twilio_caller.fake_caller import FakeCaller
 from parley.transports.twilio.messages import StreamStart
@@ -45,7 +46,7 @@ def speech(name: str) -> AudioFrame:
 
 
 def fake_providers(
-    heard: Sequence[str | None], replies: Sequence[str], *, tts_word: float = 0.25
+    heard: Sequence[str | None], replies: Sequence[Scripted], *, tts_word: float = 0.25
 ) -> Providers:
     """Loudness VAD (works on real speech), scripted STT/LLM, a 16 kHz TTS (so the pipeline
     resamples to the phone's 8 kHz)."""
@@ -110,8 +111,9 @@ class RestRequest:
 class FakeTwilioRest:
     """POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json, as Twilio answers it:
     Basic auth checked (401, code 20003), unknown or ended calls 404 with code 20404, and a
-    completed call ends the caller's stream (`stop`, then close) like the real thing: just
-    after answering, not before (the server may wait for the answer to close its side)."""
+    completed (or redirected, `Twiml`) call ends the caller's stream (`stop`, then close)
+    like the real thing: just after answering, not before (the server may wait for the
+    answer to close its side)."""
 
     def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> None:
         self.account_sid = account_sid
@@ -143,7 +145,9 @@ class FakeTwilioRest:
         if caller is None or not re.fullmatch(r"CA[0-9a-f]{32}", call_sid):
             return _twilio_error(404, 20404, f"The requested resource {request.url.path} "
                                  "was not found")  # fmt: skip
-        if form.get("Status") == "completed":
+        # Hanging up ends the stream; so does new TwiML (a transfer's <Dial>): the call leaves
+        # its <Connect><Stream>.
+        if form.get("Status") == "completed" or "Twiml" in form:
             ending = asyncio.create_task(caller.end_call("twilio"))
             self._endings.add(ending)
             ending.add_done_callback(self._endings.discard)

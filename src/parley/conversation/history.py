@@ -47,6 +47,23 @@ class History:
         self._messages.append(ChatMessage("assistant", text, interrupted=interrupted))
         return len(self._messages) - 1
 
+    def add_tool_exchange(self, messages: Sequence[ChatMessage]) -> None:
+        """Append function calls and their results (they answer each other, in order)."""
+        self._messages.extend(messages)
+
+    def add_tool_result(self, call_id: str, content: str) -> int:
+        """Insert a function's result after its call (and the results already there), where
+        the models expect it; at the end if no call has that id. Returns its index."""
+        index = len(self._messages)
+        for position, message in enumerate(self._messages):
+            if any(call.id == call_id for call in message.tool_calls):
+                index = position + 1
+                while index < len(self._messages) and self._messages[index].role == "tool":
+                    index += 1
+                break
+        self._messages.insert(index, ChatMessage("tool", content, tool_call_id=call_id))
+        return index
+
     def cut_agent_speech(self, index: int, text: str) -> None:
         """Shorten an earlier assistant message to what was heard (removed if nothing)."""
         if text:

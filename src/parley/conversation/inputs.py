@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Literal
 
 from parley.conversation.policy import TurnTakingPolicy
-from parley.types import TimedWord
+from parley.types import ChatMessage, TimedWord, ToolCall
 
 
 class Timer(StrEnum):
@@ -144,6 +144,35 @@ class ResponseFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallsFinished:
+    """A round of tool calls of a response ran: the assistant's calls and their results,
+    for the history. They join it even if the response was cancelled meanwhile."""
+
+    at: float
+    response_id: str
+    messages: tuple[ChatMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallsRequested:
+    """The model called functions the client runs (a Realtime client's tools): the calls
+    join the history, and the client is told; its results come as ToolResultAdded."""
+
+    at: float
+    response_id: str
+    calls: tuple[ToolCall, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResultAdded:
+    """The client's result of a function call (a Realtime function_call_output item)."""
+
+    at: float
+    call_id: str
+    output: str
+
+
+@dataclass(frozen=True, slots=True)
 class HangupRequested:
     at: float
     reason: str
@@ -222,6 +251,9 @@ ConversationInput = (
     | OutputStopped
     | PlaybackFinished
     | ResponseFailed
+    | ToolCallsFinished
+    | ToolCallsRequested
+    | ToolResultAdded
     | HangupRequested
     | UserTextAdded
     | ResponseRequested

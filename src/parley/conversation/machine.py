@@ -66,6 +66,9 @@ from parley.conversation.inputs import (
     SpeechStarted,
     Timer,
     TimerFired,
+    ToolCallsFinished,
+    ToolCallsRequested,
+    ToolResultAdded,
     TranscriptFailed,
     TranscriptReceived,
     TruncateRequested,
@@ -81,6 +84,7 @@ from parley.events import (
     AgentResponseStarted,
     AgentResumed,
     AgentSpeaking,
+    AgentToolCall,
     ErrorCode,
     ErrorEvent,
     SessionEvent,
@@ -204,6 +208,15 @@ class Conversation:
                     self._held_failures.append(event)  # told only if it is released
                 else:
                     self._emit(ErrorEvent(_FAILED[event.stage], event.message))
+            case ToolCallsFinished():
+                self._history.add_tool_exchange(event.messages)
+            case ToolCallsRequested():
+                calls = ChatMessage("assistant", "", tool_calls=event.calls)
+                self._history.add_tool_exchange((calls,))
+                for call in event.calls:
+                    self._emit(AgentToolCall(event.response_id, call.id, call.name, call.arguments))
+            case ToolResultAdded():
+                self._on_tool_result(event)
             case HangupRequested():
                 self._on_hangup(event)
             case OutputStopped():
@@ -568,6 +581,14 @@ class Conversation:
                 if other.history_index is not None and other.history_index > spoken.history_index:
                     other.history_index -= 1
             spoken.history_index = None
+
+    def _on_tool_result(self, event: ToolResultAdded) -> None:
+        """The result goes right after its call (a response may have been heard since);
+        what moved down keeps its index for truncation."""
+        index = self._history.add_tool_result(event.call_id, event.output)
+        for spoken in self._spoken:
+            if spoken.history_index is not None and spoken.history_index >= index:
+                spoken.history_index += 1
 
     def _on_key(self, event: KeyPressed) -> None:
         self._emit(UserDtmf(event.key))

@@ -21,7 +21,7 @@ from typing import Any, Self
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.providers.scope import SessionScope
-from parley.types import ChatMessage, TimedWord
+from parley.types import ChatMessage, TimedWord, TokenUsage, ToolCall, ToolSpec, spoken_only
 
 
 class ProviderError(Exception):
@@ -146,12 +146,29 @@ class STT(Provider):
 # --- LLM ------------------------------------------------------------------------------------
 
 
+# A text delta, a function the model asks to run, or (last) the request's token counts
+# where the provider reports them.
+LLMOutput = str | ToolCall | TokenUsage
+
+
 class LLM(Provider):
     name: str = "llm"
+    # True when `stream_with_tools` offers the tools to the model; the others answer in words.
+    supports_tools: bool = False
 
     @abstractmethod
     def stream(self, messages: Sequence[ChatMessage]) -> AsyncIterator[str]:
         """Stream the reply's text deltas. Closing the iterator (aclose) cancels it."""
+
+    def stream_with_tools(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], tool_choice: str = "auto"
+    ) -> AsyncIterator[LLMOutput]:
+        """Stream the reply: text deltas, and the tool calls the model makes (each whole,
+        arguments complete, once the model has finished writing it). `tool_choice` is "auto",
+        "none", "required" or the name of the one function the model must call. A model
+        without tool support ignores both and reads the history without function calls and
+        results."""
+        return self.stream(spoken_only(messages))
 
 
 # --- TTS ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from parley.server.providers import ProviderLoader
 from parley.server.sessions import SessionManager
 from parley.session import Session, SessionConfig
 from parley.session.port import Transport
+from parley.session.tools import ToolBox
 from parley.settings import Settings
 
 
@@ -39,9 +40,14 @@ class ServerState:
     # The embedded models' process, if any (the process-wide one; tests may pass their own).
     model_host: Callable[[], ModelHost | None] = current_host
     records: CallRecords | None = None  # None: call records are off
+    # The [tools] the sessions offer, loaded once (a function that cannot be imported fails
+    # the start, not a call).
+    tools: ToolBox | None = None
 
     def __post_init__(self) -> None:
         self.metrics.watch_model_process(lambda: self.model_host())
+        if self.tools is None:
+            self.tools = self.settings.tools.toolbox()
 
     def new_session(
         self,
@@ -60,7 +66,11 @@ class ServerState:
         if session_id is not None and self.sessions.get(session_id) is not None:
             raise SessionIdInUseError(f"session {session_id} is already running")
         session = Session(
-            transport, self.loader.providers, config or self.settings.session, session_id=session_id
+            transport,
+            self.loader.providers,
+            config or self.settings.session,
+            session_id=session_id,
+            tools=self.tools,
         )
         session.observers.append(self.metrics.observe)
         if self.records is not None:

@@ -15,12 +15,14 @@ never stalls the session, and a clear always goes out ahead of queued audio.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import SessionEvent
+from parley.types import ToolSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,11 @@ class Transport(ABC):
     # (Twilio marks, browser reports) rather than from the server's playhead model.
     reports_playback: bool = False
 
+    @property
+    def can_transfer(self) -> bool:
+        """True when `transfer` can hand the call to another number (phone calls)."""
+        return False
+
     @abstractmethod
     async def receive(self) -> InboundItem | None:
         """The next inbound item; None when the connection is gone."""
@@ -110,6 +117,10 @@ class Transport(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - nothing to close by default
         """Close the connection; bounded by the session's close deadline."""
+
+    async def transfer(self, target: str) -> None:
+        """Hand the call to `target` (+E.164 or sip:); the media stream then ends."""
+        raise NotImplementedError(f"{type(self).__name__} cannot transfer calls")
 
 
 @runtime_checkable
@@ -135,6 +146,15 @@ class SessionControl(Protocol):
 
     def update_policy(self, policy: TurnTakingPolicy) -> None:
         """New turn-taking settings from now on."""
+
+    def set_client_tools(self, tools: Sequence[ToolSpec], tool_choice: str = "auto") -> None:
+        """The client's own functions, offered to the model; their calls go to the client."""
+
+    def add_tool_result(self, call_id: str, output: str) -> None:
+        """The client's result of a function call the model made."""
+
+    def set_text_only(self, text_only: bool) -> None:
+        """Answer in text only from the next response on (no speech synthesized)."""
 
     def hangup(self, reason: str = "agent ended the call") -> None:
         """End the session from this side: audio stops now, closing follows."""

@@ -111,6 +111,13 @@ class TurnRecorder:
         if record is not None and getattr(record, stage) is None:
             setattr(record, stage, at)
 
+    def add_tool_time(self, response_id: str, seconds: float, calls: int) -> None:
+        """A round of tool calls of the response took `seconds`."""
+        record = self._open.get(response_id)
+        if record is not None:
+            record.tool_calls += calls
+            record.tool_seconds += seconds
+
     def _finish(self, response_id: str, status: TurnStatus, at: float) -> None:
         record = self._open.pop(response_id, None)
         self._last_pause.pop(response_id, None)

@@ -14,7 +14,7 @@ import asyncio
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from enum import StrEnum
 
 from parley import timing
@@ -47,13 +47,14 @@ from parley.conversation.inputs import (
     ResponseRequested,
     Timer,
     TimerFired,
+    ToolResultAdded,
     TruncateRequested,
     TurnPredicted,
     UserTextAdded,
 )
 from parley.conversation.machine import Conversation
 from parley.conversation.policy import TurnTakingPolicy
-from parley.events import ErrorEvent, SessionEnded, SessionEvent, TurnMetrics
+from parley.events import AgentResponseDone, ErrorEvent, SessionEnded, SessionEvent, TurnMetrics
 from parley.problems import ProblemCounter
 from parley.providers.base import TurnDetector, TurnSuperseded
 from parley.providers.scope import SessionScope
@@ -74,8 +75,10 @@ from parley.session.recorder import TurnRecorder
 from parley.session.responder import Responder
 from parley.session.supervisor import Supervisor
 from parley.session.taps import AudioTaps
+from parley.session.tools.model import ToolBox, ToolError
+from parley.session.tools.runner import CallActions, ToolRunner
 from parley.timing import TurnTimings
-from parley.types import ChatMessage
+from parley.types import ChatMessage, ToolSpec
 
 log = logging.getLogger("parley.session")
 _serial = itertools.count(1)
@@ -96,7 +99,7 @@ class SessionTask(StrEnum):
 _ESSENTIAL = (SessionTask.INPUT, SessionTask.OUTPUT, SessionTask.TRANSPORT)
 
 
-class Session:
+class Session(CallActions):
     def __init__(
         self,
         transport: Transport,
@@ -104,6 +107,7 @@ class Session:
         config: SessionConfig | None = None,
         *,
         session_id: str | None = None,
+        tools: ToolBox | None = None,
     ) -> None:
         self.config = config or SessionConfig()
         self.id = session_id or f"session-{next(_serial)}"
@@ -137,6 +141,11 @@ class Session:
         self._turn_question: asyncio.Task[None] | None = None
         self.turn_detector_failures = 0
         self._scope = SessionScope()  # per-call state of providers, closed with the session
+        self.tools = tools or ToolBox()
+        # What the built-in tools asked for, done once the response that asked has played out.
+        self._after_response: dict[str, Callable[[], None]] = {}
+        self._tool_runner: ToolRunner | None = None
+        self.text_only = False  # responses in text, no speech (set_text_only)
 
     @property
     def turns(self) -> list[TurnTimings]:
@@ -167,9 +176,19 @@ class Session:
         self._input = InputPath(
             p.vad, self._stt, cfg.policy, p.stt.sample_rate, self.dispatch, self.emit
         )
+        runner = None
+        if p.llm.supports_tools:
+            runner = ToolRunner(
+                self.tools, self.supervisor, self.recorder, self.dispatch, self.emit, self
+            )
+        elif self.tools:
+            log.warning("%s: the %s LLM cannot call tools; none are offered", self.id,
+                        p.llm.name)  # fmt: skip
+        self._tool_runner = runner
         self._responder = Responder(
-            p.llm, p.tts, self._output, self.supervisor, self.recorder, self.dispatch, self.emit
-        )
+            p.llm, p.tts, self._output, self.supervisor, self.recorder, self.dispatch, self.emit,
+            runner,
+        )  # fmt: skip
         self._turn_detector = p.turn
         spawn = self.supervisor.spawn
         spawn(SessionTask.TRANSPORT, self.transport.serve())
@@ -185,6 +204,39 @@ class Session:
     def hangup(self, reason: str = "agent ended the call") -> None:
         """End the session from the server side: audio stops now, closing follows."""
         self.dispatch(HangupRequested(timing.now(), reason))
+
+    # --- what the built-in tools ask for (CallActions) ------------------------------------
+
+    def end_call_after(self, response_id: str, reason: str) -> None:
+        """Hang up once `response_id` has played out (its goodbye heard)."""
+        self._after_response[response_id] = lambda: self.hangup(reason)
+
+    def transfer_after(self, response_id: str, target: str) -> None:
+        """Hand the call to `target` once `response_id` has played out."""
+        if not self.transport.can_transfer:
+            raise ToolError(f"a {type(self.transport).__name__} call cannot be transferred")
+
+        def transfer() -> None:
+            self.supervisor.spawn("transfer", self._transfer(target))
+
+        self._after_response[response_id] = transfer
+
+    async def _transfer(self, target: str) -> None:
+        try:
+            await self.transport.transfer(target)
+        except Exception as exc:
+            log.error("%s: transfer failed: %s", self.id, exc)
+            self.emit(ErrorEvent("tool_failed", f"transfer_call: {exc}"))
+
+    def _response_done(self, event: AgentResponseDone) -> None:
+        """Carry out what a tool asked for after this response: only if it was heard to the
+        end (an interrupted goodbye means the person had more to say)."""
+        action = self._after_response.pop(event.response_id, None)
+        if action is not None and event.status == "completed":
+            action()
+        elif action is not None:
+            log.info("%s: %s was %s: its end_call/transfer is called off", self.id,
+                     event.response_id, event.status)  # fmt: skip
 
     # --- requests a client can make besides speaking (typed text, Realtime API calls) -----
 
@@ -206,6 +258,25 @@ class Session:
 
     def update_instructions(self, instructions: str) -> None:
         self.dispatch(InstructionsChanged(timing.now(), instructions))
+
+    def set_client_tools(self, tools: Sequence[ToolSpec], tool_choice: str = "auto") -> None:
+        """The client's own functions, offered to the model from the next response on; the
+        model's calls of them go to the client (AgentToolCall events)."""
+        runner = self._tool_runner
+        if runner is None:
+            if tools:
+                what = f"the {self.providers.llm.name} LLM cannot call functions"
+                self.emit(ErrorEvent("tools_unsupported", f"{what}; the tools were not offered"))
+            return
+        runner.client_tools, runner.tool_choice = tuple(tools), tool_choice
+
+    def set_text_only(self, text_only: bool) -> None:
+        """Answer in text only from the next response on (no speech synthesized)."""
+        self.text_only = text_only
+
+    def add_tool_result(self, call_id: str, output: str) -> None:
+        """The client's result of a function call: it joins the history after the call."""
+        self.dispatch(ToolResultAdded(timing.now(), call_id, output))
 
     def update_policy(self, policy: TurnTakingPolicy) -> None:
         """New turn-taking settings from now on. The VAD restarts with them only if its own
@@ -333,7 +404,7 @@ class Session:
                 self._inbox.append(OutputStopped(timing.now(), response_id, played))
             case StartResponse(response_id, messages, _, held):
                 output.start(response_id, held=held)
-                responder.start(response_id, messages, held=held)
+                responder.start(response_id, messages, held=held, text_only=self.text_only)
             case ReleaseResponse(response_id):
                 responder.release(response_id)
                 output.resume()
@@ -414,6 +485,8 @@ class Session:
     # --- telling the world ----------------------------------------------------------------
 
     def emit(self, event: SessionEvent) -> None:
+        if isinstance(event, AgentResponseDone):
+            self._response_done(event)
         self.transport.send_event(event)
         for observer in self.observers:
             self._watch(observer, event)

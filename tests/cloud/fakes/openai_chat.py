@@ -32,6 +32,10 @@ class Reply:
     token_delay: float = 0.005
     then: Literal["finish", "stall", "drop"] = "finish"
     after: int = 0  # tokens sent before stalling or dropping
+    # Function calls after the text, (name, JSON arguments): streamed as OpenAI does, the
+    # arguments in fragments of `argument_piece` characters, finish_reason "tool_calls".
+    tool_calls: tuple[tuple[str, str], ...] = ()
+    argument_piece: int = 7
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,7 @@ class FakeChatServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     disconnects: list[float] = field(default_factory=list)  # loop time of each client's leaving
     tokens_sent: list[int] = field(default_factory=list)  # per streamed request
+    reports_usage: bool = True  # answer stream_options.include_usage (some servers do not)
 
     def script(self, *plans: Plan) -> None:
         self.plans.extend(plans)
@@ -81,6 +86,15 @@ class FakeChatServer:
             await _json(send, 400, _error("Invalid request body.", "invalid_request_error", None))
             return
         self.requests.append(request)
+        unanswered = _unanswered_tool_call(request["messages"])
+        if unanswered is not None:
+            message = (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                f"responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {unanswered}"
+            )
+            await _json(send, 400, _error(message, "invalid_request_error", None))
+            return
         if self.token_field == "max_completion_tokens" and "max_tokens" in request:
             message = (
                 "Unsupported parameter: 'max_tokens' is not supported with this model. "
@@ -102,11 +116,13 @@ class FakeChatServer:
         if not request.get("stream"):
             await _json(send, 400, _error("This fake only streams.", "invalid_request", None))
             return
-        await self._stream(plan, request["model"], receive, send, limit)
+        await self._stream(plan, request, receive, send, limit)
 
     async def _stream(
-        self, plan: Reply, model: str, receive: Any, send: Any, limit: int | None = None
-    ) -> None:
+        self, plan: Reply, request: dict[str, Any], receive: Any, send: Any,
+        limit: int | None = None,
+    ) -> None:  # fmt: skip
+        model = request["model"]
         gone = asyncio.Event()
         loop = asyncio.get_running_loop()
 
@@ -148,10 +164,49 @@ class FakeChatServer:
                 return
             if plan.then == "drop":
                 raise ConnectionAbortedError("fake server drops the connection")
+            for index, (name, arguments) in enumerate(plan.tool_calls):
+                finish = "tool_calls"
+                call_id = f"call_fake{len(self.requests)}_{index}"
+                function = {"name": name, "arguments": ""}
+                opening = {"index": index, "id": call_id, "type": "function", "function": function}
+                await _event(send, _chunk(model, {"tool_calls": [opening]}, None))
+                step = plan.argument_piece
+                for start in range(0, len(arguments), step):
+                    piece = {
+                        "index": index,
+                        "function": {"arguments": arguments[start : start + step]},
+                    }
+                    await _event(send, _chunk(model, {"tool_calls": [piece]}, None))
             await _event(send, _chunk(model, {}, finish))
+            if (self.reports_usage and isinstance(request.get("stream_options"), dict)
+                    and request["stream_options"].get("include_usage")):  # fmt: skip
+                # As OpenAI does: one more chunk, no choices, the counts. Prompt tokens here
+                # are the words of the messages (a tokenizer's count differs, not the shape).
+                prompt = sum(len(str(m.get("content") or "").split()) for m in request["messages"])
+                usage = {"prompt_tokens": prompt, "completion_tokens": sent,
+                         "total_tokens": prompt + sent}  # fmt: skip
+                chunk = _chunk(model, {}, None) | {"choices": [], "usage": usage}
+                await _event(send, chunk)
             await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
         finally:
             watcher.cancel()
+
+
+def _unanswered_tool_call(messages: list[Any]) -> str | None:
+    """The first tool_call_id of an assistant message not answered by the tool messages that
+    follow it (OpenAI refuses such a request with a 400)."""
+    for position, message in enumerate(messages):
+        if not isinstance(message, dict) or not message.get("tool_calls"):
+            continue
+        answered = set()
+        for later in messages[position + 1 :]:
+            if not isinstance(later, dict) or later.get("role") != "tool":
+                break
+            answered.add(later.get("tool_call_id"))
+        for call in message["tool_calls"]:
+            if call.get("id") not in answered:
+                return str(call.get("id"))
+    return None
 
 
 def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:

@@ -91,6 +91,11 @@ class OpenAIChatSettings(_KeyedSettings):
         "for OpenAI's own API (newer models refuse max_tokens), max_tokens elsewhere; a 400 "
         "naming the field sent switches to the other one (remembered per server and model).",
     )
+    stream_usage: bool = Field(
+        True,
+        description="Ask for token counts at the end of the stream (stream_options."
+        "include_usage); turn off for a server that refuses the field.",
+    )
     retries: int = Field(2, ge=0, le=10, description="Retries before the first token only.")
     retry_backoff_s: float = Field(0.25, ge=0, description="First retry delay; doubles each time.")
     connect_timeout_s: float = Field(5.0, gt=0)

@@ -12,6 +12,9 @@ with `"stream": true`. The reply's text deltas are yielded as they arrive.
   HTTP response at once, which closes the connection: the server sees the client go.
 - Each session keeps one HTTP client (via its SessionScope), so its responses reuse the
   connection; without a session, each stream has its own.
+- Tools (`stream_with_tools`) go in the request's `tools`; the model's calls stream as
+  `delta.tool_calls` pieces (index, id, name, then the arguments in fragments), which are
+  put together and yielded as whole `ToolCall`s when the choice finishes.
 - The reply's length limit (`max_tokens`) goes in `max_completion_tokens` on OpenAI's own
   API, whose newer models (o-series, gpt-5) refuse `max_tokens`, and in `max_tokens`
   elsewhere (servers that only know it may ignore the other silently). With
@@ -31,7 +34,7 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from parley.providers.base import LLM, ProviderError
+from parley.providers.base import LLM, LLMOutput, ProviderError
 from parley.providers.cloud.common import (
     CredentialsError,
     StalledError,
@@ -44,7 +47,7 @@ from parley.providers.cloud.common import (
 )
 from parley.providers.cloud.config import OpenAIChatSettings
 from parley.providers.scope import SessionScope
-from parley.types import ChatMessage
+from parley.types import ChatMessage, TokenUsage, ToolCall, ToolSpec
 
 log = logging.getLogger("parley.cloud.openai")
 PROVIDER = "openai-compatible LLM"
@@ -62,9 +65,20 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+class FunctionDelta(_Wire):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ToolCallDelta(_Wire):
+    index: int = 0
+    id: str | None = None
+    function: FunctionDelta | None = None
+
+
 class Delta(_Wire):
     content: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[ToolCallDelta] | None = None
 
 
 class Choice(_Wire):
@@ -80,9 +94,15 @@ class ErrorBody(_Wire):
     code: str | int | None = None
 
 
+class UsageBody(_Wire):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
 class ChatChunk(_Wire):
     choices: list[Choice] = []
     error: ErrorBody | None = None
+    usage: UsageBody | None = None
 
 
 class ErrorReply(_Wire):
@@ -106,6 +126,7 @@ class _RetryableError(ProviderError):
 
 class OpenAIChatLLM(LLM):
     name = "openai"
+    supports_tools = True
 
     def __init__(self, settings: OpenAIChatSettings, client: httpx.AsyncClient | None = None):
         self.settings = settings
@@ -129,13 +150,36 @@ class OpenAIChatLLM(LLM):
     def url(self) -> str:
         return self.settings.base_url.rstrip("/") + "/chat/completions"
 
-    def request_body(self, messages: Sequence[ChatMessage]) -> dict[str, Any]:
+    def request_body(
+        self,
+        messages: Sequence[ChatMessage],
+        tools: Sequence[ToolSpec] = (),
+        tool_choice: str = "auto",
+    ) -> dict[str, Any]:
         s = self.settings
         body: dict[str, Any] = {
             "model": s.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": [wire_message(m) for m in messages],
             "stream": True,
         }
+        if s.stream_usage:
+            body["stream_options"] = {"include_usage": True}
+        if tools:
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": dict(t.parameters),
+                    },
+                }
+                for t in tools
+            ]
+            if tool_choice in ("none", "required"):
+                body["tool_choice"] = tool_choice
+            elif tool_choice != "auto":
+                body["tool_choice"] = {"type": "function", "function": {"name": tool_choice}}
         if s.temperature is not None:
             body["temperature"] = s.temperature
         if s.max_tokens is not None:
@@ -154,7 +198,23 @@ class OpenAIChatLLM(LLM):
         return "max_completion_tokens" if host in COMPLETION_TOKEN_HOSTS else "max_tokens"
 
     def stream(self, messages: Sequence[ChatMessage]) -> AsyncGenerator[str, None]:
-        return self._generate(self.request_body(messages))
+        return self._text_only(self._generate(self.request_body(messages)))
+
+    def stream_with_tools(
+        self, messages: Sequence[ChatMessage], tools: Sequence[ToolSpec], tool_choice: str = "auto"
+    ) -> AsyncGenerator[LLMOutput, None]:
+        return self._generate(self.request_body(messages, tools, tool_choice))
+
+    async def _text_only(
+        self, outputs: AsyncGenerator[LLMOutput, None]
+    ) -> AsyncGenerator[str, None]:
+        """Without tools offered, a model makes no calls: only text comes."""
+        try:
+            async for output in outputs:
+                if isinstance(output, str):
+                    yield output
+        finally:
+            await outputs.aclose()
 
     def _other_field(self, body: dict[str, Any], error: _FieldRefused) -> dict[str, Any] | None:
         """The body with its token limit in the other field, when "auto" may switch."""
@@ -169,7 +229,7 @@ class OpenAIChatLLM(LLM):
         changed[other] = body[sent]
         return changed
 
-    async def _generate(self, body: dict[str, Any]) -> AsyncGenerator[str, None]:
+    async def _generate(self, body: dict[str, Any]) -> AsyncGenerator[LLMOutput, None]:
         s = self.settings
         key = require_key(s.api_key, PROVIDER, s.key_variable, "PARLEY_OPENAI__API_KEY")
         headers = {"Authorization": f"Bearer {key.get_secret_value()}"}
@@ -227,25 +287,37 @@ class OpenAIChatLLM(LLM):
             raise _RetryableError(error)
         raise error
 
-    async def _deltas(self, reply: httpx.Response) -> AsyncIterator[str]:
-        """Text deltas of the SSE stream, with the stall deadlines applied to each read."""
+    async def _deltas(self, reply: httpx.Response) -> AsyncIterator[LLMOutput]:
+        """Text deltas and whole tool calls of the SSE stream, with the stall deadlines
+        applied to each read."""
         s = self.settings
         events = EventSource(reply).aiter_sse()
         produced = False
+        calls = _ToolCalls()
+        usage: UsageBody | None = None
         while True:
             deadline = s.read_timeout_s if produced else s.first_token_timeout_s
             event = await self._next_event(events, deadline, produced)
             if event is None or event.data.strip() == "[DONE]":
+                for call in calls.finish():
+                    yield call
+                if usage is not None:
+                    yield TokenUsage(usage.prompt_tokens, usage.completion_tokens)
                 return
             chunk = self._parse(event)
+            usage = chunk.usage or usage
             for choice in chunk.choices:
                 if choice.index != 0:
                     continue
                 if choice.delta.tool_calls:
-                    log.debug("tool calls are not supported; ignored")
+                    produced = True
+                    calls.add(choice.delta.tool_calls)
                 if choice.delta.content:
                     produced = True
                     yield choice.delta.content
+                if choice.finish_reason is not None:
+                    for call in calls.finish():
+                        yield call
 
     async def _next_event(
         self, events: AsyncIterator[ServerSentEvent], deadline: float, produced: bool
@@ -273,6 +345,53 @@ class OpenAIChatLLM(LLM):
             message = redact(chunk.error.message, self.settings.api_key)
             raise ProviderError(f"{PROVIDER}: error in stream: {message}")
         return chunk
+
+
+def wire_message(message: ChatMessage) -> dict[str, Any]:
+    """A history message in the chat completions format (a call's content may be null)."""
+    wire: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        wire["content"] = message.content or None
+        wire["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in message.tool_calls
+        ]
+    if message.role == "tool":
+        wire["tool_call_id"] = message.tool_call_id
+    return wire
+
+
+class _ToolCalls:
+    """Tool calls streamed in pieces, by index: the first piece names the call (id, name),
+    the next ones carry fragments of its JSON arguments."""
+
+    def __init__(self) -> None:
+        self._parts: dict[int, tuple[str, str, list[str]]] = {}
+
+    def add(self, deltas: list[ToolCallDelta]) -> None:
+        for delta in deltas:
+            call_id, name, arguments = self._parts.get(delta.index, ("", "", []))
+            function = delta.function or FunctionDelta()
+            self._parts[delta.index] = (
+                call_id or delta.id or "",
+                name or function.name or "",
+                [*arguments, function.arguments or ""],
+            )
+
+    def finish(self) -> list[ToolCall]:
+        parts, self._parts = self._parts, {}
+        calls = []
+        for index in sorted(parts):
+            call_id, name, arguments = parts[index]
+            if not name:
+                log.warning("a streamed tool call without a name was dropped")
+                continue
+            calls.append(ToolCall(call_id or f"call_{index}", name, "".join(arguments)))
+        return calls
 
 
 def _transport_error(exc: httpx.TransportError, timeout: float) -> ProviderError:

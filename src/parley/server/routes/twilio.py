@@ -37,6 +37,7 @@ from parley.transports.twilio.transport import (
     CALL_SID,
     HangUpCall,
     StreamNotStartedError,
+    TransferCall,
     TwilioTransport,
 )
 
@@ -182,7 +183,10 @@ async def media_stream(websocket: WebSocket) -> None:
     settings = state.settings.twilio
     await websocket.accept()
     transport = TwilioTransport(
-        websocket, max_message_bytes=settings.max_message_bytes, hang_up=_rest_hangup(settings)
+        websocket,
+        max_message_bytes=settings.max_message_bytes,
+        hang_up=_rest_hangup(settings),
+        transfer_call=_rest_transfer(settings),
     )
     try:
         call = await transport.wait_for_start(settings.start_timeout_s)
@@ -224,16 +228,36 @@ def _check_token(call: StreamStart, key: SecretStr | None) -> None:
         raise StreamNotStartedError(f"missing or wrong `{TOKEN_PARAMETER}` parameter")
 
 
-def _rest_hangup(settings: TwilioSettings) -> HangUpCall | None:
-    """The REST hangup for calls the server ends, when credentials are configured."""
+def _rest(settings: TwilioSettings) -> TwilioRest | None:
+    """Twilio's REST API, when credentials are configured."""
     if settings.account_sid is None or settings.auth_token is None:
         return None
-    rest = TwilioRest(
+    return TwilioRest(
         settings.account_sid,
         settings.auth_token,
         base_url=settings.api_base_url,
         timeout=settings.rest_timeout_s,
     )
+
+
+def _rest_transfer(settings: TwilioSettings) -> TransferCall | None:
+    """The REST transfer for the `transfer_call` tool (raises: the session reports it)."""
+    rest = _rest(settings)
+    if rest is None:
+        return None
+
+    async def transfer(call_sid: str, target: str) -> None:
+        await rest.transfer(call_sid, target)
+        log.info("twilio call %s: transferred by REST", field("call_sid", call_sid))
+
+    return transfer
+
+
+def _rest_hangup(settings: TwilioSettings) -> HangUpCall | None:
+    """The REST hangup for calls the server ends, when credentials are configured."""
+    rest = _rest(settings)
+    if rest is None:
+        return None
 
     async def hang_up(call_sid: str) -> None:
         try:

@@ -212,6 +212,8 @@ class TurnMetricsMessage(_ServerMessage):
     preemptive: bool = False  # the answer was generated before the turn was confirmed
     preemptive_dropped: int = 0  # preemptive answers dropped unheard during the turn
     turn_verdict: str | None = None  # the turn detector's last answer (None: no detector)
+    tool_calls: int = 0  # functions the model called for this answer
+    tool_ms: float = 0.0  # time spent waiting for them
 
 
 class SessionEndedMessage(_ServerMessage):

@@ -86,6 +86,8 @@ def turn_metrics(timings: TurnTimings) -> TurnMetricsMessage:
         preemptive=timings.preemptive,
         preemptive_dropped=timings.preemptive_dropped,
         turn_verdict=timings.turn_verdict,
+        tool_calls=timings.tool_calls,
+        tool_ms=round(timings.tool_seconds * 1000, 1),
     )
 
 

@@ -133,6 +133,16 @@ class CreateResponse(_ClientEvent):
     response: ResponseParams | None = None
 
 
+class RetrieveItem(_ClientEvent):
+    type: Literal["conversation.item.retrieve"]
+    item_id: str
+
+
+class DeleteItem(_ClientEvent):
+    type: Literal["conversation.item.delete"]
+    item_id: str
+
+
 class CancelResponse(_ClientEvent):
     type: Literal["response.cancel"]
     response_id: str | None = None
@@ -148,6 +158,8 @@ ClientEvent = (
     | TruncateItem
     | CreateResponse
     | CancelResponse
+    | RetrieveItem
+    | DeleteItem
 )
 
 _MODELS: dict[str, type[BaseModel]] = {
@@ -158,10 +170,10 @@ _MODELS: dict[str, type[BaseModel]] = {
     "conversation.item.truncate": TruncateItem,
     "response.create": CreateResponse,
     "response.cancel": CancelResponse,
+    "conversation.item.retrieve": RetrieveItem,
+    "conversation.item.delete": DeleteItem,
 }
 UNSUPPORTED_EVENTS: dict[str, str] = {
-    "conversation.item.delete": "items cannot be deleted from parley's history",
-    "conversation.item.retrieve": "items cannot be retrieved (parley keeps no input audio)",
     "output_audio_buffer.clear": "output_audio_buffer.clear is for WebRTC and SIP; over a "
     "websocket, send response.cancel and conversation.item.truncate",
     "transcription_session.update": "transcription-only sessions are not supported",

@@ -10,7 +10,9 @@ is configured. `turn_detection` null means manual turns: the client commits and 
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from parley.conversation.server_vad import ServerVAD as ServerVAD
 from parley.conversation.server_vad import policy_for as policy_for
@@ -29,6 +31,17 @@ class Transcription(BaseModel):
     prompt: str | None = None
 
 
+class FunctionTool(BaseModel):
+    """A function the client offers the model (and runs itself when the model calls it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["function"] = "function"
+    name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
 class RealtimeConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -39,3 +52,6 @@ class RealtimeConfig(BaseModel):
     voice: str = "alloy"
     turn_detection: ServerVAD | None
     transcription: Transcription | None = None
+    tools: tuple[FunctionTool, ...] = ()
+    tool_choice: str = "auto"  # "auto", "none", "required", or the one function's name
+    text_only: bool = False  # output_modalities ["text"]: answers in text, no speech

@@ -18,7 +18,10 @@ from parley.transports.realtime.server_events import (
     Dialect,
     Error,
     ErrorDetail,
+    ItemEvent,
+    OutputItemEvent,
     ServerEvent,
+    TranscriptionCompleted,
 )
 from parley.transports.realtime.session_object import SessionEvent, render_session
 
@@ -46,6 +49,8 @@ class Context:
         self.input_ms = 0.0
         self.input_at = 0.0
         self.client_speech_delivered = False  # the item being processed is client-cut speech
+        # Responses in text only right now (the session's setting or one response.create's).
+        self.text_only = config.text_only
         self._put = put
 
     @property
@@ -65,6 +70,10 @@ class Context:
         return self.session
 
     def send(self, event: ServerEvent) -> None:
+        if isinstance(event, ItemEvent | OutputItemEvent):
+            self.items.remember(event.item)
+        elif isinstance(event, TranscriptionCompleted):
+            self.items.transcribed(event.item_id, event.transcript)
         self._put(event)
 
     def send_session(self, kind: Literal["session.created", "session.updated"]) -> None:

@@ -21,8 +21,11 @@ from parley.transports.realtime.formats import AudioPayloadError, decode_audio, 
 from parley.transports.realtime.items import UserItem
 from parley.transports.realtime.narrator import Narrator
 from parley.transports.realtime.server_events import (
+    FunctionCallOutputItem,
     InputText,
+    ItemDeleted,
     ItemEvent,
+    ItemRetrieved,
     ItemTruncated,
     MessageItem,
     new_id,
@@ -58,10 +61,14 @@ class ItemRequests:
                 "previous_item_id",
             )
             return
+        if item.type == "function_call_output":
+            self._function_output(event)
+            return
         if item.type != "message":
             ctx.error(
                 "unsupported_value",
-                f"'{item.type}' items are not supported (no function calling): send user messages.",
+                f"'{item.type}' items are not supported: send user messages, and "
+                "function_call_output items for the model's function calls.",
                 "item.type",
             )
             return
@@ -113,6 +120,61 @@ class ItemRequests:
             self._held_for.add(item_id)
             ctx.live().update_policy(policy_for(None, ctx.policy()))
         self._deliver([ClientSpeechStarted(), ClientUtterance(joined)])
+
+    def retrieve(self, item_id: str) -> None:
+        """The item as the client was last told of it (a user audio item with its
+        transcript; no audio: parley keeps none)."""
+        item = self.ctx.items.item(item_id)
+        if item is None:
+            self._no_item(item_id)
+            return
+        self.ctx.send(ItemRetrieved(item=item))
+
+    def delete(self, item_id: str) -> None:
+        """An assistant message leaves the history (the model forgets it said it). Other
+        items cannot: parley's history joins a person's turns into one message, and keeps a
+        function call with its output (the models require both or neither)."""
+        ctx = self.ctx
+        item = ctx.items.item(item_id)
+        if item is None:
+            self._no_item(item_id)
+            return
+        record = ctx.items.assistant_item(item_id)
+        if record is None:
+            ctx.error("unsupported_value", "parley can delete assistant messages only: its "
+                      "history joins the person's turns and keeps function calls with their "
+                      "outputs.", "item_id")  # fmt: skip
+            return
+        ctx.live().truncate_response(record.parley_id, float("-inf"))  # nothing of it heard
+        ctx.items.forget(item_id)
+        ctx.send(ItemDeleted(item_id=item_id))
+
+    def _no_item(self, item_id: str) -> None:
+        self.ctx.error("invalid_value", f"Item with item_id '{item_id[:64]}' does not exist.",
+                       "item_id")  # fmt: skip
+
+    def _function_output(self, event: CreateItem) -> None:
+        """The client's result of a function call: it joins the history after the call."""
+        ctx, item = self.ctx, event.item
+        for name in ("call_id", "output"):
+            if getattr(item, name) is None:
+                missing = f"Missing required parameter: 'item.{name}'."
+                ctx.error("missing_required_parameter", missing, f"item.{name}")
+                return
+        assert item.call_id is not None and item.output is not None
+        if item.call_id not in ctx.items.call_ids:
+            ctx.error("invalid_value", f"No function call with call_id "
+                      f"{item.call_id[:64]!r} in the conversation.", "item.call_id")  # fmt: skip
+            return
+        ctx.live().add_tool_result(item.call_id, item.output)
+        output = FunctionCallOutputItem(id=item.id or new_id("item"), call_id=item.call_id,
+                                        output=item.output)  # fmt: skip
+        previous = ctx.items.append(output.id)
+        ctx.send(ItemEvent(type=ctx.dialect.item_added, previous_item_id=previous, item=output))
+        if not ctx.dialect.beta:
+            ctx.send(
+                ItemEvent(type="conversation.item.done", previous_item_id=previous, item=output)
+            )
 
     def _user_content(self, event: CreateItem) -> tuple[list[str] | None, list[AudioFrame] | None]:
         """The item's text parts or its audio parts (one kind only), or Nones after an error."""

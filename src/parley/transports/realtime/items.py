@@ -16,9 +16,17 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from parley.transports.realtime.server_events import new_id
+from parley.transports.realtime.server_events import (
+    FunctionCallItem,
+    InputAudio,
+    Item,
+    MessageItem,
+    Usage,
+    new_id,
+)
 
 KEEP_ASSISTANT_ITEMS = 256  # truncatable items remembered (older ones answer "no such item")
+KEEP_ITEMS = 1024  # items a client may retrieve (older ones answer "no such item")
 
 
 @dataclass
@@ -53,6 +61,9 @@ class AssistantItem:
     written_ms: float = 0.0
     failure: tuple[str, str] | None = None  # (code, message) of an LLM or TTS failure
     stopped_by_client: bool = False  # response.cancel or conversation.item.truncate
+    calls: list[FunctionCallItem] = field(default_factory=list)  # the client's to run
+    usage: Usage | None = None  # the LLM's token counts (or their estimate)
+    text_only: bool = False  # output_modalities ["text"]: text events, no audio
 
     def written(self, offset: float, duration: float) -> None:
         """A delta of `duration` s starting `offset` s into the response reached the client."""
@@ -84,6 +95,8 @@ class ItemLedger:
         self.current: AssistantItem | None = None  # the response in flight
         self._assistant: OrderedDict[str, AssistantItem] = OrderedDict()  # by parley id
         self._user_ids: set[str] = set()
+        self.call_ids: OrderedDict[str, None] = OrderedDict()  # function calls, for outputs
+        self._items: OrderedDict[str, Item] = OrderedDict()  # as last sent, for retrieve
 
     def append(self, item_id: str) -> str | None:
         """Add an item at the end; returns the id of the one before it."""
@@ -124,3 +137,28 @@ class ItemLedger:
 
     def assistant_item(self, item_id: str) -> AssistantItem | None:
         return next((a for a in self._assistant.values() if a.item_id == item_id), None)
+
+    # --- items as the client last saw them (conversation.item.retrieve) ---------------------
+
+    def remember(self, item: Item) -> None:
+        self._items[item.id] = item
+        self._items.move_to_end(item.id)
+        while len(self._items) > KEEP_ITEMS:
+            self._items.popitem(last=False)
+
+    def transcribed(self, item_id: str, transcript: str) -> None:
+        """A user audio item's transcript came (beta sends no item.done carrying it)."""
+        item = self._items.get(item_id)
+        if (
+            isinstance(item, MessageItem)
+            and item.content
+            and isinstance(item.content[0], InputAudio)
+        ):
+            content = [InputAudio(transcript=transcript), *item.content[1:]]
+            self._items[item_id] = item.model_copy(update={"content": content})
+
+    def item(self, item_id: str) -> Item | None:
+        return self._items.get(item_id)
+
+    def forget(self, item_id: str) -> None:
+        self._items.pop(item_id, None)

@@ -12,6 +12,11 @@ transcript deltas per spoken segment (sent as text goes to speech, ahead of its 
 audio deltas (from the transport's send_audio, paced in real time); then the done events
 with what the person heard, and response.done: completed, or cancelled (turn_detected when
 speech interrupted it, client_cancelled after response.cancel or a truncate), or failed.
+
+A call of one of the client's functions is a `function_call` output item after the message
+(output_index 1, 2, ...): output_item.added, the item, the arguments (one delta: parley's
+LLM interface hands a call over whole), arguments.done, output_item.done; response.done
+lists it. The client runs it, sends a function_call_output item and asks for a response.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from parley.events import (
     AgentResponseDone,
     AgentResponseStarted,
     AgentResumed,
+    AgentToolCall,
     AgentTranscript,
     ErrorEvent,
+    ResponseUsage,
     SessionEvent,
     UserSpeechStarted,
     UserSpeechStopped,
@@ -38,13 +45,18 @@ from parley.transports.realtime.server_events import (
     Committed,
     ContentPartEvent,
     DurationUsage,
+    FunctionCallArgumentsDelta,
+    FunctionCallArgumentsDone,
+    FunctionCallItem,
     GAResponse,
     InputAudio,
+    InputText,
     ItemEvent,
     ItemStatus,
     MessageItem,
     OutputAudio,
     OutputItemEvent,
+    OutputText,
     Part,
     ResponseEvent,
     ResponseStatus,
@@ -52,6 +64,9 @@ from parley.transports.realtime.server_events import (
     SpeechStopped,
     StatusDetails,
     StatusError,
+    TextDelta,
+    TextDone,
+    TextPart,
     TranscriptDelta,
     TranscriptDone,
     TranscriptionCompleted,
@@ -103,6 +118,12 @@ class Narrator:
                 self._response_started(response_id)
             case AgentTranscript(response_id, text):
                 self._agent_text(response_id, text)
+            case AgentToolCall():
+                self._function_call(event)
+            case ResponseUsage():
+                record = self.ctx.items.response(event.response_id)
+                if record is not None:
+                    record.usage = Usage.of(event.input_tokens, event.output_tokens)
             case AgentResponseDone():
                 self._response_done(event)
             case ErrorEvent(code, message):
@@ -186,6 +207,7 @@ class Narrator:
 
     def _response_started(self, parley_id: str) -> None:
         record = self.ctx.items.start_response(parley_id, self.pending_metadata)
+        record.text_only = self.ctx.text_only
         self.pending_metadata = None
         item = self._assistant_message(record, "in_progress", None)
         self.ctx.send(
@@ -207,7 +229,7 @@ class Narrator:
                 type="response.content_part.added",
                 response_id=record.response_id,
                 item_id=record.item_id,
-                part=Part(transcript=""),
+                part=TextPart(text="") if record.text_only else Part(transcript=""),
             )
         )
 
@@ -217,6 +239,10 @@ class Narrator:
             return
         delta = f" {text}" if record.segments else text
         record.segments.append(text)
+        if record.text_only:
+            ids = {"response_id": record.response_id, "item_id": record.item_id}
+            self.ctx.send(TextDelta(type=self.ctx.dialect.text_delta, delta=delta, **ids))
+            return
         self.ctx.send(
             TranscriptDelta(
                 type=self.ctx.dialect.transcript_delta,
@@ -226,6 +252,37 @@ class Narrator:
             )
         )
 
+    def _function_call(self, event: AgentToolCall) -> None:
+        record = self.ctx.items.response(event.response_id)
+        if record is None:
+            return
+        index = len(record.calls) + 1  # the message is output 0
+        item = FunctionCallItem(id=new_id("item"), status="in_progress", call_id=event.call_id,
+                                name=event.name, arguments="")  # fmt: skip
+        ids = {"response_id": record.response_id, "item_id": item.id, "output_index": index}
+        self.ctx.send(OutputItemEvent(type="response.output_item.added",
+                                      response_id=record.response_id, output_index=index,
+                                      item=item))  # fmt: skip
+        previous = self.ctx.items.append(item.id)
+        self.ctx.send(ItemEvent(type=self.ctx.dialect.item_added, previous_item_id=previous,
+                                item=item))  # fmt: skip
+        if event.arguments:
+            self.ctx.send(
+                FunctionCallArgumentsDelta(call_id=event.call_id, delta=event.arguments, **ids)
+            )
+        self.ctx.send(FunctionCallArgumentsDone(call_id=event.call_id, name=event.name,
+                                                arguments=event.arguments, **ids))  # fmt: skip
+        done = item.model_copy(update={"status": "completed", "arguments": event.arguments})
+        record.calls.append(done)
+        self.ctx.items.call_ids[event.call_id] = None
+        self.ctx.send(OutputItemEvent(type="response.output_item.done",
+                                      response_id=record.response_id, output_index=index,
+                                      item=done))  # fmt: skip
+        if not self.ctx.dialect.beta:
+            self.ctx.send(
+                ItemEvent(type="conversation.item.done", previous_item_id=previous, item=done)
+            )
+
     def _response_done(self, event: AgentResponseDone) -> None:
         record = self.ctx.items.response(event.response_id)
         if record is None:
@@ -234,13 +291,17 @@ class Narrator:
             self.ctx.items.current = None
         ids = {"response_id": record.response_id, "item_id": record.item_id}
         heard = event.text
-        self.ctx.send(AudioDone(type=self.ctx.dialect.audio_done, **ids))
-        self.ctx.send(
-            TranscriptDone(type=self.ctx.dialect.transcript_done, transcript=heard, **ids)
-        )
-        self.ctx.send(
-            ContentPartEvent(type="response.content_part.done", part=Part(transcript=heard), **ids)
-        )
+        part: Part | TextPart
+        if record.text_only:
+            self.ctx.send(TextDone(type=self.ctx.dialect.text_done, text=heard, **ids))
+            part = TextPart(text=heard)
+        else:
+            self.ctx.send(AudioDone(type=self.ctx.dialect.audio_done, **ids))
+            self.ctx.send(
+                TranscriptDone(type=self.ctx.dialect.transcript_done, transcript=heard, **ids)
+            )
+            part = Part(transcript=heard)
+        self.ctx.send(ContentPartEvent(type="response.content_part.done", part=part, **ids))
         status: ResponseStatus = "completed"
         details: StatusDetails | None = None
         if record.failure is not None:
@@ -264,24 +325,24 @@ class Narrator:
             self.ctx.send(
                 ItemEvent(type="conversation.item.done", previous_item_id=None, item=item)
             )
-        response = self._response(record, status, [item], details)
+        response = self._response(record, status, [item, *record.calls], details)
         self.ctx.send(ResponseEvent(type="response.done", response=response))
 
     def _assistant_message(
         self, record: AssistantItem, status: ItemStatus, transcript: str | None
     ) -> MessageItem:
-        content = (
-            []
-            if transcript is None
-            else [OutputAudio(type=self.ctx.dialect.assistant_audio, transcript=transcript)]
-        )
+        content: list[InputText | InputAudio | OutputAudio | OutputText] = []
+        if transcript is not None and record.text_only:
+            content = [OutputText(type=self.ctx.dialect.assistant_text, text=transcript)]
+        elif transcript is not None:
+            content = [OutputAudio(type=self.ctx.dialect.assistant_audio, transcript=transcript)]
         return MessageItem(id=record.item_id, status=status, role="assistant", content=content)
 
     def _response(
         self,
         record: AssistantItem,
         status: ResponseStatus,
-        output: list[MessageItem],
+        output: list[MessageItem | FunctionCallItem],
         details: StatusDetails | None = None,
     ) -> GAResponse | BetaResponse:
         common = {
@@ -290,10 +351,11 @@ class Narrator:
             "status_details": details,
             "output": output,
             "conversation_id": self.conversation_id,
-            "usage": None if status == "in_progress" else Usage(),
+            "usage": None if status == "in_progress" else (record.usage or Usage()),
             "metadata": record.metadata,
         }
-        return render_response(self.ctx.dialect, self.ctx.config, common)
+        return render_response(self.ctx.dialect, self.ctx.config, common,
+                               text_only=record.text_only)  # fmt: skip
 
     # --- errors ---------------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ position, invariant 4) and session.update.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from pydantic import ValidationError
 
@@ -36,12 +35,14 @@ from parley.transports.realtime.client_events import (
     CommitAudio,
     CreateItem,
     CreateResponse,
+    DeleteItem,
     ResponseParams,
+    RetrieveItem,
     SessionUpdateBeta,
     SessionUpdateGA,
     TruncateItem,
 )
-from parley.transports.realtime.config import policy_for, server_vad_of
+from parley.transports.realtime.config import FunctionTool, policy_for, server_vad_of
 from parley.transports.realtime.context import Context
 from parley.transports.realtime.formats import (
     RATES,
@@ -58,10 +59,14 @@ from parley.transports.realtime.server_events import (
     new_id,
 )
 from parley.transports.realtime.session_update import (
+    Problem,
     SessionChange,
     change_from_beta,
     change_from_ga,
+    parse_function_tool,
+    parse_tool_choice,
 )
+from parley.types import ToolSpec
 
 MIN_COMMIT_S = 0.1  # the API refuses to commit less than 100 ms of audio
 POLICY_NAMES = {
@@ -89,6 +94,8 @@ class ClientRequests:
         self._buffered_s = 0.0
         self.items = ItemRequests(ctx, narrator, deliver, max_buffer_s)
         self._instructions_override = False  # response.create's instructions are in force
+        self._tools_override = False  # response.create's tools are in force
+        self._modalities_override = False  # response.create's output modalities are in force
 
     def handle(self, event: ClientEvent) -> None:
         match event:
@@ -109,6 +116,10 @@ class ClientRequests:
                 self._create_response(params)
             case CancelResponse(response_id=response_id):
                 self._cancel_response(response_id)
+            case RetrieveItem(item_id=item_id):
+                self.items.retrieve(item_id)
+            case DeleteItem(item_id=item_id):
+                self.items.delete(item_id)
 
     # --- session.update -------------------------------------------------------------------------
 
@@ -147,6 +158,11 @@ class ClientRequests:
         ctx.config = new
         if new.instructions != old.instructions and not self._instructions_override:
             ctx.live().update_instructions(new.instructions)
+        tools_changed = (new.tools, new.tool_choice) != (old.tools, old.tool_choice)
+        if tools_changed and not self._tools_override:
+            self._offer_tools(new.tools, new.tool_choice)
+        if new.text_only != old.text_only and not self._modalities_override:
+            self._set_text_only(new.text_only)
         if new.output_format != old.output_format:
             self._set_output_rate(RATES[new.output_format])
         if policy_changed and new.turn_detection is None:
@@ -216,13 +232,50 @@ class ClientRequests:
         if params is not None and params.instructions is not None:
             self._instructions_override = True
             session.update_instructions(params.instructions)
+        if params is not None and (params.tools is not None or params.tool_choice is not None):
+            self._response_tools(params)
+        modalities = None if params is None else (params.output_modalities or params.modalities)
+        if modalities is not None:
+            self._modalities_override = True
+            self._set_text_only("audio" not in modalities)
         session.request_response()  # starts now, later (a turn is being transcribed) or errs
 
+    def _response_tools(self, params: ResponseParams) -> None:
+        """response.create's tools and tool_choice, for that response only (they replace
+        the session's; a tool that is not a function is refused, the rest apply)."""
+        problems: list[Problem] = []
+        tools, choice = self.ctx.config.tools, self.ctx.config.tool_choice
+        if params.tools is not None:
+            parsed = [parse_function_tool(t, f"response.tools[{i}]", problems)
+                      for i, t in enumerate(params.tools)]  # fmt: skip
+            tools = tuple(t for t in parsed if t is not None)
+        if params.tool_choice is not None:
+            where = "response.tool_choice"
+            choice = parse_tool_choice(params.tool_choice, where, problems) or choice
+        for problem in problems:
+            self.ctx.error("unsupported_value", problem.message, problem.param)
+        self._tools_override = True
+        self._offer_tools(tools, choice)
+
+    def _set_text_only(self, text_only: bool) -> None:
+        self.ctx.text_only = text_only
+        self.ctx.live().set_text_only(text_only)
+
+    def _offer_tools(self, tools: Sequence[FunctionTool], choice: str) -> None:
+        specs = [ToolSpec(t.name, t.description, t.parameters) for t in tools]
+        self.ctx.live().set_client_tools(specs, choice)
+
     def response_started(self) -> None:
-        """A response began: per-response instructions have done their job."""
+        """A response began: per-response instructions and tools have done their job."""
         if self._instructions_override:
             self._instructions_override = False
             self.ctx.live().update_instructions(self.ctx.config.instructions)
+        if self._tools_override:
+            self._tools_override = False
+            self._offer_tools(self.ctx.config.tools, self.ctx.config.tool_choice)
+        if self._modalities_override:
+            self._modalities_override = False
+            self._set_text_only(self.ctx.config.text_only)
 
     def response_refused(self) -> None:
         self.narrator.pending_metadata = None
@@ -244,19 +297,8 @@ class ClientRequests:
                     "a response's own input items are not supported: it answers the conversation",
                 )
             )
-        if params.tools:
-            problems.append(("response.tools", "tools (function calling) are not supported"))
         if params.prompt is not None:
             problems.append(("response.prompt", "stored prompts are not supported"))
-        for name in ("output_modalities", "modalities"):
-            modalities: Any = getattr(params, name)
-            if modalities is not None and "audio" not in modalities:
-                problems.append(
-                    (
-                        f"response.{name}",
-                        "text-only responses are not supported: parley always answers with speech",
-                    )
-                )
         for param, message in problems:
             self.ctx.error("unsupported_value", f"{message}; no response was created.", param)
         return not problems

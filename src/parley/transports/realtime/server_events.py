@@ -73,6 +73,18 @@ class Dialect:
     def assistant_audio(self) -> Literal["audio", "output_audio"]:
         return "audio" if self.beta else "output_audio"
 
+    @property
+    def assistant_text(self) -> Literal["text", "output_text"]:
+        return "text" if self.beta else "output_text"
+
+    @property
+    def text_delta(self) -> Literal["response.text.delta", "response.output_text.delta"]:
+        return "response.text.delta" if self.beta else "response.output_text.delta"
+
+    @property
+    def text_done(self) -> Literal["response.text.done", "response.output_text.done"]:
+        return "response.text.done" if self.beta else "response.output_text.done"
+
 
 # --- errors ----------------------------------------------------------------------------------
 
@@ -150,6 +162,11 @@ class OutputAudio(Model):
     transcript: str
 
 
+class OutputText(Model):
+    type: Literal["text", "output_text"]
+    text: str
+
+
 ItemStatus = Literal["completed", "incomplete", "in_progress"]
 
 
@@ -159,13 +176,60 @@ class MessageItem(Model):
     type: Literal["message"] = "message"
     status: ItemStatus
     role: Literal["user", "assistant"]
-    content: list[InputText | InputAudio | OutputAudio]
+    content: list[InputText | InputAudio | OutputAudio | OutputText]
+
+
+class FunctionCallItem(Model):
+    """The model called one of the client's functions; the client runs it."""
+
+    id: str
+    object: Literal["realtime.item"] = "realtime.item"
+    type: Literal["function_call"] = "function_call"
+    status: ItemStatus
+    call_id: str
+    name: str
+    arguments: str
+
+
+class FunctionCallOutputItem(Model):
+    """The client's result of a function call."""
+
+    id: str
+    object: Literal["realtime.item"] = "realtime.item"
+    type: Literal["function_call_output"] = "function_call_output"
+    status: ItemStatus = "completed"
+    call_id: str
+    output: str
+
+
+Item = MessageItem | FunctionCallItem | FunctionCallOutputItem
 
 
 class ItemEvent(ServerEvent):
     type: Literal["conversation.item.created", "conversation.item.added", "conversation.item.done"]
     previous_item_id: str | None
-    item: MessageItem
+    item: Item
+
+
+class FunctionCallArgumentsDelta(ServerEvent):
+    type: Literal["response.function_call_arguments.delta"] = (
+        "response.function_call_arguments.delta"
+    )
+    response_id: str
+    item_id: str
+    output_index: int
+    call_id: str
+    delta: str
+
+
+class FunctionCallArgumentsDone(ServerEvent):
+    type: Literal["response.function_call_arguments.done"] = "response.function_call_arguments.done"
+    response_id: str
+    item_id: str
+    output_index: int
+    call_id: str
+    name: str
+    arguments: str
 
 
 class ItemTruncated(ServerEvent):
@@ -219,13 +283,25 @@ class TranscriptionFailed(ServerEvent):
 
 
 class Usage(Model):
-    """parley does not count tokens: usage is reported, as zeros, because clients read it."""
+    """The LLM's text tokens, as its provider counted them (or estimated where it does not
+    count: docs/realtime.md). Audio is not counted in tokens: parley's STT and TTS are
+    separate models. Zeros until a response's LLM has finished."""
 
     total_tokens: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     input_token_details: dict[str, int] = {"text_tokens": 0, "audio_tokens": 0, "cached_tokens": 0}
     output_token_details: dict[str, int] = {"text_tokens": 0, "audio_tokens": 0}
+
+    @classmethod
+    def of(cls, read: int, written: int) -> Usage:
+        return cls(
+            total_tokens=read + written,
+            input_tokens=read,
+            output_tokens=written,
+            input_token_details={"text_tokens": read, "audio_tokens": 0, "cached_tokens": 0},
+            output_token_details={"text_tokens": written, "audio_tokens": 0},
+        )
 
 
 class StatusError(Model):
@@ -248,7 +324,7 @@ class _Response(Model):
     id: str
     status: ResponseStatus
     status_details: StatusDetails | None
-    output: list[MessageItem]
+    output: list[MessageItem | FunctionCallItem]
     conversation_id: str
     usage: Usage | None
     metadata: dict[str, str] | None
@@ -265,7 +341,7 @@ class GAResponseAudio(Model):
 
 
 class GAResponse(_Response):
-    output_modalities: list[Literal["audio"]] = ["audio"]
+    output_modalities: list[Literal["audio", "text"]] = ["audio"]
     audio: GAResponseAudio
 
 
@@ -284,24 +360,34 @@ def render_response(
     dialect: Dialect,
     config: RealtimeConfig,
     common: dict[str, Any],
+    *,
+    text_only: bool = False,
 ) -> GAResponse | BetaResponse:
     """The response object: `common` holds the fields both dialects share."""
     if dialect.beta:
-        return BetaResponse(voice=config.voice, output_audio_format=config.output_format, **common)
+        modalities: list[Literal["audio", "text"]] = ["text"] if text_only else ["audio", "text"]
+        return BetaResponse(voice=config.voice, output_audio_format=config.output_format,
+                            modalities=modalities, **common)  # fmt: skip
     output = GAResponseOutput(format=format_out(config.output_format), voice=config.voice)
-    return GAResponse(audio=GAResponseAudio(output=output), **common)
+    return GAResponse(audio=GAResponseAudio(output=output),
+                      output_modalities=["text" if text_only else "audio"], **common)  # fmt: skip
 
 
 class OutputItemEvent(ServerEvent):
     type: Literal["response.output_item.added", "response.output_item.done"]
     response_id: str
     output_index: int = 0
-    item: MessageItem
+    item: MessageItem | FunctionCallItem
 
 
 class Part(Model):
     type: Literal["audio"] = "audio"
     transcript: str
+
+
+class TextPart(Model):
+    type: Literal["text"] = "text"
+    text: str
 
 
 class ContentPartEvent(ServerEvent):
@@ -310,7 +396,7 @@ class ContentPartEvent(ServerEvent):
     item_id: str
     output_index: int = 0
     content_index: int = 0
-    part: Part
+    part: Part | TextPart
 
 
 class AudioDelta(ServerEvent):
@@ -346,3 +432,31 @@ class TranscriptDone(ServerEvent):
     output_index: int = 0
     content_index: int = 0
     transcript: str
+
+
+class TextDelta(ServerEvent):
+    type: Literal["response.output_text.delta", "response.text.delta"]
+    response_id: str
+    item_id: str
+    output_index: int = 0
+    content_index: int = 0
+    delta: str
+
+
+class TextDone(ServerEvent):
+    type: Literal["response.output_text.done", "response.text.done"]
+    response_id: str
+    item_id: str
+    output_index: int = 0
+    content_index: int = 0
+    text: str
+
+
+class ItemRetrieved(ServerEvent):
+    type: Literal["conversation.item.retrieved"] = "conversation.item.retrieved"
+    item: Item
+
+
+class ItemDeleted(ServerEvent):
+    type: Literal["conversation.item.deleted"] = "conversation.item.deleted"
+    item_id: str

@@ -66,7 +66,7 @@ class GASession(Model):
     instructions: str
     audio: GAAudioOut
     tools: list[dict[str, Any]] = Field(default_factory=list)
-    tool_choice: Literal["auto"] = "auto"
+    tool_choice: str | dict[str, str] = "auto"
     max_output_tokens: Literal["inf"] = "inf"
     tracing: None = None
     truncation: Literal["auto"] = "auto"
@@ -87,7 +87,7 @@ class BetaSession(Model):
     turn_detection: ServerVADOut | None
     input_audio_noise_reduction: None = None
     tools: list[dict[str, Any]] = Field(default_factory=list)
-    tool_choice: Literal["auto"] = "auto"
+    tool_choice: str = "auto"
     max_response_output_tokens: Literal["inf"] = "inf"
     speed: float = 1.0
     tracing: None = None
@@ -103,8 +103,13 @@ def render_session(
 ) -> GASession | BetaSession:
     vad = _vad_out(config.turn_detection)
     transcription = _transcription_out(config.transcription)
+    tools = [tool.model_dump() for tool in config.tools]
+    choice = config.tool_choice
     if dialect.beta:
         return BetaSession(
+            modalities=["text"] if config.text_only else ["audio", "text"],
+            tools=tools,
+            tool_choice=choice,
             id=session_id,
             model=config.model,
             instructions=config.instructions,
@@ -120,8 +125,17 @@ def render_session(
         ),
         output=GAOutputOut(format=format_out(config.output_format), voice=config.voice),
     )
+    ga_choice: str | dict[str, str] = choice
+    if choice not in ("auto", "none", "required"):
+        ga_choice = {"type": "function", "name": choice}
     return GASession(
-        id=session_id, model=config.model, instructions=config.instructions, audio=audio
+        output_modalities=["text"] if config.text_only else ["audio"],
+        id=session_id,
+        model=config.model,
+        instructions=config.instructions,
+        audio=audio,
+        tools=tools,
+        tool_choice=ga_choice,
     )
 
 

@@ -6,9 +6,9 @@ beta clients (the `OpenAI-Beta: realtime=v1` header) send flat fields (`input_au
 a client speaking the wrong dialect hears `unknown_parameter` naming the field.
 
 An update is applied in full or not at all when it is invalid. Settings parley accepts but
-cannot honour (tools, text-only output, semantic VAD, ...) are reported one by one with an
-`unsupported_value` error and left as they were; the rest of the update applies, and
-session.updated shows the session as it really is.
+cannot honour (text-only output, semantic VAD, tools other than functions, ...) are reported
+one by one with an `unsupported_value` error and left as they were; the rest of the update
+applies, and session.updated shows the session as it really is.
 """
 
 from __future__ import annotations
@@ -16,9 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from parley.transports.realtime.config import RealtimeConfig, ServerVAD, Transcription
+from parley.transports.realtime.config import (
+    FunctionTool,
+    RealtimeConfig,
+    ServerVAD,
+    Transcription,
+)
 from parley.transports.realtime.formats import FROM_GA, AudioFormat, GAFormatName
 
 MAX_AUDIO_MS = 24 * 3600 * 1000  # no stretch of audio parley counts is longer than a day
@@ -180,9 +185,10 @@ def change_from_ga(
                 "transcription-only sessions are not supported: parley holds a conversation",
             )
         )
-    _common(update.instructions, update.tools, update.prompt, values, problems, "session")
-    if update.output_modalities is not None and "audio" not in update.output_modalities:
-        problems.append(_text_only("session.output_modalities"))
+    _common(update.instructions, update.prompt, values, problems, "session")
+    _tools(update.tools, update.tool_choice, values, problems, "session")
+    if update.output_modalities is not None:
+        values["text_only"] = "audio" not in update.output_modalities
     audio = update.audio
     inp = audio.input if audio is not None else None
     out = audio.output if audio is not None else None
@@ -216,9 +222,10 @@ def change_from_beta(
 ) -> SessionChange:
     values: dict[str, Any] = {}
     problems: list[Problem] = []
-    _common(update.instructions, update.tools, None, values, problems, "session")
-    if update.modalities is not None and "audio" not in update.modalities:
-        problems.append(_text_only("session.modalities"))
+    _common(update.instructions, None, values, problems, "session")
+    _tools(update.tools, update.tool_choice, values, problems, "session")
+    if update.modalities is not None:
+        values["text_only"] = "audio" not in update.modalities
     if update.input_audio_format is not None:
         values["input_format"] = update.input_audio_format
     if update.output_audio_format is not None:
@@ -243,7 +250,6 @@ def change_from_beta(
 
 def _common(
     instructions: str | None,
-    tools: list[dict[str, Any]] | None,
     prompt: dict[str, Any] | None,
     values: dict[str, Any],
     problems: list[Problem],
@@ -251,13 +257,6 @@ def _common(
 ) -> None:
     if instructions is not None:
         values["instructions"] = instructions
-    if tools:
-        problems.append(
-            Problem(
-                f"{where}.tools",
-                "tools (function calling) are not supported: parley's agent only talks",
-            )
-        )
     if prompt is not None:
         problems.append(
             Problem(
@@ -265,6 +264,59 @@ def _common(
                 "stored prompts are not supported: send the instructions themselves",
             )
         )
+
+
+def _tools(
+    tools: list[dict[str, Any]] | None,
+    tool_choice: str | dict[str, Any] | None,
+    values: dict[str, Any],
+    problems: list[Problem],
+    where: str,
+) -> None:
+    """Function tools (the client runs them) and the tool choice; other kinds (MCP) are
+    refused one by one, and the functions given apply."""
+    if tools is not None:
+        functions, problems_before = [], len(problems)
+        for index, tool in enumerate(tools):
+            parsed = parse_function_tool(tool, f"{where}.tools[{index}]", problems)
+            if parsed is not None:
+                functions.append(parsed)
+        if len(problems) == problems_before:
+            values["tools"] = tuple(functions)
+    if tool_choice is not None:
+        choice = parse_tool_choice(tool_choice, f"{where}.tool_choice", problems)
+        if choice is not None:
+            values["tool_choice"] = choice
+
+
+def parse_function_tool(
+    tool: dict[str, Any], where: str, problems: list[Problem]
+) -> FunctionTool | None:
+    if tool.get("type", "function") != "function":
+        problems.append(Problem(f"{where}.type", f"'{str(tool.get('type'))[:40]}' tools are not "
+                                "supported: parley offers the model function tools"))  # fmt: skip
+        return None
+    try:
+        return FunctionTool.model_validate(tool)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        field_name = ".".join(str(p) for p in error["loc"]) or "tool"
+        problems.append(Problem(f"{where}.{field_name}", f"invalid function tool: {error['msg']}"))
+        return None
+
+
+def parse_tool_choice(
+    choice: str | dict[str, Any], where: str, problems: list[Problem]
+) -> str | None:
+    """ "auto", "none", "required", or {"type": "function", "name": ...} -> the name."""
+    if isinstance(choice, str):
+        if choice in ("auto", "none", "required"):
+            return choice
+    elif choice.get("type") == "function" and isinstance(choice.get("name"), str):
+        return str(choice["name"])
+    problems.append(Problem(where, "tool_choice must be 'auto', 'none', 'required' or "
+                            "{'type': 'function', 'name': ...}"))  # fmt: skip
+    return None
 
 
 def _server_vad(
@@ -292,14 +344,6 @@ def _server_vad(
         ),
         create_response=True if td.create_response is None else td.create_response,
         interrupt_response=True if td.interrupt_response is None else td.interrupt_response,
-    )
-
-
-def _text_only(param: str) -> Problem:
-    return Problem(
-        param,
-        "text-only responses are not supported: parley always answers "
-        "with speech and its transcript",
     )
 
 

@@ -65,6 +65,7 @@ log = logging.getLogger("parley.twilio")
 
 TWILIO_RATE = 8000
 HangUpCall = Callable[[str], Awaitable[None]]
+TransferCall = Callable[[str, str], Awaitable[None]]  # (call SID, +E.164 or sip: target)
 # Twilio's ids: two letters naming the kind, then 32 hex digits (CA... a call, MZ... a stream).
 CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 STREAM_SID = re.compile(r"MZ[0-9a-fA-F]{32}")
@@ -84,11 +85,13 @@ class TwilioTransport(Transport):
         *,
         max_message_bytes: int = 65_536,
         hang_up: HangUpCall | None = None,
+        transfer_call: TransferCall | None = None,
     ) -> None:
         self._wire: WebSocketConnection[InboundMessage] = WebSocketConnection(
             websocket, self, max_message_bytes=max_message_bytes
         )
         self._hang_up = hang_up
+        self._transfer_call = transfer_call
         self._queue: OutboundQueue[tuple[str, ...]] = OutboundQueue()
         self._marks = MarkLedger()
         self.call: StreamStart | None = None
@@ -107,6 +110,19 @@ class TwilioTransport(Transport):
     @property
     def marks(self) -> MarkLedger:
         return self._marks
+
+    @property
+    def can_transfer(self) -> bool:
+        """With REST credentials, a started call can be redirected (transfer_call)."""
+        return self._transfer_call is not None and self.call is not None
+
+    async def transfer(self, target: str) -> None:
+        """Redirect the live call to `target` by REST (TwiML <Dial>); Twilio then stops the
+        media stream, which ends the session."""
+        if self._transfer_call is None or self.call is None:
+            await super().transfer(target)
+            return
+        await self._transfer_call(self.call.call_sid, target)
 
     # --- the handshake ----------------------------------------------------------------------
 
