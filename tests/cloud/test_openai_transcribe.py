@@ -179,3 +179,17 @@ async def test_streaming_stt_answers_each_utterance_complete(
     await stream.aclose()
     await scope.aclose()
     assert texts == ["first words", "second words"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_sessions_requests_reuse_one_connection(
+    fake: FakeTranscriptionServer, url: str, stream: bool
+) -> None:
+    """A streamed reply is read to its end after `done`, so its connection stays open."""
+    fake.script(Transcript("first words"), Transcript("second words"))
+    scope = SessionScope()
+    adapter = stt(url, stream=stream).for_session(scope)
+    assert await adapter.transcribe(SPEECH) == "first words"
+    assert await adapter.transcribe(SPEECH) == "second words"
+    await scope.aclose()
+    assert len(fake.clients) == 2 and fake.clients[0] == fake.clients[1]

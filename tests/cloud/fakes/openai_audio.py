@@ -105,6 +105,7 @@ class FakeTranscriptionServer:
     plans: deque[Transcript | Status] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
     disconnects: list[float] = field(default_factory=list)
+    clients: list[int] = field(default_factory=list)  # the client port of each request
 
     def script(self, *plans: Transcript | Status | str | None) -> None:
         """Plans, or texts (None: the audio had no words) answered at once."""
@@ -120,6 +121,7 @@ class FakeTranscriptionServer:
             return
         if await _refused(scope, send, self.key):
             return
+        self.clients.append(scope["client"][1])
         try:
             request = await self._read(scope, receive)
         except ValueError as exc:

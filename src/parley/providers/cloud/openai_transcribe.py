@@ -18,13 +18,15 @@ stall or a stream cut before `done` is retried (`retries`), each attempt bounded
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import wave
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource
+from httpx_sse import EventSource, ServerSentEvent
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from parley.audio.frames import AudioFrame
@@ -43,6 +45,7 @@ from parley.providers.scope import SessionScope
 from parley.providers.utterance_stt import UtteranceSTT
 
 PROVIDER = "openai-compatible STT"
+DRAIN_S = 0.5  # longest wait for a streamed reply's end after its done event
 
 
 class _Transcription(BaseModel):
@@ -150,7 +153,8 @@ class OpenAITranscribeSTT(UtteranceSTT):
     async def _streamed_text(self, reply: httpx.Response) -> str:
         """The text of `transcript.text.done` (the deltas joined, if it has none)."""
         deltas: list[str] = []
-        async for sse in EventSource(reply).aiter_sse():
+        events = EventSource(reply).aiter_sse()
+        async for sse in events:
             if sse.data.strip() == "[DONE]":
                 break
             try:
@@ -163,6 +167,7 @@ class OpenAITranscribeSTT(UtteranceSTT):
             if event.type == "transcript.text.delta":
                 deltas.append(event.delta)
             elif event.type == "transcript.text.done":
+                await _finish(events)
                 return event.text if event.text is not None else "".join(deltas)
         lost = ConnectionLostError(f"{PROVIDER}: the stream ended before transcript.text.done")
         raise RetryableError(lost)
@@ -170,3 +175,12 @@ class OpenAITranscribeSTT(UtteranceSTT):
     def _quote(self, message: Any) -> str:
         text = message if isinstance(message, str) else json.dumps(message)
         return quoted(text, self.settings.api_key)
+
+
+async def _finish(events: AsyncIterator[ServerSentEvent]) -> None:
+    """Read what follows the done event (its end, or `[DONE]`), briefly: a response read to
+    its end leaves the connection open for the next utterance; one left unread closes it."""
+    with contextlib.suppress(TimeoutError, httpx.TransportError):
+        async with asyncio.timeout(DRAIN_S):
+            async for _ in events:
+                pass
