@@ -76,6 +76,16 @@ async def test_a_streamed_transcript_is_the_done_events_text(
     assert fake.received[0].fields["stream"] == "true"
 
 
+async def test_a_stream_of_segments_without_done_is_joined() -> None:
+    fake = FakeTranscriptionServer(style="segments")  # as speaches streams
+    fake.script(Transcript("First sentence. Second one? Third."), Transcript(""))
+    async for url in running(fake):
+        adapter = stt(url, stream=True)
+        assert await adapter.transcribe(SPEECH) == "First sentence. Second one? Third."
+        assert await adapter.transcribe(SPEECH) == ""  # no speech: no segment at all
+    assert len(fake.received) == 2  # neither was taken for a cut stream and retried
+
+
 async def test_a_server_that_ignores_stream_answers_json_which_is_read() -> None:
     fake = FakeTranscriptionServer(streams=False)  # as OpenAI's whisper-1 does
     fake.script("Plain JSON.")

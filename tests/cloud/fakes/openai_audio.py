@@ -8,7 +8,8 @@ audio`), which speaches / faster-whisper-server, vLLM and Kokoro-FastAPI follow 
   `language`, `duration`, `segments`). With `stream=true` (and `streams` set: OpenAI's
   whisper-1 ignores the flag) the reply is server-sent events, `data:` lines of
   `{"type": "transcript.text.delta", "delta": ...}`, then `{"type": "transcript.text.done",
-  "text": ...}`.
+  "text": ...}`; speaches instead writes one `{"text": ...}` event per segment and ends
+  (`style="segments"`).
 - Speech takes JSON (`model`, `voice`, `input`, `response_format`, `speed`) and writes the
   audio as the body, piece by piece as it is "synthesized": `pcm` raw 16-bit mono at
   `sample_rate`; `wav` the same behind a header whose sizes are placeholders, as a
@@ -27,6 +28,7 @@ import contextlib
 import io
 import json
 import math
+import re
 import struct
 import wave
 from collections import deque
@@ -102,6 +104,9 @@ async def _refused(scope: dict[str, Any], send: Any, key: str | None) -> bool:
 class FakeTranscriptionServer:
     key: str | None = KEY  # None: no key needed (a self-hosted server)
     streams: bool = True  # False: ignore stream=true and answer JSON (whisper-1)
+    # How a stream is written: "openai" (delta and done events) or "segments" (speaches: one
+    # `{"text": ...}` event per sentence, no done event, the stream just ends).
+    style: Literal["openai", "segments"] = "openai"
     plans: deque[Transcript | Status] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
     disconnects: list[float] = field(default_factory=list)
@@ -188,6 +193,15 @@ class FakeTranscriptionServer:
     async def _stream(self, plan: Transcript, send: Any, gone: asyncio.Event) -> None:
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"text/event-stream")]})  # fmt: skip
+        if self.style == "segments":
+            sentences = re.findall(r"[^.?!]+[.?!]?", plan.text)
+            for sent, sentence in enumerate(sentences):
+                if plan.then != "finish" and sent == plan.after:
+                    raise ConnectionAbortedError("fake server drops the connection")
+                await asyncio.sleep(plan.delta_delay)
+                await _sse(send, {"text": " " + sentence.strip()})
+            await send({"type": "http.response.body", "body": b""})
+            return
         words = [w + " " for w in plan.text.split()]
         for sent, word in enumerate(words):
             if plan.then != "finish" and sent == plan.after:

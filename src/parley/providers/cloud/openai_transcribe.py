@@ -4,8 +4,10 @@ OpenAI, speaches (faster-whisper-server) and vLLM serving Whisper all take the s
 multipart request: the utterance as a WAV `file`, `model`, `language`, `response_format`
 (json or verbose_json: both carry `text`). With `stream` set, the request asks for
 server-sent events, as OpenAI's gpt-4o-transcribe models send them: `transcript.text.delta`
-events, then `transcript.text.done` with the whole text, which is the answer. A server that
-does not stream (OpenAI's whisper-1 ignores the flag) answers with JSON, read the same way.
+events, then `transcript.text.done` with the whole text, which is the answer. speaches
+streams its own way, one `{"text": ...}` event per segment and no done event: the segments
+joined are the answer. A server that does not stream (OpenAI's whisper-1 ignores the flag)
+answers with JSON, read the same way.
 
 The server transcribes whole utterances, so the streaming interface is `UtteranceSTT`'s:
 the local VAD's hints cut the audio, and speculation sends the utterance so far once the
@@ -151,8 +153,11 @@ class OpenAITranscribeSTT(UtteranceSTT):
             raise ProviderError(f"{PROVIDER}: the reply has no transcript") from None
 
     async def _streamed_text(self, reply: httpx.Response) -> str:
-        """The text of `transcript.text.done` (the deltas joined, if it has none)."""
+        """The text of `transcript.text.done` (the deltas joined, if it has none); or, from
+        a server that streams segments (speaches: one `{"text": ...}` per segment, no done
+        event), the segments joined when the stream ends."""
         deltas: list[str] = []
+        segments: list[str] = []
         events = EventSource(reply).aiter_sse()
         async for sse in events:
             if sse.data.strip() == "[DONE]":
@@ -169,8 +174,12 @@ class OpenAITranscribeSTT(UtteranceSTT):
             elif event.type == "transcript.text.done":
                 await _finish(events)
                 return event.text if event.text is not None else "".join(deltas)
-        lost = ConnectionLostError(f"{PROVIDER}: the stream ended before transcript.text.done")
-        raise RetryableError(lost)
+            elif not event.type and event.text is not None:
+                segments.append(event.text.strip())
+        if deltas:  # OpenAI's stream always ends in done: this one was cut short
+            lost = ConnectionLostError(f"{PROVIDER}: the stream ended before transcript.text.done")
+            raise RetryableError(lost)
+        return " ".join(t for t in segments if t)
 
     def _quote(self, message: Any) -> str:
         text = message if isinstance(message, str) else json.dumps(message)
