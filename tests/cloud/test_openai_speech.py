@@ -68,7 +68,7 @@ async def test_pieces_that_split_samples_are_joined_whole(fake: FakeSpeechServer
 
 async def test_a_streamed_wav_gives_its_rate_and_audio() -> None:
     fake = FakeSpeechServer(sample_rate=22050)
-    fake.script(Speech(chunk_bytes=30, chunk_delay=0))  # the 44-byte header: two pieces
+    fake.script(Speech(chunk_bytes=30, chunk_delay=0))  # the header spans three pieces
     async with serving(fake, lifespan="off") as host:
         got = await collect(tts(f"http://{host}/v1", response_format="wav").synthesize("a wav"))
     assert {c.audio.sample_rate for _, c in got} == {22050}

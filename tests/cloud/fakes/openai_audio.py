@@ -303,10 +303,15 @@ class FakeSpeechServer:
         return b"".join(struct.pack("<h", round(8000 * math.sin(i * step))) for i in range(count))
 
     def wav_header(self) -> bytes:
-        """A streamed WAV's header: the RIFF and data sizes are unknown (0xFFFFFFFF)."""
+        """A streamed WAV's header as ffmpeg writes it (Kokoro-FastAPI muxes with PyAV): the
+        RIFF and data sizes unknown (0xFFFFFFFF), a LIST/INFO chunk between fmt and data."""
         rate = self.sample_rate
-        return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 0xFFFFFFFF, b"WAVE", b"fmt ", 16,
-                           1, 1, rate, rate * 2, 2, 16, b"data", 0xFFFFFFFF)  # fmt: skip
+        riff = struct.pack("<4sI4s", b"RIFF", 0xFFFFFFFF, b"WAVE")
+        fmt = struct.pack("<4sIHHIIHH", b"fmt ", 16, 1, 1, rate, rate * 2, 2, 16)
+        software = b"Lavf61.7.100\x00"
+        info = b"INFO" + struct.pack("<4sI", b"ISFT", len(software)) + software + b"\x00"  # pad
+        listing = struct.pack("<4sI", b"LIST", len(info)) + info
+        return riff + fmt + listing + struct.pack("<4sI", b"data", 0xFFFFFFFF)
 
 
 def _invalid_speech(body: bytes) -> str | None:
