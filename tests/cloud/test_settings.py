@@ -70,6 +70,22 @@ def test_speech_servers_take_their_own_sections_from_the_environment(
     assert stt.settings.model == "Systran/faster-whisper-small"
     assert tts.url == "http://kokoro.internal:8880/v1/audio/speech"
     assert tts.request_body("Hi.")["voice"] == "af_heart"
-    key = settings.openai_speech.api_key
-    assert key is not None and key.get_secret_value() == "sk-shared-secret-0123456789"
+    # OPENAI_API_KEY is for OpenAI: never sent to a self-hosted server.
+    assert settings.openai_speech.api_key is None and settings.openai_transcribe.api_key is None
+    assert tts.request_body("Hi.")["voice"] == "af_heart"
+
+
+def test_openai_api_key_is_read_only_for_openais_own_speech_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-shared-secret-0123456789")
+    settings = Settings()  # the default base_url is OpenAI's
+    for section in (settings.openai_transcribe, settings.openai_speech):
+        assert section.api_key is not None
+        assert section.api_key.get_secret_value() == "sk-shared-secret-0123456789"
+        assert section.key_from == "OPENAI_API_KEY"
     assert "sk-shared" not in repr(settings) and "sk-shared" not in settings.model_dump_json()
+    local = settings.openai_speech.model_validate(
+        {"base_url": "http://kokoro.internal:8880/v1", "api_key": "kokoro-own-key"}
+    )
+    assert local.api_key is not None and local.key_from == "settings"

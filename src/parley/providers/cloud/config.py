@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from typing import ClassVar, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -159,11 +160,29 @@ class OpenAIRealtimeSettings(_KeyedSettings):
     reconnect_attempts: int = Field(3, ge=0)
 
 
-class OpenAITranscribeSettings(_KeyedSettings):
+class _SpeechServerSettings(_KeyedSettings):
+    """A section for an OpenAI-compatible speech server, often self-hosted and keyless.
+
+    OPENAI_API_KEY is read only for OpenAI's own API: a key meant for OpenAI must never be
+    sent to another server (set `api_key` for a server that takes its own key)."""
+
+    key_variable: ClassVar[str] = "OPENAI_API_KEY"
+    base_url: str = "https://api.openai.com/v1"
+
+    @model_validator(mode="after")
+    def _key_from_environment(self) -> Self:
+        if self.api_key is not None and not self.api_key.get_secret_value():
+            self.api_key = None
+        openai = (urlsplit(self.base_url).hostname or "") == "api.openai.com"
+        if self.api_key is None and openai and os.environ.get(self.key_variable):
+            self.api_key = SecretStr(os.environ[self.key_variable])
+        return self
+
+
+class OpenAITranscribeSettings(_SpeechServerSettings):
     """Whole-utterance STT over any OpenAI-compatible `POST /audio/transcriptions` (stt =
     "openai-transcribe"): OpenAI, speaches / faster-whisper-server, vLLM serving Whisper."""
 
-    key_variable: ClassVar[str] = "OPENAI_API_KEY"
     base_url: str = Field(
         "https://api.openai.com/v1",
         description="e.g. http://localhost:8000/v1 (speaches, faster-whisper-server, vLLM).",
@@ -193,11 +212,10 @@ class OpenAITranscribeSettings(_KeyedSettings):
     )
 
 
-class OpenAISpeechSettings(_KeyedSettings):
+class OpenAISpeechSettings(_SpeechServerSettings):
     """TTS over any OpenAI-compatible `POST /audio/speech` (tts = "openai-speech"): OpenAI,
     Kokoro-FastAPI, speaches. The audio is read as the server sends it."""
 
-    key_variable: ClassVar[str] = "OPENAI_API_KEY"
     base_url: str = Field(
         "https://api.openai.com/v1",
         description="e.g. http://localhost:8880/v1 (Kokoro-FastAPI), http://localhost:8000/v1.",
