@@ -2,7 +2,9 @@
 
 For each cloud provider named in the settings it connects and makes the smallest real call
 (Deepgram: a quarter second of silence and CloseStream; the chat LLM: a one-word reply;
-ElevenLabs: one word of speech; OpenAI Realtime: a session and its configuration), then
+ElevenLabs: one word of speech; OpenAI Realtime: a session and its configuration; an
+OpenAI-compatible transcription server: half a second of silence; a speech server: one
+word), then
 prints a table: what works with its latencies, what fails and why (bad key, no route,
 timeout, or the server's error). Each probe goes through the adapter's own connection code,
 so it meets the server as a session would (a bad key the server reports after opening the
@@ -33,12 +35,21 @@ from parley.providers.cloud.common import (
 from parley.providers.cloud.deepgram import DeepgramSTT
 from parley.providers.cloud.elevenlabs import ElevenLabsTTS
 from parley.providers.cloud.openai_chat import OpenAIChatLLM
+from parley.providers.cloud.openai_speech import OpenAISpeechTTS
+from parley.providers.cloud.openai_transcribe import OpenAITranscribeSTT
 from parley.providers.cloud.realtime_connection import RealtimeConnection
 from parley.providers.cloud.realtime_link import RealtimeLink
 from parley.settings import Settings
 from parley.types import ChatMessage
 
-CLOUD = {"deepgram", "openai", "elevenlabs", "openai-realtime"}
+CLOUD = {
+    "deepgram",
+    "openai",
+    "elevenlabs",
+    "openai-realtime",
+    "openai-transcribe",
+    "openai-speech",
+}
 
 
 @dataclass
@@ -97,7 +108,14 @@ def render(results: list[CheckResult]) -> Table:
 
 
 def _keys(settings: Settings) -> list[SecretStr | None]:
-    sections = (settings.deepgram, settings.openai, settings.elevenlabs, settings.openai_realtime)
+    sections = (
+        settings.deepgram,
+        settings.openai,
+        settings.elevenlabs,
+        settings.openai_realtime,
+        settings.openai_transcribe,
+        settings.openai_speech,
+    )
     return [section.api_key for section in sections]
 
 
@@ -180,9 +198,36 @@ async def _realtime(settings: Settings, latencies: dict[str, float]) -> str:
     return f"model {s.model} accepted the session"
 
 
+async def _transcribe(settings: Settings, latencies: dict[str, float]) -> str:
+    """One request, as the adapter makes it: half a second of silence (no retries)."""
+    s = settings.openai_transcribe
+    stt = OpenAITranscribeSTT(s.model_copy(update={"retries": 0}))
+    started = time.perf_counter()
+    text = await stt.transcribe(AudioFrame.silence(0.5, stt.sample_rate))
+    latencies["transcript"] = _ms(started)
+    return f"model {s.model} transcribed 0.5 s of silence as {text.strip()[:40]!r}"
+
+
+async def _speech(settings: Settings, latencies: dict[str, float]) -> str:
+    """One word, streamed as the adapter streams it (no retries)."""
+    s = settings.openai_speech
+    tts = OpenAISpeechTTS(s.model_copy(update={"retries": 0}))
+    started = time.perf_counter()
+    audio = 0.0
+    async for chunk in tts.synthesize("Hello."):
+        if not audio and chunk.audio.samples:
+            latencies["first audio"] = _ms(started)
+        audio += chunk.audio.duration
+    if not audio:
+        raise ProviderError("the server sent no audio")
+    return f"voice {s.voice} spoke {audio:.2f} s"
+
+
 PROBES: dict[str, Probe] = {
     "deepgram": _deepgram,
     "openai": _openai,
     "elevenlabs": _elevenlabs,
     "openai-realtime": _realtime,
+    "openai-transcribe": _transcribe,
+    "openai-speech": _speech,
 }

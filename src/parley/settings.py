@@ -26,6 +26,8 @@ from parley.providers.cloud.config import (
     ElevenLabsSettings,
     OpenAIChatSettings,
     OpenAIRealtimeSettings,
+    OpenAISpeechSettings,
+    OpenAITranscribeSettings,
 )
 from parley.providers.context import ProviderContext
 from parley.providers.local.config import (
@@ -107,6 +109,8 @@ class Settings(BaseSettings):
     openai: OpenAIChatSettings = Field(default_factory=OpenAIChatSettings)
     elevenlabs: ElevenLabsSettings = Field(default_factory=ElevenLabsSettings)
     openai_realtime: OpenAIRealtimeSettings = Field(default_factory=OpenAIRealtimeSettings)
+    openai_transcribe: OpenAITranscribeSettings = Field(default_factory=OpenAITranscribeSettings)
+    openai_speech: OpenAISpeechSettings = Field(default_factory=OpenAISpeechSettings)
     whisper: WhisperSettings = Field(default_factory=WhisperSettings)
     llama: LlamaSettings = Field(default_factory=LlamaSettings)
     piper: PiperSettings = Field(default_factory=PiperSettings)

@@ -8,14 +8,17 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 from rich.console import Console
 
 from parley.check import render, run_checks
 from parley.settings import Settings
 from tests.serving import serving
 
-from .fakes import deepgram, elevenlabs, openai_chat, realtime
+from .fakes import deepgram, elevenlabs, openai_audio, openai_chat, realtime
 from .fakes.servers import closed_port, ws_server
+
+AUDIO_KEY = openai_audio.KEY
 
 
 @asynccontextmanager
@@ -163,3 +166,65 @@ def test_no_cloud_provider_means_nothing_to_check(capsys: pytest.CaptureFixture[
         main(["check", "--stt", "fake", "--llm", "fake", "--tts", "fake", "--vad", "energy"]) == 0
     )
     assert "No cloud provider is configured" in capsys.readouterr().out
+
+
+@asynccontextmanager
+async def speech_fakes(
+    stt: openai_audio.FakeTranscriptionServer, tts: openai_audio.FakeSpeechServer
+) -> AsyncIterator[Settings]:
+    async with serving(stt, lifespan="off") as stt_host, serving(tts, lifespan="off") as tts_host:
+        yield Settings.model_validate(
+            {
+                "vad": "energy",
+                "stt": "openai-transcribe",
+                "llm": "fake",
+                "tts": "openai-speech",
+                "openai_transcribe": {"base_url": f"http://{stt_host}/v1", "api_key": AUDIO_KEY},
+                "openai_speech": {"base_url": f"http://{tts_host}/v1", "api_key": AUDIO_KEY},
+            }
+        )
+
+
+async def test_speech_servers_are_checked_with_one_request_each() -> None:
+    stt, tts = openai_audio.FakeTranscriptionServer(), openai_audio.FakeSpeechServer()
+    stt.script("")
+    async with speech_fakes(stt, tts) as settings:
+        results = await run_checks(settings)
+    assert [(r.provider, r.kinds, r.ok) for r in results] == [
+        ("openai-transcribe", ["stt"], True),
+        ("openai-speech", ["tts"], True),
+    ]
+    assert "transcript" in results[0].latencies and "first audio" in results[1].latencies
+    assert [r.seconds for r in stt.received] == [0.5] and len(tts.requests) == 1
+    table = text_of(results)
+    assert "transcribed 0.5 s of silence as ''" in table and "voice alloy spoke 0.20 s" in table
+
+
+async def test_speech_server_failures_say_why_and_never_show_a_key() -> None:
+    wrong = "sk-wrong-speech-key-0123456789"
+    stt, tts = openai_audio.FakeTranscriptionServer(), openai_audio.FakeSpeechServer()
+    stt.script(openai_audio.Status(500, "model not loaded"))  # no retry in a check
+    async with speech_fakes(stt, tts) as settings:
+        results = await run_checks(
+            settings.model_copy(
+                update={
+                    "openai_speech": settings.openai_speech.model_copy(
+                        update={"api_key": SecretStr(wrong)}
+                    )
+                }
+            )
+        )
+        unreachable = settings.openai_transcribe.model_copy(
+            update={"base_url": f"http://{closed_port()}/v1"}
+        )
+        results += await run_checks(
+            settings.model_copy(update={"openai_transcribe": unreachable, "tts": "fake"})
+        )
+    assert [(r.provider, r.problem) for r in results] == [
+        ("openai-transcribe", "error"),
+        ("openai-speech", "bad key"),
+        ("openai-transcribe", "no route"),
+    ]
+    assert "HTTP 500: model not loaded" in results[0].detail and len(stt.received) == 1
+    table = text_of(results)
+    assert wrong not in table and wrong[-8:] not in table

@@ -2,7 +2,8 @@
 
 Cut first (at 200 characters), a key straddling the cut lost only its tail, so neither the
 whole key nor its last 8 characters matched, and all but the last 2 characters reached the
-client's error event and the log (Deepgram, ElevenLabs, OpenAI chat, `parley check`).
+client's error event and the log (Deepgram, ElevenLabs, OpenAI chat, the OpenAI-compatible
+speech servers, `parley check`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,16 @@ from pydantic import SecretStr
 from websockets.asyncio.server import ServerConnection
 from websockets.http11 import Request, Response
 
+from parley.audio.frames import AudioFrame
 from parley.providers.base import ProviderError
 from parley.providers.cloud.common import open_websocket, quoted
+from parley.providers.cloud.config import OpenAISpeechSettings, OpenAITranscribeSettings
+from parley.providers.cloud.openai_speech import OpenAISpeechTTS
+from parley.providers.cloud.openai_transcribe import OpenAITranscribeSTT
 from tests.serving import serving
 
+from .fakes.openai_audio import FakeSpeechServer, FakeTranscriptionServer
+from .fakes.openai_audio import Status as AudioStatus
 from .fakes.openai_chat import FakeChatServer, Status
 from .fakes.servers import ws_server
 from .test_openai_chat import MESSAGES, collect, llm
@@ -66,3 +73,26 @@ async def test_a_chat_error_does_not_leak_a_straddling_key() -> None:
     message = str(failure.value)
     assert "HTTP 400" in message and "xxx" in message
     assert not leaked(message, KEY)
+
+
+async def test_speech_server_errors_do_not_leak_a_straddling_key() -> None:
+    stt_fake, tts_fake = FakeTranscriptionServer(key=KEY), FakeSpeechServer(key=KEY)
+    stt_fake.script(AudioStatus(400, straddling(KEY)))
+    tts_fake.script(AudioStatus(400, straddling(KEY)))
+    async with serving(stt_fake, lifespan="off") as stt_host:
+        stt = OpenAITranscribeSTT(
+            OpenAITranscribeSettings(base_url=f"http://{stt_host}/v1", api_key=SecretStr(KEY))
+        )
+        with pytest.raises(ProviderError) as stt_failure:
+            await stt.transcribe(AudioFrame.silence(0.5, 16000))
+    async with serving(tts_fake, lifespan="off") as tts_host:
+        tts = OpenAISpeechTTS(
+            OpenAISpeechSettings(base_url=f"http://{tts_host}/v1", api_key=SecretStr(KEY))
+        )
+        with pytest.raises(ProviderError) as tts_failure:
+            async for _ in tts.synthesize("hello"):
+                pass
+    for failure in (stt_failure, tts_failure):
+        message = str(failure.value)
+        assert "HTTP 400" in message and "xxx" in message
+        assert not leaked(message, KEY)

@@ -12,9 +12,9 @@ def test_every_cloud_provider_is_built_by_name_without_connecting() -> None:
     settings = Settings.model_validate({})
     names = {
         "vad": ["openai-realtime"],
-        "stt": ["deepgram", "openai-realtime"],
+        "stt": ["deepgram", "openai-realtime", "openai-transcribe"],
         "llm": ["openai", "openai-realtime"],
-        "tts": ["elevenlabs", "openai-realtime"],
+        "tts": ["elevenlabs", "openai-realtime", "openai-speech"],
     }
     for kind, chosen in names.items():
         for name in chosen:
@@ -53,3 +53,39 @@ def test_provider_settings_come_from_nested_environment_variables(
     assert settings.openai.base_url == "http://localhost:11434/v1"
     assert settings.openai_realtime.voice == "cedar"
     assert settings.deepgram.endpointing_ms == 250
+
+
+def test_speech_servers_take_their_own_sections_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PARLEY_OPENAI_TRANSCRIBE__BASE_URL", "http://whisper.internal:8000/v1")
+    monkeypatch.setenv("PARLEY_OPENAI_TRANSCRIBE__MODEL", "Systran/faster-whisper-small")
+    monkeypatch.setenv("PARLEY_OPENAI_SPEECH__BASE_URL", "http://kokoro.internal:8880/v1")
+    monkeypatch.setenv("PARLEY_OPENAI_SPEECH__VOICE", "af_heart")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-shared-secret-0123456789")
+    settings = Settings()
+    stt = registry.create("stt", "openai-transcribe", settings)
+    tts = registry.create("tts", "openai-speech", settings)
+    assert stt.url == "http://whisper.internal:8000/v1/audio/transcriptions"
+    assert stt.settings.model == "Systran/faster-whisper-small"
+    assert tts.url == "http://kokoro.internal:8880/v1/audio/speech"
+    assert tts.request_body("Hi.")["voice"] == "af_heart"
+    # OPENAI_API_KEY is for OpenAI: never sent to a self-hosted server.
+    assert settings.openai_speech.api_key is None and settings.openai_transcribe.api_key is None
+    assert tts.request_body("Hi.")["voice"] == "af_heart"
+
+
+def test_openai_api_key_is_read_only_for_openais_own_speech_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-shared-secret-0123456789")
+    settings = Settings()  # the default base_url is OpenAI's
+    for section in (settings.openai_transcribe, settings.openai_speech):
+        assert section.api_key is not None
+        assert section.api_key.get_secret_value() == "sk-shared-secret-0123456789"
+        assert section.key_from == "OPENAI_API_KEY"
+    assert "sk-shared" not in repr(settings) and "sk-shared" not in settings.model_dump_json()
+    local = settings.openai_speech.model_validate(
+        {"base_url": "http://kokoro.internal:8880/v1", "api_key": "kokoro-own-key"}
+    )
+    assert local.api_key is not None and local.key_from == "settings"

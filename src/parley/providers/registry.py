@@ -24,6 +24,8 @@ from parley.providers.cloud.config import (
     ElevenLabsSettings,
     OpenAIChatSettings,
     OpenAIRealtimeSettings,
+    OpenAISpeechSettings,
+    OpenAITranscribeSettings,
 )
 from parley.providers.context import ProviderContext
 from parley.providers.local.config import (
@@ -45,6 +47,8 @@ Section = Literal[
     "openai",
     "elevenlabs",
     "openai_realtime",
+    "openai_transcribe",
+    "openai_speech",
     "whisper",
     "llama",
     "piper",
@@ -65,6 +69,10 @@ class ProviderSettings(Protocol):
     def elevenlabs(self) -> ElevenLabsSettings: ...
     @property
     def openai_realtime(self) -> OpenAIRealtimeSettings: ...
+    @property
+    def openai_transcribe(self) -> OpenAITranscribeSettings: ...
+    @property
+    def openai_speech(self) -> OpenAISpeechSettings: ...
     @property
     def whisper(self) -> WhisperSettings: ...
     @property
@@ -98,6 +106,9 @@ FACTORIES: dict[Kind, dict[str, Factory]] = {
         "whisper": Factory("parley.providers.local.whisper:create", "whisper"),
         "whisper-base": Factory("parley.providers.local.whisper:create_base", "whisper"),
         "deepgram": Factory("parley.providers.cloud.factories:deepgram_stt", "deepgram"),
+        "openai-transcribe": Factory(
+            "parley.providers.cloud.factories:openai_transcribe_stt", "openai_transcribe"
+        ),
         "openai-realtime": Factory(
             "parley.providers.cloud.factories:realtime_stt", "openai_realtime"
         ),
@@ -114,6 +125,9 @@ FACTORIES: dict[Kind, dict[str, Factory]] = {
         "fake": Factory("parley.testing.fakes.factories:fake_tts", "fake"),
         "piper": Factory("parley.providers.local.piper:create", "piper"),
         "elevenlabs": Factory("parley.providers.cloud.factories:elevenlabs_tts", "elevenlabs"),
+        "openai-speech": Factory(
+            "parley.providers.cloud.factories:openai_speech_tts", "openai_speech"
+        ),
         "openai-realtime": Factory(
             "parley.providers.cloud.factories:realtime_tts", "openai_realtime"
         ),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from typing import ClassVar, Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
@@ -162,3 +163,85 @@ class OpenAIRealtimeSettings(_KeyedSettings):
         10.0, gt=0, description="Longest wait for a response's next event (else: stalled)."
     )
     reconnect_attempts: int = Field(3, ge=0)
+
+
+class _SpeechServerSettings(_KeyedSettings):
+    """A section for an OpenAI-compatible speech server, often self-hosted and keyless.
+
+    OPENAI_API_KEY is read only for OpenAI's own API: a key meant for OpenAI must never be
+    sent to another server (set `api_key` for a server that takes its own key)."""
+
+    key_variable: ClassVar[str] = "OPENAI_API_KEY"
+    base_url: str = "https://api.openai.com/v1"
+
+    @model_validator(mode="after")
+    def _key_from_environment(self) -> Self:
+        if self.api_key is not None and not self.api_key.get_secret_value():
+            self.api_key = None
+        openai = (urlsplit(self.base_url).hostname or "") == "api.openai.com"
+        if self.api_key is None and openai and os.environ.get(self.key_variable):
+            self.api_key = SecretStr(os.environ[self.key_variable])
+        return self
+
+
+class OpenAITranscribeSettings(_SpeechServerSettings):
+    """Whole-utterance STT over any OpenAI-compatible `POST /audio/transcriptions` (stt =
+    "openai-transcribe"): OpenAI, speaches / faster-whisper-server, vLLM serving Whisper."""
+
+    base_url: str = Field(
+        "https://api.openai.com/v1",
+        description="e.g. http://localhost:8000/v1 (speaches, faster-whisper-server, vLLM).",
+    )
+    model: str = Field(
+        "gpt-4o-mini-transcribe",
+        description="e.g. whisper-1, Systran/faster-whisper-small, openai/whisper-large-v3.",
+    )
+    language: str | None = Field("en", description="ISO-639-1 code; None: the server detects.")
+    response_format: Literal["json", "verbose_json"] = "json"
+    stream: bool = Field(
+        False,
+        description="Ask for the transcript as server-sent events (transcript.text.delta/done). "
+        "A server that does not stream answers with JSON, which is read as well.",
+    )
+    connect_timeout_s: float = Field(5.0, gt=0)
+    timeout_s: float = Field(
+        10.0, gt=0, description="Longest wait for one utterance's transcript (else: stalled)."
+    )
+    retries: int = Field(1, ge=0, le=10, description="Retries after a 429/5xx, stall or drop.")
+    retry_backoff_s: float = Field(0.25, ge=0, description="First retry delay; doubles each time.")
+    speculation_ms: int | None = Field(
+        150,
+        ge=0,
+        description="Quiet after which the utterance so far is sent speculatively, hiding the "
+        "server's latency in the turn-ending silence (None: never; costs extra requests).",
+    )
+
+
+class OpenAISpeechSettings(_SpeechServerSettings):
+    """TTS over any OpenAI-compatible `POST /audio/speech` (tts = "openai-speech"): OpenAI,
+    Kokoro-FastAPI, speaches. The audio is read as the server sends it."""
+
+    base_url: str = Field(
+        "https://api.openai.com/v1",
+        description="e.g. http://localhost:8880/v1 (Kokoro-FastAPI), http://localhost:8000/v1.",
+    )
+    model: str = Field("gpt-4o-mini-tts", description="e.g. tts-1, kokoro.")
+    voice: str = Field("alloy", description="e.g. alloy, marin; af_heart for Kokoro.")
+    response_format: Literal["pcm", "wav"] = Field(
+        "pcm",
+        description="pcm: raw 16-bit mono at `sample_rate`; wav: the rate is read from the header.",
+    )
+    sample_rate: int = Field(
+        24000, ge=8000, le=48000, description="The rate of `pcm` audio (OpenAI, Kokoro: 24000)."
+    )
+    speed: float | None = Field(None, ge=0.25, le=4.0)
+    instructions: str | None = Field(None, description="Voice instructions (gpt-4o-mini-tts).")
+    connect_timeout_s: float = Field(5.0, gt=0)
+    first_audio_timeout_s: float = Field(
+        10.0, gt=0, description="Longest wait for a segment's first audio (else: stalled)."
+    )
+    read_timeout_s: float = Field(
+        10.0, gt=0, description="Longest silence between two pieces of audio once it flows."
+    )
+    retries: int = Field(1, ge=0, le=10, description="Retries before a segment's first audio.")
+    retry_backoff_s: float = Field(0.25, ge=0, description="First retry delay; doubles each time.")

@@ -7,10 +7,14 @@ from parley.providers.cloud.config import (
     ElevenLabsSettings,
     OpenAIChatSettings,
     OpenAIRealtimeSettings,
+    OpenAISpeechSettings,
+    OpenAITranscribeSettings,
 )
 from parley.providers.cloud.deepgram import DeepgramSTT
 from parley.providers.cloud.elevenlabs import ElevenLabsTTS
 from parley.providers.cloud.openai_chat import OpenAIChatLLM
+from parley.providers.cloud.openai_speech import OpenAISpeechTTS
+from parley.providers.cloud.openai_transcribe import OpenAITranscribeSTT
 from parley.providers.cloud.realtime_facets import (
     RealtimeLLM,
     RealtimeSTT,
@@ -46,3 +50,13 @@ def realtime_llm(config: OpenAIRealtimeSettings, context: ProviderContext) -> Re
 
 def realtime_tts(config: OpenAIRealtimeSettings, context: ProviderContext) -> RealtimeTTS:
     return RealtimeTTS(config)
+
+
+def openai_transcribe_stt(
+    config: OpenAITranscribeSettings, context: ProviderContext
+) -> OpenAITranscribeSTT:
+    return OpenAITranscribeSTT(config)
+
+
+def openai_speech_tts(config: OpenAISpeechSettings, context: ProviderContext) -> OpenAISpeechTTS:
+    return OpenAISpeechTTS(config)
