@@ -89,3 +89,27 @@ def test_openai_api_key_is_read_only_for_openais_own_speech_api(
         {"base_url": "http://kokoro.internal:8880/v1", "api_key": "kokoro-own-key"}
     )
     assert local.api_key is not None and local.key_from == "settings"
+
+
+def test_a_providers_key_variable_is_never_sent_to_another_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """OPENAI_API_KEY with llm = openai pointed at Groq or Ollama: the key stays unread (it
+    would go to that server); the same for Deepgram's and ElevenLabs' variables."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-meant-for-openai-0123456789")
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "dg-meant-for-deepgram")
+    monkeypatch.setenv("ELEVENLABS_API_KEY", "el-meant-for-elevenlabs")
+    monkeypatch.setenv("PARLEY_OPENAI__BASE_URL", "https://api.groq.com/openai/v1")
+    monkeypatch.setenv("PARLEY_OPENAI_REALTIME__BASE_URL", "ws://127.0.0.1:9/v1/realtime")
+    monkeypatch.setenv("PARLEY_DEEPGRAM__BASE_URL", "ws://127.0.0.1:9/v1/listen")
+    monkeypatch.setenv("PARLEY_ELEVENLABS__BASE_URL", "ws://127.0.0.1:9/v1")
+    settings = Settings()
+    for section in (
+        settings.openai,
+        settings.openai_realtime,
+        settings.deepgram,
+        settings.elevenlabs,
+    ):
+        assert section.api_key is None and section.key_from is None
+    own = settings.openai.model_validate({"base_url": "https://api.openai.com/v1"})
+    assert own.api_key is not None and own.key_from == "OPENAI_API_KEY"

@@ -3,7 +3,9 @@
 Every section has a base URL (so tests and self-hosted servers can stand in), a key and a
 model. Keys are `SecretStr`: they never print. When a key is not set as a parley setting
 (`PARLEY_DEEPGRAM__API_KEY`, the settings file), the provider's conventional variable is
-read instead (`DEEPGRAM_API_KEY`, `OPENAI_API_KEY`, `ELEVENLABS_API_KEY`).
+read instead (`DEEPGRAM_API_KEY`, `OPENAI_API_KEY`, `ELEVENLABS_API_KEY`), but only while the
+section's `base_url` is that provider's own host: a key meant for OpenAI is never sent to
+Groq, Ollama or a self-hosted server that a base_url names (set `api_key` for those).
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 class _KeyedSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # The conventional environment variable read when `api_key` is not set.
+    # The conventional environment variable read when `api_key` is not set, and the host it
+    # is meant for: the variable is read only while `base_url` points there.
     key_variable: ClassVar[str] = ""
+    key_host: ClassVar[str] = ""
+    base_url: str
     api_key: SecretStr | None = Field(None, description="The provider's API key.")
 
     @property
@@ -34,7 +39,8 @@ class _KeyedSettings(BaseModel):
     def _key_from_environment(self) -> Self:
         if self.api_key is not None and not self.api_key.get_secret_value():
             self.api_key = None
-        if self.api_key is None and os.environ.get(self.key_variable):
+        own_host = (urlsplit(self.base_url).hostname or "") == self.key_host
+        if self.api_key is None and own_host and os.environ.get(self.key_variable):
             self.api_key = SecretStr(os.environ[self.key_variable])
         return self
 
@@ -43,6 +49,7 @@ class DeepgramSettings(_KeyedSettings):
     """Deepgram live speech-to-text (stt = "deepgram")."""
 
     key_variable: ClassVar[str] = "DEEPGRAM_API_KEY"
+    key_host: ClassVar[str] = "api.deepgram.com"
     base_url: str = Field(
         "wss://api.deepgram.com/v1/listen", description="The live transcription endpoint."
     )
@@ -78,6 +85,7 @@ class OpenAIChatSettings(_KeyedSettings):
     Ollama, vLLM, llama.cpp server."""
 
     key_variable: ClassVar[str] = "OPENAI_API_KEY"
+    key_host: ClassVar[str] = "api.openai.com"
     base_url: str = Field(
         "https://api.openai.com/v1",
         description="e.g. https://api.groq.com/openai/v1, http://localhost:11434/v1 (Ollama), "
@@ -112,6 +120,7 @@ class ElevenLabsSettings(_KeyedSettings):
     """ElevenLabs text-to-speech over the multi-context websocket (tts = "elevenlabs")."""
 
     key_variable: ClassVar[str] = "ELEVENLABS_API_KEY"
+    key_host: ClassVar[str] = "api.elevenlabs.io"
     base_url: str = Field("wss://api.elevenlabs.io/v1", description="The websocket API root.")
     voice_id: str = Field("21m00Tcm4TlvDq8ikWAM", description="The voice to speak with.")
     model: str = "eleven_flash_v2_5"
@@ -149,6 +158,7 @@ class OpenAIRealtimeSettings(_KeyedSettings):
     "openai-realtime"; vad may instead be a local VAD)."""
 
     key_variable: ClassVar[str] = "OPENAI_API_KEY"
+    key_host: ClassVar[str] = "api.openai.com"
     base_url: str = Field("wss://api.openai.com/v1/realtime", description="The realtime endpoint.")
     model: str = "gpt-realtime"
     voice: str = "marin"
@@ -172,16 +182,8 @@ class _SpeechServerSettings(_KeyedSettings):
     sent to another server (set `api_key` for a server that takes its own key)."""
 
     key_variable: ClassVar[str] = "OPENAI_API_KEY"
+    key_host: ClassVar[str] = "api.openai.com"
     base_url: str = "https://api.openai.com/v1"
-
-    @model_validator(mode="after")
-    def _key_from_environment(self) -> Self:
-        if self.api_key is not None and not self.api_key.get_secret_value():
-            self.api_key = None
-        openai = (urlsplit(self.base_url).hostname or "") == "api.openai.com"
-        if self.api_key is None and openai and os.environ.get(self.key_variable):
-            self.api_key = SecretStr(os.environ[self.key_variable])
-        return self
 
 
 class OpenAITranscribeSettings(_SpeechServerSettings):
