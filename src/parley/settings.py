@@ -74,6 +74,27 @@ class HttpSettings(BaseModel):
     )
 
 
+class AdmissionSettings(BaseModel):
+    """When a node (each worker of it) refuses new calls, so the calls it has keep their
+    timing and a load balancer sends the rest elsewhere (docs/deploy.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_sessions: int | None = Field(
+        None,
+        ge=1,
+        description="Live calls per worker past which new ones are refused (busy); set it "
+        "from `parley bench` capacity. None: no limit.",
+    )
+    max_loop_lag_s: float | None = Field(
+        0.1,
+        gt=0,
+        description="New calls are refused once the event loop's lag has stayed past this for "
+        "half a second (every 0.1 s sample: overload, not one slow step), until it has stayed "
+        "within it for half a second. None: not checked.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PARLEY_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -92,6 +113,13 @@ class Settings(BaseSettings):
         "client sent in its own field (for log collectors).",
     )
     http: HttpSettings = Field(default_factory=HttpSettings)
+    admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="Session processes of `parley serve` on one port, sharing one model "
+        "process (docs/deploy.md). None: one per CPU core; 1: a single process.",
+    )
     access_token: SecretStr | None = Field(
         None, description="When set, clients must present it to open a session."
     )
