@@ -24,7 +24,13 @@ import pytest
 
 from parley.server import create_app
 from parley.settings import Settings
-from parley.testing.twilio_caller.caller_script import HangUp, Pause, Speak, answered
+from parley.testing.twilio_caller.caller_script import (
+    CallerStep,
+    HangUp,
+    Pause,
+    Speak,
+    answered,
+)
 from parley.testing.twilio_caller.fake_caller import FakeCaller
 from tests.hostile.stalls import http
 from tests.serving import serving
@@ -100,8 +106,8 @@ async def webhook(host: str, call_sid: str) -> dict[str, str]:
 async def call(webhook_host: str, media_host: str, hold: float = 0.5) -> FakeCaller:
     sid = f"CA{os.urandom(16).hex()}"
     parameters = await webhook(webhook_host, sid)
-    script = [Pause(0.3), Speak(speech("question_time")), answered(limit=15), Pause(hold),
-              HangUp()]  # fmt: skip
+    script: list[CallerStep] = [Pause(0.3), Speak(speech("question_time")),
+                                answered(limit=15), Pause(hold), HangUp()]  # fmt: skip
     caller = FakeCaller(f"ws://{media_host}/twilio/media", script, call_sid=sid,
                         custom_parameters=parameters)  # fmt: skip
     await caller.run()
@@ -153,7 +159,7 @@ async def test_sigterm_hangs_up_every_call_in_every_worker_and_exits_0() -> None
     async with node() as (host, server):
         _, health = await get(host, "/health")
         workers = [w["pid"] for w in health["workers"]]
-        script = [Pause(60.0), HangUp()]
+        script: list[CallerStep] = [Pause(60.0), HangUp()]
         callers = []
         for _ in range(6):
             sid = f"CA{os.urandom(16).hex()}"
