@@ -53,9 +53,16 @@ class Setup:
     plan: Plan
 
     def serve(
-        self, scenario: str, fake: FakeProviderSettings
+        self,
+        scenario: str,
+        fake: FakeProviderSettings,
+        *,
+        workers: int = 1,
+        max_sessions: int | None = None,
+        max_loop_lag_s: float | None = None,
     ) -> AbstractAsyncContextManager[ServerProcess]:
-        """This framework's server for `scenario`, with these fakes (started on entry)."""
+        """This framework's server for `scenario`, with these fakes (started on entry); for
+        parley, `workers` processes (`parley serve --workers`) and admission control."""
         name = f"{self.framework}-{scenario}"
         spec = ServerSpec(
             framework=self.framework,
@@ -63,5 +70,8 @@ class Setup:
             events=self.workdir / f"{name}.events.jsonl",
             fake=fake,
             policy=self.policy,
+            workers=workers,
+            max_sessions=max_sessions,
+            max_loop_lag_s=max_loop_lag_s,
         )
         return running(spec, self.workdir, name)

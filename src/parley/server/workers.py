@@ -32,9 +32,11 @@ import socket
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import Any
 
 from parley.logsafe import configure_logging
 from parley.providers.local.model_host.broker import MODEL_SOCKET, ModelBroker
@@ -44,6 +46,7 @@ from parley.settings import Settings
 log = logging.getLogger("parley.server")
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+MakeApp = Callable[[Settings], Any]  # a worker's app from the settings
 
 
 def default_workers() -> int:
@@ -63,10 +66,18 @@ class _Slot:
 class Node:
     """The parent of the workers (tests run it in a thread; `parley serve` in main)."""
 
-    def __init__(self, settings: Settings, workers: int, *, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        workers: int,
+        *,
+        verbose: bool = False,
+        make_app: MakeApp | None = None,
+    ) -> None:
         from parley.server.serve import uvicorn_config  # (it imports uvicorn: keep lazy)
 
         self.settings = settings
+        self.make_app = make_app  # picklable (a module's function, or a partial of one)
         self.verbose = verbose
         self.stopping = threading.Event()
         self._directory = Path(tempfile.mkdtemp(prefix="parley-node-"))
@@ -110,7 +121,7 @@ class Node:
         try:
             process = self._context.Process(
                 target=_worker_main,
-                args=(self.settings, self._socket, self.verbose),
+                args=(self.settings, self._socket, self.verbose, self.make_app),
                 name=f"parley-worker-{slot.index}",
                 daemon=False,
             )
@@ -167,16 +178,22 @@ class Node:
         log.info("node stopped")
 
 
-def run_node(settings: Settings, workers: int, *, verbose: bool = False) -> int:
-    """`parley serve --workers N` (N > 1): until SIGTERM or SIGINT, then exit status 0."""
-    node = Node(settings, workers, verbose=verbose)
+def run_node(
+    settings: Settings, workers: int, *, verbose: bool = False, make_app: MakeApp | None = None
+) -> int:
+    """`parley serve --workers N` (N > 1): until SIGTERM or SIGINT, then exit status 0.
+    `make_app` builds each worker's app (default: `create_app`; the benchmark server's adds
+    its observers)."""
+    node = Node(settings, workers, verbose=verbose, make_app=make_app)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, node.stop)
     log.info("parley node: %d workers on %s:%d", workers, settings.host, node.port)
     return node.run()
 
 
-def _worker_main(settings: Settings, sock: socket.socket, verbose: bool) -> None:
+def _worker_main(
+    settings: Settings, sock: socket.socket, verbose: bool, make_app: MakeApp | None
+) -> None:
     """One worker: the app, as `parley serve` runs it, on the parent's socket."""
     configure_logging(settings.log_format, level=logging.DEBUG if verbose else logging.INFO)
     from parley.server import create_app
@@ -184,7 +201,7 @@ def _worker_main(settings: Settings, sock: socket.socket, verbose: bool) -> None
 
     parent = os.getppid()
     threading.Thread(target=_stop_when_orphaned, args=(parent,), daemon=True).start()
-    app = create_app(settings)
+    app = (make_app or create_app)(settings)
     ParleyServer(uvicorn_config(app, settings), app.state.parley).run(sockets=[sock])
 
 
