@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import statistics
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -26,7 +27,8 @@ from tests.twilio.harness import fake_providers
 from .stalls import _twilio_start, http
 
 pytestmark = pytest.mark.asyncio
-REFUSED_WITHIN = 0.1  # the issue's bound for a refusal
+REFUSED_WITHIN = 0.1  # the issue's bound for a refusal: held by the median of TRIES
+TRIES = 5  # (one try can meet a busy shared machine: each is held to 1 s)
 CALL_SID = "CA" + "3" * 32
 
 
@@ -68,6 +70,10 @@ async def refused_socket(url: str, **options: Any) -> tuple[float, dict[str, Any
         return elapsed, error, ws.close_code
 
 
+def fast(times: list[float]) -> None:
+    assert statistics.median(times) < REFUSED_WITHIN and max(times) < 1.0, times
+
+
 async def hold_a_call(host: str) -> Any:
     """A browser session that stays open (the node's one call)."""
     ws = await connect(f"ws://{host}/ws")
@@ -87,12 +93,15 @@ async def test_at_max_sessions_every_transport_refuses_and_health_says_so() -> N
                     break
                 await asyncio.sleep(0.01)
             # Twilio: a busy signal instead of a stream, fast
-            elapsed, twiml = await webhook(host)
-            root = ET.fromstring(twiml)
-            reject = root.find("Reject")
-            assert reject is not None and reject.attrib == {"reason": "busy"}, twiml
-            assert root.find("Connect") is None
-            assert elapsed < REFUSED_WITHIN
+            times = []
+            for _ in range(TRIES):
+                elapsed, twiml = await webhook(host)
+                root = ET.fromstring(twiml)
+                reject = root.find("Reject")
+                assert reject is not None and reject.attrib == {"reason": "busy"}, twiml
+                assert root.find("Connect") is None
+                times.append(elapsed)
+            fast(times)
             # a media stream arriving anyway: closed without a session
             async with connect(f"ws://{host}/twilio/media") as ws:
                 await ws.send(json.dumps({"event": "connected", "protocol": "Call"}))
@@ -101,12 +110,19 @@ async def test_at_max_sessions_every_transport_refuses_and_health_says_so() -> N
                     async for _ in ws:
                         pass
             # /ws and /v1/realtime: a busy error, close 1013
-            elapsed, error, code = await refused_socket(f"ws://{host}/ws")
-            assert (error.get("code"), code) == ("busy", 1013), error
-            assert "max_sessions" in error["message"] and elapsed < REFUSED_WITHIN
-            elapsed, error, code = await refused_socket(f"ws://{host}/v1/realtime")
-            assert (error["error"]["code"], code) == ("busy", 1013), error
-            assert elapsed < REFUSED_WITHIN
+            times = []
+            for _ in range(TRIES):
+                elapsed, error, code = await refused_socket(f"ws://{host}/ws")
+                assert (error.get("code"), code) == ("busy", 1013), error
+                assert "max_sessions" in error["message"]
+                times.append(elapsed)
+            fast(times)
+            times = []
+            for _ in range(TRIES):
+                elapsed, error, code = await refused_socket(f"ws://{host}/v1/realtime")
+                assert (error["error"]["code"], code) == ("busy", 1013), error
+                times.append(elapsed)
+            fast(times)
             assert len(state.sessions) == 1  # nothing got a session
             # /health: still 200 (the node is up), but not accepting; the readiness path 503
             status, body = await health(host)
