@@ -64,7 +64,7 @@ class _Slot:
 
 
 class Node:
-    """The parent of the workers (tests run it in a thread; `parley serve` in main)."""
+    """The parent of the workers: it binds, spawns, tends and stops them."""
 
     def __init__(
         self,
@@ -94,12 +94,6 @@ class Node:
         }
         self._slots = [_Slot(index) for index in range(workers)]
         self._context = multiprocessing.get_context("spawn")
-
-    def pids(self) -> list[int]:
-        return [s.process.pid for s in self._slots if s.process and s.process.pid is not None]
-
-    def model_process_pid(self) -> int | None:
-        return self._broker.host.status().pid
 
     def run(self) -> int:
         """Start the workers, keep them running until `stop()`, then shut down; exit status."""
