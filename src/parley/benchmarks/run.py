@@ -123,7 +123,8 @@ async def _run(options: BenchOptions, workdir: Path, say: Say) -> tuple[BenchRep
         """parley's capacity at each --workers count: the first is `capacity`, the rest
         `capacity_workers`."""
         for index, count in enumerate(options.workers):
-            say(f"capacity: parley, {count} workers ({time.monotonic() - clock:.0f} s in)")
+            workers = f"{count} worker{'s' if count > 1 else ''}"
+            say(f"capacity: parley, {workers} ({time.monotonic() - clock:.0f} s in)")
             work = capacity(setups["parley"], say, options.max_calls, workers=count)
             value = await _guard(work, "capacity", "parley", notes, say)
             if value is None:
