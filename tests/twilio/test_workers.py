@@ -150,6 +150,8 @@ async def test_calls_spread_over_the_workers_and_the_node_answers_for_all() -> N
             assert status == 200
             started = re.search(r'parley_sessions_total\{transport="TwilioTransport"\} (\S+)', text)
             assert started is not None and float(started.group(1)) == 11.0, text
+            assert re.search(r"^parley_sessions_active 0\.0$", text, re.M), text
+            assert re.search(r"^parley_event_loop_lag_seconds \d", text, re.M), text
         _, health = await get(host, "/health")
         assert health["sessions"] == 0 and health["accepting"] is True
         assert server.returncode is None

@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
     def worker_report() -> WorkerReport:
         live = len(state.sessions)
         state.metrics.sessions_active.set(live)  # kept current for the node's /metrics
+        state.metrics.publish()
         return WorkerReport(os.getpid(), live, state.loader.ready and state.busy() is None)
 
     app = FastAPI(title="parley", version=__version__, lifespan=lifespan)

@@ -33,6 +33,8 @@ from prometheus_client.registry import Collector
 from parley.events import AgentResponseDone, AgentResumed, ErrorEvent, SessionEvent, TurnMetrics
 from parley.providers.local.model_host.client import ModelHost
 
+_MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"  # set by `parley serve --workers N` (workers.py)
+
 # Voice-to-voice lives between a few hundred ms and a few seconds.
 _V2V_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0)
 
@@ -116,11 +118,18 @@ class ServerMetrics:
                 if timings.preemptive_dropped:
                     self.preemptive.labels("dropped").inc(timings.preemptive_dropped)
 
-    def render(self) -> bytes:
-        with contextlib.suppress(RuntimeError):  # no loop running: a test reading the registry
+    def publish(self) -> None:
+        """With `--workers` (multiprocess mode), called every 0.2 s by each worker: its tasks,
+        and the worst lag of its last half second, for whichever worker answers a scrape."""
+        if _MULTIPROCESS in os.environ:
             self.tasks.set(len(asyncio.all_tasks()))
-        self.loop_lag.set(self.lag.take())
-        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            self.loop_lag.set(self.lag.recent_worst())
+
+    def render(self) -> bytes:
+        if _MULTIPROCESS not in os.environ:
+            with contextlib.suppress(RuntimeError):  # no loop running: a test reading it
+                self.tasks.set(len(asyncio.all_tasks()))
+            self.loop_lag.set(self.lag.take())
             return generate_latest(self.registry)
         # `parley serve --workers N`: every worker's counts, summed (gauges: live workers'
         # sum, or their max for the lag); the model process is the node's one.
@@ -140,6 +149,10 @@ class LoopLag:
         self._worst = 0.0
         self._recent: deque[float] = deque(maxlen=5)  # the last half second's samples
         self._over = False
+
+    def recent_worst(self) -> float:
+        """The worst lag of the last half second."""
+        return max(self._recent, default=0.0)
 
     def overloaded(self, bound: float) -> bool:
         """For admission control: true once every sample of the last half second was past
