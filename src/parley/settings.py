@@ -102,6 +102,13 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(8000, ge=1, le=65535)
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="Session processes of `parley serve` on one port, sharing one model "
+        "process (docs/deploy.md). None: one per CPU core; 1: a single process.",
+    )
+    admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
     vad: str = Field("silero", description="VAD provider by name (`parley providers` lists).")
     stt: str = Field("whisper", description="STT provider by name.")
     llm: str = Field("llama", description="LLM provider by name.")
@@ -113,13 +120,6 @@ class Settings(BaseSettings):
         "client sent in its own field (for log collectors).",
     )
     http: HttpSettings = Field(default_factory=HttpSettings)
-    admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
-    workers: int | None = Field(
-        None,
-        ge=1,
-        description="Session processes of `parley serve` on one port, sharing one model "
-        "process (docs/deploy.md). None: one per CPU core; 1: a single process.",
-    )
     access_token: SecretStr | None = Field(
         None, description="When set, clients must present it to open a session."
     )

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from parley import __version__
-from parley.server.node import WorkerReport, publish_forever
+from parley.server.node import WorkerReport, reporting_lifespan
 from parley.server.providers import ProviderLoader
 from parley.server.routes import browser, realtime, twilio
 from parley.server.sessions import SessionManager
@@ -69,11 +69,10 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loading = asyncio.create_task(state.loader.load(), name="load providers")
         lag = asyncio.create_task(state.metrics.lag.run(), name="event loop lag")
-        node = asyncio.create_task(publish_forever(state.node, worker_report), name="node")
         try:
             yield
         finally:
-            for task in (loading, lag, node):
+            for task in (loading, lag):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -86,7 +85,8 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
         state.metrics.publish()
         return WorkerReport(os.getpid(), live, state.loader.ready and state.busy() is None)
 
-    app = FastAPI(title="parley", version=__version__, lifespan=lifespan)
+    reporting = reporting_lifespan(lifespan, state.node, worker_report)  # node.py
+    app = FastAPI(title="parley", version=__version__, lifespan=reporting)
     app.state.parley = state
     app.include_router(twilio.router)  # POST /twilio/voice, WS /twilio/media
     app.include_router(browser.router)  # the page, WS /ws

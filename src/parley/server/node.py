@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 NODE_DIR = "PARLEY_NODE_DIR"
 PUBLISH_EVERY = 0.2
@@ -71,6 +73,27 @@ async def publish_forever(view: NodeView, report: Callable[[], WorkerReport]) ->
         with contextlib.suppress(OSError):
             view.publish(report())
         await asyncio.sleep(PUBLISH_EVERY)
+
+
+def reporting_lifespan(
+    lifespan: Callable[[Any], AbstractAsyncContextManager[None]],
+    view: NodeView,
+    report: Callable[[], WorkerReport],
+) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """`lifespan`, with this worker's report published while the app runs."""
+
+    @contextlib.asynccontextmanager
+    async def reporting(app: Any) -> AsyncIterator[None]:
+        task = asyncio.create_task(publish_forever(view, report), name="node reports")
+        try:
+            async with lifespan(app):
+                yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return reporting
 
 
 def _alive(pid: int) -> bool:
