@@ -35,6 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=("text", "json"),
         help="text: one line per record (default); json: one object per line",
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="session processes on the port, sharing one model process (default: one per "
+        "core; 1: a single process)",
+    )
     _provider_flags(serve)
     talk = commands.add_parser("talk", help="one spoken turn offline: question.wav -> reply.wav")
     talk.add_argument("--in", dest="question", type=Path, required=True, help="a WAV question")
@@ -98,19 +104,24 @@ def _serve(args: argparse.Namespace) -> int:
     from parley.server.serve import run
     from parley.settings import load_settings
 
-    names = ("host", "port", "vad", "stt", "llm", "tts", "log_format")
+    names = ("host", "port", "vad", "stt", "llm", "tts", "log_format", "workers")
     settings = load_settings(args.settings, **{k: getattr(args, k) for k in names})
     configure_logging(settings.log_format, level=logging.DEBUG if args.verbose else logging.INFO)
     table = Table("kind", "provider", title="parley providers")
     for kind in ("vad", "stt", "llm", "tts"):
         table.add_row(kind, getattr(settings, kind))
     console.print(table)
+    from parley.server.workers import default_workers, run_node
+
     try:
-        app = create_app(settings)
-    except ValueError as exc:  # a [tools] function that cannot be imported, say
+        settings.tools.toolbox()  # a [tools] function that cannot be imported fails here, once
+    except ValueError as exc:
         console.print(f"[red]parley: {exc}[/]", markup=True, highlight=False)
         return 2
-    run(app, settings)
+    workers = settings.workers or default_workers()
+    if workers > 1:
+        return run_node(settings, workers, verbose=args.verbose)
+    run(create_app(settings), settings)
     return 0
 
 

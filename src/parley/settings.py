@@ -78,6 +78,27 @@ class HttpSettings(BaseModel):
     )
 
 
+class AdmissionSettings(BaseModel):
+    """When a node (each worker of it) refuses new calls, so the calls it has keep their
+    timing and a load balancer sends the rest elsewhere (docs/deploy.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_sessions: int | None = Field(
+        None,
+        ge=1,
+        description="Live calls per worker past which new ones are refused (busy); set it "
+        "from `parley bench` capacity. None: no limit.",
+    )
+    max_loop_lag_s: float | None = Field(
+        0.1,
+        gt=0,
+        description="New calls are refused once the event loop's lag has stayed past this for "
+        "half a second (every 0.1 s sample: overload, not one slow step), until it has stayed "
+        "within it for half a second. None: not checked.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PARLEY_", env_nested_delimiter="__", extra="forbid", validate_default=True
@@ -85,6 +106,13 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address the server listens on.")
     port: int = Field(8000, ge=1, le=65535)
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="Session processes of `parley serve` on one port, sharing one model "
+        "process (docs/deploy.md). None: one per CPU core; 1: a single process.",
+    )
+    admission: AdmissionSettings = Field(default_factory=AdmissionSettings)
     vad: str = Field("silero", description="VAD provider by name (`parley providers` lists).")
     stt: str = Field("whisper", description="STT provider by name.")
     llm: str = Field("llama", description="LLM provider by name.")

@@ -64,18 +64,24 @@ def script(stagger: float, turns: int) -> list[CallerStep]:
     return [*steps, HangUp()]
 
 
-async def capacity(setup: Setup, progress: Progress, max_calls: int | None = None) -> Capacity:
+async def capacity(
+    setup: Setup, progress: Progress, max_calls: int | None = None, workers: int = 1
+) -> Capacity:
+    """`workers`: parley's session processes (`parley serve --workers`); Pipecat has one."""
     fake = setup.latencies.fake_settings([REPLY])
     levels: list[CapacityLevel] = []
-    async with setup.serve("capacity", fake) as server:
+    workers = workers if setup.framework == "parley" else 1
+    name = "capacity" if workers == 1 else f"capacity-{workers}w"
+    async with setup.serve(name, fake, workers=workers) as server:
         await asyncio.sleep(1.0)  # let start-up settle before the idle reading
         idle = server.rss_bytes()
 
         async def run(calls: int) -> CapacityLevel:
             level = await _level(server, calls, setup.plan.capacity_turns)
             levels.append(level)
+            who = setup.framework + (f" ({workers} workers)" if workers > 1 else "")
             progress(
-                f"{setup.framework}: {calls} calls: p99 lateness {_ms(level.lateness.p99)}, "
+                f"{who}: {calls} calls: p99 lateness {_ms(level.lateness.p99)}, "
                 f"answered {level.answered}/{level.utterances}, CPU {level.cpu_percent:.0f}%, "
                 f"RSS {level.peak_rss_mb:.0f} MB"
                 + (" (the callers fell behind)" if level.harness_limited else "")
@@ -113,6 +119,7 @@ async def capacity(setup: Setup, progress: Progress, max_calls: int | None = Non
         lower_bound=failed is None or failed.harness_limited,
         memory_per_call_mb=memory_per_call(levels),
         idle_rss_mb=idle / MB,
+        workers=workers,
     )
 
 

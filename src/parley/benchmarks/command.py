@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-PARTS_HELP = "barge_in, input_gap, hangup, overhead, capacity, embedded"
+PARTS_HELP = "barge_in, input_gap, hangup, overhead, capacity, overload, embedded"
 
 
 def add_parser(commands: Any) -> None:
@@ -24,6 +24,17 @@ def add_parser(commands: Any) -> None:
     bench.add_argument("--only", help=f"comma-separated parts to run: {PARTS_HELP}")
     bench.add_argument("--no-embedded", action="store_true", help="skip the embedded models")
     bench.add_argument("--max-calls", type=int, help="highest capacity level to try")
+    bench.add_argument(
+        "--workers",
+        default="1",
+        help="parley's capacity with each of these `parley serve --workers` counts, comma-"
+        "separated (e.g. 1,2); the overload run uses the last",
+    )
+    bench.add_argument(
+        "--overload-capacity",
+        type=int,
+        help="the node's capacity for the overload run (default: the capacity measured)",
+    )
     bench.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     bench.add_argument(
         "--soak",
@@ -78,6 +89,8 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         only=[p.strip() for p in args.only.split(",")] if args.only else None,
         out=args.out,
         max_calls=args.max_calls,
+        workers=[int(n) for n in args.workers.split(",")],
+        overload_capacity=args.overload_capacity,
         keep_logs=args.keep_logs,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the readiness polls

@@ -11,9 +11,12 @@ per-call view of the fake STT, so concurrent calls' frames are not mixed).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import sys
 from pathlib import Path
+
+from fastapi import FastAPI
 
 from parley.benchmarks.events import EventLog
 from parley.benchmarks.spec import ServerSpec
@@ -24,7 +27,9 @@ from parley.server.routes.twilio import TwilioCalls, twilio_calls
 from parley.server.serve import run
 from parley.server.sessions import SessionManager
 from parley.server.state import ServerState
+from parley.server.workers import run_node
 from parley.session import Session
+from parley.settings import Settings
 from parley.testing.fakes import FakeSTT
 from parley.timing import STAGES
 from parley.transports.twilio.messages import StreamStart
@@ -82,16 +87,23 @@ def _relative(metrics: TurnMetrics) -> dict[str, float | None]:
     return stages
 
 
+def instrumented_app(spec: ServerSpec, settings: Settings) -> FastAPI:
+    """The app `parley serve` builds, with the benchmark's observers (each worker's own)."""
+    app = create_app(settings)
+    state: ServerState = app.state.parley
+    instrument(state, twilio_calls(app), EventLog(spec.events))
+    return app
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     spec = ServerSpec.model_validate_json(Path(args[0]).read_text())
     configure_logging("text", level=logging.getLevelNamesMapping()[spec.log_level.upper()])
     settings = spec.parley_settings()
-    app = create_app(settings)
-    log = EventLog(spec.events)
-    state: ServerState = app.state.parley
-    instrument(state, twilio_calls(app), log)
-    run(app, settings)
+    if spec.workers > 1:  # as `parley serve --workers N`: the events file is shared
+        run_node(settings, spec.workers, make_app=functools.partial(instrumented_app, spec))
+        return
+    run(instrumented_app(spec, settings), settings)
 
 
 if __name__ == "__main__":

@@ -54,9 +54,16 @@ class Setup:
     records: bool = False  # parley keeps call records (in the work folder)
 
     def serve(
-        self, scenario: str, fake: FakeProviderSettings
+        self,
+        scenario: str,
+        fake: FakeProviderSettings,
+        *,
+        workers: int = 1,
+        max_sessions: int | None = None,
+        max_loop_lag_s: float | None = None,
     ) -> AbstractAsyncContextManager[ServerProcess]:
-        """This framework's server for `scenario`, with these fakes (started on entry)."""
+        """This framework's server for `scenario`, with these fakes (started on entry); for
+        parley, `workers` processes (`parley serve --workers`) and admission control."""
         name = f"{self.framework}{'-records' if self.records else ''}-{scenario}"
         spec = ServerSpec(
             framework=self.framework,
@@ -65,5 +72,8 @@ class Setup:
             fake=fake,
             policy=self.policy,
             records=self.workdir / f"{name}.records" if self.records else None,
+            workers=workers,
+            max_sessions=max_sessions,
+            max_loop_lag_s=max_loop_lag_s,
         )
         return running(spec, self.workdir, name)

@@ -149,6 +149,7 @@ def markdown(report: BenchReport) -> str:
         lines += ["| measure | parley p50 · p95 · p99 · max |", "|---|---|"]
         lines += [f"| {row.label} | {row.cell(parley)} |" for row in ROWS]
     lines += _capacity_levels(report)
+    lines += _overload(report)
     if report.embedded is not None:
         embedded = report.embedded
         models = ", ".join(embedded.models.values())
@@ -165,13 +166,18 @@ def markdown(report: BenchReport) -> str:
 
 
 def _capacity_levels(report: BenchReport) -> list[str]:
+    runs = [
+        (name if c.workers == 1 else f"{name} ({c.workers} workers)", c)
+        for name, results in report.results.items()
+        for c in ([results.capacity] if results.capacity is not None else [])
+        + results.capacity_workers
+    ]
     rows = [
         f"| {name} | {lv.calls} | {fmt(lv.lateness.p99)} | {lv.answered}/{lv.utterances} "
         f"| {fmt(lv.voice_to_voice.p50)} | {lv.cpu_percent:.0f}% | {lv.peak_rss_mb:.0f} MB "
         f"| {fmt(lv.caller_lateness_p99_ms)} | {'yes' if lv.passed else 'no'} |"
-        for name, results in report.results.items()
-        if results.capacity is not None
-        for lv in results.capacity.levels
+        for name, run in runs
+        for lv in run.levels
     ]
     if not rows:
         return []
@@ -182,7 +188,19 @@ def _capacity_levels(report: BenchReport) -> list[str]:
         for name, results in report.results.items()
         if results.capacity is not None and results.capacity.lower_bound
     ]  # fmt: skip
+    by_workers = [
+        f"{c.workers} worker{'s' if c.workers > 1 else ''}: {c.capacity} calls"
+        for c in ([report.results["parley"].capacity] if "parley" in report.results and
+                  report.results["parley"].capacity is not None else [])
+        + (report.results["parley"].capacity_workers if "parley" in report.results else [])
+    ]  # fmt: skip
+    summary = (
+        ["", "parley's capacity by `--workers`: " + "; ".join(by_workers) + "."]
+        if len(by_workers) > 1
+        else []
+    )
     return [
+        *summary,
         "",
         "Capacity, level by level (the callers' own send lateness shows when the harness, "
         "not the server, was short of CPU):",
@@ -192,6 +210,22 @@ def _capacity_levels(report: BenchReport) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
         *rows,
         *(["", " ".join(bounds)] if bounds else []),
+    ]
+
+
+def _overload(report: BenchReport) -> list[str]:
+    parley = report.results.get("parley")
+    run = parley.overload if parley is not None else None
+    if run is None:
+        return []
+    return [
+        "",
+        f"**Overload** (admission control at {run.capacity} calls, {run.max_sessions} per "
+        f"worker of {run.workers}): {run.offered} calls offered, {run.accepted} accepted "
+        f"(p99 frame lateness {fmt(run.lateness.p99)}, answered {run.answered}/"
+        f"{run.utterances}), {run.refused_webhook} refused at the webhook and "
+        f"{run.refused_stream} at the stream, refusals {fmt(run.refusal)}: "
+        + ("passed." if run.passed else "failed."),
     ]
 
 

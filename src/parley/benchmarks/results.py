@@ -109,6 +109,26 @@ class Capacity(BaseModel):
         "that passed in the rising sweep - at the lowest level) / (the difference in calls)"
     )
     idle_rss_mb: float
+    workers: int = Field(1, description="session processes (parley serve --workers)")
+
+
+class Overload(BaseModel):
+    """Offered more calls than the capacity, with admission control at the capacity: the
+    accepted calls must stay smooth and answered, the rest be refused fast."""
+
+    capacity: int = Field(description="the capacity admission was set to (the node's calls)")
+    workers: int
+    max_sessions: int = Field(description="admission.max_sessions per worker")
+    offered: int
+    accepted: int
+    refused_webhook: int
+    refused_stream: int
+    lateness: Distribution = Field(description="accepted calls' outbound frame lateness")
+    answered: int = Field(description="accepted calls' questions answered in time")
+    utterances: int
+    refusal: Distribution = Field(description="ms to a refusal")
+    passed: bool
+    error: str | None = None
 
 
 class FrameworkResults(BaseModel):
@@ -119,6 +139,10 @@ class FrameworkResults(BaseModel):
     hangup: Hangup | None = None
     overhead: Overhead | None = None
     capacity: Capacity | None = None
+    capacity_workers: list[Capacity] = Field(
+        default_factory=list, description="capacity at each further --workers count (parley)"
+    )
+    overload: Overload | None = None
 
 
 class Embedded(BaseModel):

@@ -20,6 +20,7 @@ from parley import __version__
 from parley.benchmarks import plots, report
 from parley.benchmarks.capacity import capacity, memory_per_call
 from parley.benchmarks.embedded import embedded as run_embedded
+from parley.benchmarks.overload import overload as run_overload
 from parley.benchmarks.plan import DEFAULT, QUICK, Plan, Setup
 from parley.benchmarks.results import BenchReport, Embedded, FrameworkResults
 from parley.benchmarks.scenarios import SCENARIOS
@@ -28,7 +29,7 @@ from parley.conversation.policy import TurnTakingPolicy
 
 Say = Callable[[str], None]
 T = TypeVar("T")
-PARTS = (*SCENARIOS, "capacity", "embedded")
+PARTS = (*SCENARIOS, "capacity", "overload", "embedded")
 REPO = Path(__file__).resolve().parents[3]
 DEFAULT_MODE, QUICK_MODE = "default", "quick smoke run (not for timing)"
 NOT_INSTALLED = "The embedded models are not installed (`make setup`): skipped."
@@ -45,6 +46,14 @@ class BenchOptions(BaseModel):
     only: list[str] | None = Field(None, description="run only these parts (PARTS)")
     out: Path | None = None
     max_calls: int | None = Field(None, ge=1, description="highest capacity level to try")
+    workers: list[int] = Field(
+        default_factory=lambda: [1],
+        description="parley's capacity with each of these --workers counts; the overload run "
+        "uses the last",
+    )
+    overload_capacity: int | None = Field(
+        None, ge=1, description="the node's capacity for the overload run (default: measured)"
+    )
     keep_logs: bool = False
     latencies: Latencies = Field(default_factory=Latencies)
 
@@ -93,6 +102,12 @@ async def _run(options: BenchOptions, workdir: Path, say: Say) -> tuple[BenchRep
     notes = _notes(plan)
 
     async def measure(part: str, fw: Framework) -> None:
+        if part == "capacity" and fw == "parley" and options.workers != [1]:
+            await measure_workers()
+            return
+        if part == "overload":
+            await measure_overload(fw)
+            return
         say(f"{part.replace('_', ' ')}: {fw} ({time.monotonic() - clock:.0f} s in)")
         setup = setups[fw]
         work: Awaitable[BaseModel] = (
@@ -103,6 +118,36 @@ async def _run(options: BenchOptions, workdir: Path, say: Say) -> tuple[BenchRep
         value = await _guard(work, part, fw, notes, say)
         if value is not None:
             setattr(results[fw], part, value)
+
+    async def measure_workers() -> None:
+        """parley's capacity at each --workers count: the first is `capacity`, the rest
+        `capacity_workers`."""
+        for index, count in enumerate(options.workers):
+            workers = f"{count} worker{'s' if count > 1 else ''}"
+            say(f"capacity: parley, {workers} ({time.monotonic() - clock:.0f} s in)")
+            work = capacity(setups["parley"], say, options.max_calls, workers=count)
+            value = await _guard(work, "capacity", "parley", notes, say)
+            if value is None:
+                continue
+            if index == 0:
+                results["parley"].capacity = value
+            else:
+                results["parley"].capacity_workers.append(value)
+
+    async def measure_overload(fw: Framework) -> None:
+        if fw != "parley":
+            return  # admission control is parley's
+        workers = options.workers[-1]
+        node = options.overload_capacity or _measured(results["parley"], workers)
+        if node is None:
+            notes.append("Overload: skipped (no capacity measured at "
+                         f"{workers} workers; give --overload-capacity).")  # fmt: skip
+            return
+        say(f"overload: parley ({time.monotonic() - clock:.0f} s in)")
+        work = run_overload(setups["parley"], say, node, workers)
+        value = await _guard(work, "overload", "parley", notes, say)
+        if value is not None:
+            results["parley"].overload = value
 
     for part in [p for p in wanted if p != "embedded"]:
         if options.quick:  # checking, not timing: both frameworks at once
@@ -132,6 +177,14 @@ async def _run(options: BenchOptions, workdir: Path, say: Say) -> tuple[BenchRep
     )
     out = options.out or default_out(options.quick)
     return bench_report, _write(bench_report, out, say)
+
+
+def _measured(results: FrameworkResults, workers: int) -> int | None:
+    """The capacity measured at `workers` workers in this run, if any passed level."""
+    for found in [results.capacity, *results.capacity_workers]:
+        if found is not None and found.workers == workers and found.capacity > 0:
+            return found.capacity
+    return None
 
 
 def rerender(out: Path, say: Say) -> tuple[BenchReport, list[Path]]:

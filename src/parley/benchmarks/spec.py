@@ -79,6 +79,12 @@ class ServerSpec(BaseModel):
         description="parley keeps call records (SQLite) in this folder; None: records off "
         "(Pipecat keeps none; `parley bench --records` measures what they cost).",
     )
+    workers: int = Field(1, ge=1, description="parley serve --workers (parley only)")
+    max_sessions: int | None = Field(None, ge=1, description="admission.max_sessions (parley)")
+    max_loop_lag_s: float | None = Field(
+        None, gt=0, description="admission.max_loop_lag_s (parley; None: capacity is measured "
+        "without admission control)",
+    )  # fmt: skip
 
     def parley_settings(self) -> Settings:
         """parley's settings for this spec: Silero VAD (or the loudness fake), the fakes (or
@@ -93,6 +99,11 @@ class ServerSpec(BaseModel):
             "session": session,
             "fake": self.fake.model_dump(),
             "records": {"enabled": self.records is not None, "data_dir": str(self.records or ".")},
+            "workers": self.workers,
+            "admission": {
+                "max_sessions": self.max_sessions,
+                "max_loop_lag_s": self.max_loop_lag_s,
+            },
         }
         if self.providers == "fake":
             config.update(stt="fake", llm="fake", tts="fake")

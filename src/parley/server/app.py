@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Literal
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 
 from parley import __version__
 from parley.records.service import CallRecords
+from parley.server.node import WorkerReport, reporting_lifespan
 from parley.server.providers import ProviderLoader
 from parley.server.routes import browser, calls, realtime, twilio
 from parley.server.sessions import SessionManager
@@ -41,12 +43,22 @@ class ModelProcessHealth(BaseModel):
     models: list[str]
 
 
+class WorkerHealth(BaseModel):
+    """One session process of the node (`parley serve --workers N`)."""
+
+    pid: int
+    sessions: int
+    accepting: bool
+
+
 class Health(BaseModel):
     status: Literal["ok", "loading", "failed"]
     version: str
     providers: dict[str, ProviderHealth]
-    sessions: int
+    sessions: int  # the node's: every worker's
     model_process: ModelProcessHealth | None  # None: no embedded model in use
+    accepting: bool  # a new call would get a session on some worker (admission control)
+    workers: list[WorkerHealth]
 
 
 def create_app(settings: Settings | None = None, *, providers: Providers | None = None) -> FastAPI:
@@ -74,7 +86,14 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
                 await state.records.aclose()  # the calls' last writes, bounded
             await asyncio.to_thread(state.loader.close)  # stops the model process
 
-    app = FastAPI(title="parley", version=__version__, lifespan=lifespan)
+    def worker_report() -> WorkerReport:
+        live = len(state.sessions)
+        state.metrics.sessions_active.set(live)  # kept current for the node's /metrics
+        state.metrics.publish()
+        return WorkerReport(os.getpid(), live, state.loader.ready and state.busy() is None)
+
+    reporting = reporting_lifespan(lifespan, state.node, worker_report)  # node.py
+    app = FastAPI(title="parley", version=__version__, lifespan=reporting)
     app.state.parley = state
     app.include_router(twilio.router)  # POST /twilio/voice, WS /twilio/media
     app.include_router(browser.router)  # the page, WS /ws
@@ -99,6 +118,7 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
             model_process = ModelProcessHealth(**asdict(process))
             if process.state == "failed":
                 status = "failed"  # turns cannot be answered until it comes back
+        workers = state.node.workers(worker_report())
         body = Health(
             status=status,
             version=__version__,
@@ -108,9 +128,22 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
                 )
                 for kind, s in loader.status.items()
             },
-            sessions=len(state.sessions),
+            sessions=sum(w.sessions for w in workers),
             model_process=model_process,
+            accepting=any(w.accepting for w in workers),
+            workers=[WorkerHealth(**asdict(w)) for w in workers],
         )
         return JSONResponse(body.model_dump(), status_code=200 if status == "ok" else 503)
+
+    @app.get("/health/ready")
+    async def ready() -> JSONResponse:
+        """For a load balancer: 200 while the node takes new calls, 503 when it would refuse
+        them (loading, failed, or every worker at capacity), so calls go elsewhere."""
+        workers = state.node.workers(worker_report())
+        accepting = any(w.accepting for w in workers)
+        reason = None if accepting else state.busy() or "providers not ready; see /health"
+        body = {"accepting": accepting, "sessions": sum(w.sessions for w in workers),
+                "reason": reason}  # fmt: skip
+        return JSONResponse(body, status_code=200 if accepting else 503)
 
     return app

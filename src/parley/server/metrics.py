@@ -5,12 +5,17 @@ observer every session gets. The observer only reads session events and timing r
 it never touches the audio path. The process's memory, open fds and CPU (the standard
 `process_*` metrics), its asyncio tasks and the event loop's lag are there too, for soak
 runs and dashboards: a leak shows as a line that keeps climbing after the calls end.
+With `parley serve --workers N` the workers write their numbers to PROMETHEUS_MULTIPROC_DIR
+(the parent makes and removes it) and any of them answers /metrics for the whole node
+(prometheus-client's multiprocess mode; the `process_*` metrics are then left out).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
 
 from prometheus_client import (
@@ -22,10 +27,13 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from parley.events import AgentResponseDone, AgentResumed, ErrorEvent, SessionEvent, TurnMetrics
 from parley.providers.local.model_host.client import ModelHost
+
+_MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"  # set by `parley serve --workers N` (workers.py)
 
 # Voice-to-voice lives between a few hundred ms and a few seconds.
 _V2V_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0)
@@ -35,8 +43,9 @@ class ServerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.sessions_active = Gauge(
-            "parley_sessions_active", "Sessions running now.", registry=self.registry
-        )
+            "parley_sessions_active", "Sessions running now.", registry=self.registry,
+            multiprocess_mode="livesum",
+        )  # fmt: skip
         self.sessions = Counter(
             "parley_sessions", "Sessions started.", ["transport"], registry=self.registry
         )
@@ -81,18 +90,21 @@ class ServerMetrics:
         ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, _open_fds...
         self.tasks = Gauge(
             "parley_asyncio_tasks", "asyncio tasks alive in the server's loop.",
-            registry=self.registry,
+            registry=self.registry, multiprocess_mode="livesum",
         )  # fmt: skip
         self.loop_lag = Gauge(
             "parley_event_loop_lag_seconds",
             "The longest the event loop was late to wake a timer since the last scrape.",
             registry=self.registry,
+            multiprocess_mode="livemax",
         )
         self.lag = LoopLag()
+        self._model_process: _ModelProcessCollector | None = None
 
     def watch_model_process(self, host: Callable[[], ModelHost | None]) -> None:
         """Report the model process (restarts, up, memory), read at each scrape."""
-        self.registry.register(_ModelProcessCollector(host))
+        self._model_process = _ModelProcessCollector(host)
+        self.registry.register(self._model_process)
 
     def observe(self, event: SessionEvent) -> None:
         match event:
@@ -112,11 +124,26 @@ class ServerMetrics:
                 if timings.preemptive_dropped:
                     self.preemptive.labels("dropped").inc(timings.preemptive_dropped)
 
-    def render(self) -> bytes:
-        with contextlib.suppress(RuntimeError):  # no loop running: a test reading the registry
+    def publish(self) -> None:
+        """With `--workers` (multiprocess mode), called every 0.2 s by each worker: its tasks,
+        and the worst lag of its last half second, for whichever worker answers a scrape."""
+        if _MULTIPROCESS in os.environ:
             self.tasks.set(len(asyncio.all_tasks()))
-        self.loop_lag.set(self.lag.take())
-        return generate_latest(self.registry)
+            self.loop_lag.set(self.lag.recent_worst())
+
+    def render(self) -> bytes:
+        if _MULTIPROCESS not in os.environ:
+            with contextlib.suppress(RuntimeError):  # no loop running: a test reading it
+                self.tasks.set(len(asyncio.all_tasks()))
+            self.loop_lag.set(self.lag.take())
+            return generate_latest(self.registry)
+        # `parley serve --workers N`: every worker's counts, summed (gauges: live workers'
+        # sum, or their max for the lag); the model process is the node's one.
+        node = CollectorRegistry()
+        MultiProcessCollector(node)  # type: ignore[no-untyped-call]
+        if self._model_process is not None:
+            node.register(self._model_process)
+        return generate_latest(node)
 
 
 class LoopLag:
@@ -126,6 +153,20 @@ class LoopLag:
     def __init__(self, interval: float = 0.1) -> None:
         self.interval = interval
         self._worst = 0.0
+        self._recent: deque[float] = deque(maxlen=5)  # the last half second's samples
+        self._over = False
+
+    def recent_worst(self) -> float:
+        """The worst lag of the last half second."""
+        return max(self._recent, default=0.0)
+
+    def overloaded(self, bound: float) -> bool:
+        """For admission control: true once every sample of the last half second was past
+        `bound` (overload, not one slow step), and until every one of them is within it."""
+        if len(self._recent) == self._recent.maxlen:
+            recent = max(self._recent) if self._over else min(self._recent)
+            self._over = recent > bound
+        return self._over
 
     def take(self) -> float:
         """The worst lag (s) since the last take."""
@@ -137,7 +178,9 @@ class LoopLag:
         while True:
             due = loop.time() + self.interval
             await asyncio.sleep(self.interval)
-            self._worst = max(self._worst, loop.time() - due)
+            lag = loop.time() - due
+            self._worst = max(self._worst, lag)
+            self._recent.append(lag)
 
 
 class _ModelProcessCollector(Collector):

@@ -14,6 +14,7 @@ from parley.providers.local.model_host.client import ModelHost
 from parley.providers.local.model_host.remote import current_host
 from parley.records.service import CallRecords, transport_name
 from parley.server.metrics import ServerMetrics
+from parley.server.node import NodeView
 from parley.server.providers import ProviderLoader
 from parley.server.sessions import SessionManager
 from parley.session import Session, SessionConfig
@@ -24,6 +25,10 @@ from parley.settings import Settings
 
 class ServerNotReadyError(RuntimeError):
     """Providers are still loading (or failed): no session can start yet."""
+
+
+class ServerBusyError(ServerNotReadyError):
+    """The node is at capacity (admission settings): the call should go elsewhere."""
 
 
 class SessionIdInUseError(RuntimeError):
@@ -37,6 +42,7 @@ class ServerState:
     sessions: SessionManager
     metrics: ServerMetrics = field(default_factory=ServerMetrics)
     problems: ProblemCounter = field(default_factory=ProblemCounter)  # bad requests, by kind
+    node: NodeView = field(default_factory=NodeView)  # the other workers (parley serve --workers)
     # The embedded models' process, if any (the process-wide one; tests may pass their own).
     model_host: Callable[[], ModelHost | None] = current_host
     records: CallRecords | None = None  # None: call records are off
@@ -63,6 +69,9 @@ class ServerState:
         if not self.loader.ready:
             problem = "failed to load" if self.loader.failed else "still loading"
             raise ServerNotReadyError(f"providers {problem}; see /health")
+        busy = self.busy()
+        if busy is not None:
+            raise ServerBusyError(busy)
         if session_id is not None and self.sessions.get(session_id) is not None:
             raise SessionIdInUseError(f"session {session_id} is already running")
         session = Session(
@@ -83,6 +92,19 @@ class ServerState:
             )
         self.metrics.sessions.labels(type(transport).__name__).inc()
         return session
+
+    def busy(self) -> str | None:
+        """Why this process refuses new calls now (admission settings), or None."""
+        admission = self.settings.admission
+        live = len(self.sessions)
+        if admission.max_sessions is not None and live >= admission.max_sessions:
+            return f"at capacity: {live} calls (admission.max_sessions)"
+        bound = admission.max_loop_lag_s
+        if bound is not None and self.metrics.lag.overloaded(bound):
+            return (
+                f"overloaded: event loop over {bound * 1000:.0f} ms late (admission.max_loop_lag_s)"
+            )
+        return None
 
     def token_matches(self, presented: str | None) -> bool:
         """Constant-time check of a client's access token; no token configured admits all."""

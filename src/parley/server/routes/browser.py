@@ -26,7 +26,7 @@ from pathlib import Path
 from fastapi import APIRouter, HTTPException, WebSocket
 from fastapi.responses import FileResponse
 
-from parley.server.routes.refusal import Refusal, origin_refusal, refuse
+from parley.server.routes.refusal import Refusal, origin_refusal, refuse, unavailable_code
 from parley.server.state import ServerNotReadyError, ServerState, server_state
 from parley.transports.browser.transport import BrowserTransport
 
@@ -110,7 +110,7 @@ async def browser_socket(websocket: WebSocket) -> None:
     try:
         session = state.new_session(transport, session_id=session_id)
     except ServerNotReadyError as exc:
-        transport.refuse("not_ready", str(exc))
+        transport.refuse(unavailable_code(exc, "not_ready"), str(exc))
         await transport.aclose(code=1013)
         return
     records = state.settings.records

@@ -5,7 +5,8 @@ An application changes its base URL (`http://HOST:PORT/v1`) and nothing else. Th
 selects the beta dialect; without it the client speaks GA. The API key is read from
 `Authorization: Bearer`, `api-key` or the browser's `openai-insecure-api-key.<key>`
 subprotocol, and ignored unless `access_token` is set, in which case it must match. A refused
-client gets an `error` event saying why, then a close (1008; 1013 while providers load).
+client gets an `error` event saying why, then a close (1008; 1013 while providers load, and
+with the code `busy` when the node is at capacity).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 
 from fastapi import APIRouter, WebSocket
 
-from parley.server.routes.refusal import Refusal, origin_refusal, refuse
+from parley.server.routes.refusal import Refusal, origin_refusal, refuse, unavailable_code
 from parley.server.state import ServerNotReadyError, ServerState, server_state
 from parley.transports.realtime.config import RealtimeConfig, server_vad_of
 from parley.transports.realtime.server_events import Dialect, new_id
@@ -62,7 +63,7 @@ async def realtime_socket(websocket: WebSocket) -> None:
             session_id=session_id,
         )
     except ServerNotReadyError as exc:
-        transport.refuse("server_not_ready", str(exc), kind="server_error")
+        transport.refuse(unavailable_code(exc, "server_not_ready"), str(exc), kind="server_error")
         await transport.aclose(code=1013)
         return
     transport.attach(session)

@@ -1,5 +1,6 @@
 """Turning a websocket away before it gets a session, as the browser and realtime routes do:
-the origin check they share, and the refusal itself (an error event, then close 1008)."""
+the origin check they share, and the refusal itself (an error event, then close 1008; a node
+not ready or at capacity: close 1013, "try again later", with the code `busy` at capacity)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Protocol
 from fastapi import WebSocket
 
 from parley.logsafe import field
-from parley.server.state import ServerState
+from parley.server.state import ServerBusyError, ServerNotReadyError, ServerState
 
 Refusal = tuple[str, str]  # (code, message) for the client's error event
 
@@ -34,3 +35,9 @@ async def refuse(transport: Refusable, refusal: Refusal, log: logging.Logger, wh
     log.warning("%s connection refused: %s", what, field("reason", refusal[1]))
     transport.refuse(*refusal)
     await transport.aclose(code=1008)
+
+
+def unavailable_code(exc: ServerNotReadyError, not_ready: str) -> str:
+    """The error code for a session the node cannot start now: `busy` at capacity (admission
+    control), else the transport's own not-ready code. Either way the close is 1013."""
+    return "busy" if isinstance(exc, ServerBusyError) else not_ready

@@ -8,6 +8,8 @@ placed get a session. Without an auth token but with the server's `access_token`
 webhook asks for HTTP Basic auth with the access token as password (Twilio sends it when the
 webhook URL carries `user:token@`), and the per-call token is keyed with the access token:
 the Twilio routes are never the one open door of a server that requires a token.
+A node at capacity (admission settings) answers `<Reject reason="busy"/>`, so the caller hears
+a busy signal and the stream is never opened; a stream that arrives anyway is closed.
 `TwilioCalls` knows the calls in progress, so server code can hang one up by its Call SID.
 """
 
@@ -158,6 +160,11 @@ async def voice_webhook(request: Request) -> Response:
         log.warning("twilio call %s: refused, providers not ready", call)
         twiml.say("Sorry, the assistant is not ready yet. Please call again in a minute.")
         twiml.hangup()
+        return Response(str(twiml), media_type="application/xml")
+    busy = state.busy()
+    if busy is not None:  # admission control: a busy signal now beats a call that stutters
+        log.warning("twilio call %s: rejected (busy): %s", call, busy)
+        twiml.reject(reason="busy")
         return Response(str(twiml), media_type="application/xml")
     host = settings.public_host or request.headers.get("host", request.url.netloc)
     connect = Connect()

@@ -66,8 +66,13 @@ class ModelHost:
         load_timeout: float = 300.0,
         backoff: tuple[float, float] = (0.5, 10.0),
         stable_after: float = 30.0,
+        connect: str | None = None,
     ) -> None:
         self._env = dict(env or {})
+        # A broker's socket (broker.py): the node's one model process, owned by the parent of
+        # `parley serve --workers N`; this host then connects there instead of starting one.
+        self._connect = connect
+        self._remote: ModelProcessStatus | None = None  # the broker's, polled every second
         self.ready_timeout = ready_timeout
         self._load_timeout = load_timeout
         self._backoff = backoff
@@ -182,6 +187,11 @@ class ModelHost:
             process = self._process
             pid = process.pid if process is not None and process.poll() is None else None
             models = tuple(self._specs[m].engine for m in self._specs)
+            remote = self._remote
+            if self._connect is not None and remote is not None and self._writer is not None:
+                state = remote.state if self._state == "ready" else self._state
+                return ModelProcessStatus(state, remote.pid, remote.restarts, remote.last_exit,
+                                          remote.rss_bytes, models)  # fmt: skip
             return ModelProcessStatus(
                 self._state, pid, self.restarts, self.last_exit, _rss(pid), models
             )
@@ -237,6 +247,8 @@ class ModelHost:
         with self._cv:
             if self._closing:
                 return "not started (closing)"
+        if self._connect is not None:
+            return self._run_remote(self._connect)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             process = subprocess.Popen(
@@ -252,19 +264,7 @@ class ModelHost:
         finally:
             child.close()
         try:
-            with self._cv:
-                self._process, self._writer = process, QueuedWriter(parent)
-                self._startup = set(self._specs)
-                for spec in self._specs.values():
-                    self._send_load(spec)
-                if not self._startup:
-                    self._state = "ready"
-            reader = parent.makefile("rb")
-            try:
-                while True:
-                    self._dispatch(*read_frame(reader))
-            except (ChannelClosedError, OSError, ValueError):
-                pass
+            self._serve(parent, process)
         finally:
             parent.close()
         try:
@@ -273,6 +273,59 @@ class ModelHost:
             process.kill()
             code = process.wait()
         return _describe(code)
+
+    def _serve(self, channel: socket.socket, process: subprocess.Popen[bytes] | None) -> None:
+        """Load the models over a fresh channel, then read it until it closes."""
+        with self._cv:
+            self._process, self._writer = process, QueuedWriter(channel)
+            self._startup = set(self._specs)
+            for spec in self._specs.values():
+                self._send_load(spec)
+            if not self._startup:
+                self._state = "ready"
+        reader = channel.makefile("rb")
+        try:
+            while True:
+                self._dispatch(*read_frame(reader))
+        except (ChannelClosedError, OSError, ValueError):
+            pass
+
+    def _run_remote(self, path: str) -> str:
+        """Serve a connection to the node's broker until it closes; how it ended."""
+        channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            channel.connect(path)
+        except OSError as exc:
+            channel.close()
+            return f"could not connect to the node's model process ({exc})"
+        poll = threading.Thread(target=self._poll_status, args=(channel,), daemon=True,
+                                name="parley-model-status")  # fmt: skip
+        poll.start()
+        try:
+            self._serve(channel, None)
+        finally:
+            channel.close()
+        return "connection to the node's model process closed"
+
+    def _poll_status(self, channel: socket.socket) -> None:
+        """Ask the broker for the model process's status every second (for /health)."""
+
+        def got(kind: str, header: Header, _: bytes) -> None:
+            status = header.get("status")
+            if kind == "done" and isinstance(status, dict):
+                status["models"] = tuple(status.get("models", ()))
+                with self._cv:
+                    self._remote = ModelProcessStatus(**status)
+
+        with self._cv:
+            while not self._closing and channel.fileno() != -1:
+                if self._writer is None:  # not serving this channel yet
+                    self._cv.wait(0.05)
+                    continue
+                job = next(self._ids)
+                self._jobs[job] = got
+                self._send_quietly({"op": "status", "job": job})
+                self._cv.wait(1.0)
 
     def _dispatch(self, header: Header, payload: bytes) -> None:
         job = int(header.get("job", 0))

@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import os
 import threading
 from collections.abc import AsyncGenerator
 
 from parley.providers.base import ProviderError
 from parley.providers.local.model_host.client import ModelHost
 from parley.providers.local.model_host.wire import Header
+
+MODEL_SOCKET = "PARLEY_MODEL_SOCKET"  # set by `parley serve --workers N` (model_host/broker.py)
 
 _shared: ModelHost | None = None
 _shared_lock = threading.Lock()
@@ -24,8 +27,8 @@ def shared_host() -> ModelHost:
     """The process's model host, made on first use (its child starts with the first model)."""
     global _shared
     with _shared_lock:
-        if _shared is None:
-            _shared = ModelHost()
+        if _shared is None:  # a worker of `parley serve --workers N` uses the node's one
+            _shared = ModelHost(connect=os.environ.get(MODEL_SOCKET) or None)
             atexit.register(_shared.close)
         return _shared
 
