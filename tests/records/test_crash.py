@@ -43,6 +43,7 @@ async def parley_serve(
     server = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "parley.cli", "serve", "--port", str(port), *providers,
         env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: the node's parent and its workers
     )  # fmt: skip
     host = f"127.0.0.1:{port}"
     try:
@@ -87,14 +88,16 @@ async def test_a_killed_server_keeps_completed_turns_and_closes_the_call_at_rest
                     break
                 await asyncio.sleep(0.05)
             assert await turns_in(store) == 1 and not call.done()
-            server.send_signal(signal.SIGKILL)
+            # A crash of the whole node: the parent and every worker (--workers defaults to
+            # the number of cores), so no process is left to close the call.
+            os.killpg(server.pid, signal.SIGKILL)
             assert await asyncio.wait_for(server.wait(), 10) == -signal.SIGKILL
             call.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await call
 
         [left_open] = await store.list_calls(limit=10)
-        assert left_open.call.ended_at is None  # nobody closed it: the server was killed
+        assert left_open.call.ended_at is None, left_open.call.end_reason  # the node was killed
 
         async with (
             parley_serve(tmp_path) as (host, _),

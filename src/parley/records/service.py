@@ -132,6 +132,8 @@ class CallRecords:
 
     async def _prepare(self) -> None:
         await self.store.migrate()
+        if not self.settings.recover_at_start:
+            return
         closed = await self.store.close_open_calls()
         if closed:
             log.warning("call records: closed %d calls left open (server stopped)", closed)
@@ -154,3 +156,17 @@ def _policy(session: Session) -> dict[str, Any]:
 def transport_name(transport: object) -> str:
     """twilio, browser, realtime or memory: the transport class's name, lower case."""
     return type(transport).__name__.removesuffix("Transport").lower()
+
+
+async def recover(settings: RecordsSettings) -> int:
+    """Migrate the database and close the calls a killed server left open, once, before a
+    node's workers start (`parley serve --workers`); returns how many were closed."""
+    store = Store(settings.url())
+    try:
+        await store.migrate()
+        closed = await store.close_open_calls()
+    finally:
+        await store.aclose()
+    if closed:
+        log.warning("call records: closed %d calls left open (server stopped)", closed)
+    return closed

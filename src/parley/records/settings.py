@@ -26,6 +26,12 @@ class RecordsSettings(BaseModel):
     queue_size: int = Field(
         1000, ge=1, description="Writes pending past this are dropped and counted."
     )
+    recover_at_start: bool = Field(
+        True,
+        description="At start, close the calls a killed server left open. A node's workers "
+        "leave it to the node's parent, which does it once before they start: a worker that "
+        "starts (or restarts) must not close its siblings' live calls.",
+    )
 
     def url(self) -> str:
         """The database URL in force."""

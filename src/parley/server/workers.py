@@ -23,6 +23,7 @@ margin), stops the model process, removes the directory and exits 0.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import multiprocessing
 import os
@@ -40,12 +41,14 @@ from typing import Any
 
 from parley.logsafe import configure_logging
 from parley.providers.local.model_host.broker import MODEL_SOCKET, ModelBroker
+from parley.records.service import recover
 from parley.server.node import NODE_DIR, NodeView
 from parley.settings import Settings
 
 log = logging.getLogger("parley.server")
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+RECOVERY_TIMEOUT_S = 10.0  # the records' recovery at start; past it the workers retry
 MakeApp = Callable[[Settings], Any]  # a worker's app from the settings
 
 
@@ -76,7 +79,7 @@ class Node:
     ) -> None:
         from parley.server.serve import uvicorn_config  # (it imports uvicorn: keep lazy)
 
-        self.settings = settings
+        self.settings = _recover_records(settings)
         self.make_app = make_app  # picklable (a module's function, or a partial of one)
         self.verbose = verbose
         self.stopping = threading.Event()
@@ -183,6 +186,22 @@ def run_node(
         signal.signal(sig, node.stop)
     log.info("parley node: %d workers on %s:%d", workers, settings.host, node.port)
     return node.run()
+
+
+def _recover_records(settings: Settings) -> Settings:
+    """Close the calls a killed node left open, here in the parent before any worker starts,
+    and tell the workers not to: each would otherwise close its siblings' live calls. If the
+    database cannot be reached now, the workers try when it can (docs/records.md)."""
+    records = settings.records
+    if not (records.enabled and records.recover_at_start):
+        return settings
+    try:
+        asyncio.run(asyncio.wait_for(recover(records), RECOVERY_TIMEOUT_S))
+    except Exception as exc:  # an unreachable database must not stop the node
+        log.warning("call records: recovery at start failed (%s); workers will retry", exc)
+        return settings
+    workers_records = records.model_copy(update={"recover_at_start": False})
+    return settings.model_copy(update={"records": workers_records})
 
 
 def _worker_main(
