@@ -133,7 +133,8 @@ class PortAudioDevices(AudioDevices):
         try:
             info = sd.query_devices(device, kind)
         except (ValueError, sd.PortAudioError) as exc:
-            raise DeviceError(f"no {kind} device {device!r}: {exc}") from exc
+            which = "default" if device is None else repr(device)
+            raise DeviceError(f"no {kind} device ({which}): {exc}") from exc
         check = sd.check_input_settings if kind == "input" else sd.check_output_settings
 
         def supported(r: int) -> bool:

@@ -108,7 +108,8 @@ class FakeDevices(AudioDevices):
             self._ticker = self._loop.create_task(self._tick())
 
     def _stop(self) -> None:
-        loop, ticker = self._loop, self._ticker
+        """Stop the clock (from any thread); the next stream's start starts a new one."""
+        loop, ticker, self._ticker = self._loop, self._ticker, None
         if loop is not None and ticker is not None and not loop.is_closed():
             loop.call_soon_threadsafe(ticker.cancel)
 
