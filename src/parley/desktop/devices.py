@@ -9,6 +9,7 @@ clock for tests. Audio here is PCM16 mono numpy arrays at the stream's rate.
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -87,19 +88,22 @@ class _SoundDeviceStream:
         self.rate = rate
         self.block = block
         self._closed = False
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         self._stream.start()
 
     def close(self) -> None:
-        """Stop at once (abort: no draining of queued audio); a second call does nothing."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self._stream.abort()
-        finally:
-            self._stream.close()
+        """Stop at once (abort: what the device still holds is dropped, not played); from any
+        thread, and a second call does nothing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self._stream.abort()
+            finally:
+                self._stream.close()
 
 
 class PortAudioDevices(AudioDevices):
