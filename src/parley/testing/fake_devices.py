@@ -65,6 +65,7 @@ class FakeDevices(AudioDevices):
         self._ticker: asyncio.Task[None] | None = None
         self.played: list[SpeakerBlock] = []
         self.captured: list[Samples] = []
+        self.voiced: list[bool] = []  # per captured block: did the person speak in it
 
     def list(self) -> list[DeviceInfo]:
         return [
@@ -137,4 +138,5 @@ class FakeDevices(AudioDevices):
                 voice[:take] = [self._speech.popleft() for _ in range(take)]
                 mic = np.clip(voice + self.echo_gain * echo, -32768, 32767).astype(np.int16)
                 self.captured.append(mic)
+                self.voiced.append(take > 0)
                 self._mic(mic)

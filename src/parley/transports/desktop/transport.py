@@ -50,7 +50,8 @@ class DesktopTransport(Transport):
         self._block_s = block_s
         self._inbound: asyncio.Queue[InboundItem | None] = asyncio.Queue()
         self._speaker = SpeakerBuffer()
-        self._played: deque[Samples] = deque()  # speaker blocks not yet given to the canceller
+        # Speaker blocks not yet given to the canceller (bounded: a microphone that stopped).
+        self._played: deque[Samples] = deque(maxlen=500)
         self._streams: list[Stream] = []
         self._output: Stream | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
