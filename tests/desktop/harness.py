@@ -64,11 +64,12 @@ class DesktopCall:
         rate: int = 16000,
         echo_gain: float = 0.0,
         cancel_echo: bool = True,
+        gate: bool = True,
         tts: FakeTTS | None = None,
     ) -> None:
         self.devices = FakeDevices(rate, echo_gain=echo_gain)
         self.transport = DesktopTransport(
-            self.devices, echo=(lambda r: EchoCanceller(r)) if cancel_echo else None
+            self.devices, echo=(lambda r: EchoCanceller(r)) if cancel_echo else None, gate=gate
         )
         stt = FakeSTT(unscripted_text="tell me a story")
         llm = FakeLLM(lambda messages: ANSWER)

@@ -62,11 +62,16 @@ def test_no_self_interruption_over_20_answers_and_a_real_one_still_stops_it(
     measured("desktop echo: echo removed by the canceller (ERLE)", 10 * np.log10(echo / left), "dB")
     measured("desktop echo: loudest 20 ms block left (energy VAD at -40)", loudest, "dBFS")
     measured("desktop echo: self-interruptions over 20 answers", len(call.of(AgentPaused)) - 1, "")
+    assert call.transport.gate is not None
+    measured("desktop echo: blocks the gate silenced behind it", call.transport.gate.gated, "")
 
 
-def test_without_the_canceller_the_agent_interrupts_itself() -> None:
+def test_without_the_canceller_and_the_gate_the_agent_interrupts_itself() -> None:
     call = DesktopCall(
-        echo_gain=ECHO_GAIN, cancel_echo=False, tts=VoiceTTS(speech("question_story.wav"))
+        echo_gain=ECHO_GAIN,
+        cancel_echo=False,
+        gate=False,
+        tts=VoiceTTS(speech("question_story.wav")),
     )
 
     async def script(c: DesktopCall) -> None:
@@ -76,3 +81,30 @@ def test_without_the_canceller_the_agent_interrupts_itself() -> None:
 
     run_virtual(lambda: call.run(script))
     assert call.of(AgentPaused)
+
+
+def test_the_fallback_gate_alone_keeps_the_echo_out_and_lets_louder_speech_in() -> None:
+    """No canceller (its package missing): the gate at 0 dB. The echo (6 dB under the
+    speaker) never interrupts; speech louder than the agent does."""
+    call = DesktopCall(
+        echo_gain=ECHO_GAIN, cancel_echo=False, tts=VoiceTTS(speech("question_story.wav"))
+    )
+    loud = speech("interrupt_wait.wav")
+    peak = float(np.abs(loud.as_array()).max())
+    louder = AudioFrame.from_float(loud.as_float() * (30000 / peak), loud.sample_rate)
+
+    async def script(c: DesktopCall) -> None:
+        for n in range(1, 6):
+            c.devices.say(speech())
+            if n == 5:
+                await c.until(lambda: len(c.of(AgentSpeaking)) >= 5)
+                await asyncio.sleep(1.0)
+                c.devices.say(louder)
+            await c.until(lambda: len(c.of(AgentResponseDone)) >= n, limit=60)  # noqa: B023
+            await asyncio.sleep(0.5)
+        c.transport.hang_up()
+
+    run_virtual(lambda: call.run(script))
+    done = [e.status for _, e in call.of(AgentResponseDone)]
+    assert done[:5] == ["completed"] * 4 + ["interrupted"]
+    assert len(call.of(AgentPaused)) == 1

@@ -22,7 +22,7 @@ import numpy as np
 
 from parley.audio.frames import AudioFrame, rms_dbfs
 from parley.desktop.devices import AudioDevices, Samples, Stream
-from parley.desktop.echo import EchoCanceller
+from parley.desktop.echo import ECHO_LEFT_DB, EchoCanceller, EchoGate
 from parley.events import SessionEvent
 from parley.session.port import Hangup, InboundItem, OutboundAudio, Transport
 from parley.transports.desktop.playback import SpeakerBuffer
@@ -40,9 +40,11 @@ class DesktopTransport(Transport):
         input_device: int | str | None = None,
         output_device: int | str | None = None,
         echo: Callable[[int], EchoCanceller | None] | None = None,
+        gate: bool = True,
         block_s: float = BLOCK_S,
     ) -> None:
-        """`echo` makes the echo canceller for the speaker's rate (None: no cancelling)."""
+        """`echo` makes the echo canceller for the speaker's rate (None: no cancelling);
+        `gate` adds the echo gate behind it (or alone, with a 0 dB margin, without one)."""
         self._devices = devices
         self._input_device = input_device
         self._output_device = output_device
@@ -56,6 +58,8 @@ class DesktopTransport(Transport):
         self._output: Stream | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.echo: EchoCanceller | None = None
+        self._gated = gate
+        self.gate: EchoGate | None = None
         self.muted = False
         self.hung_up = False
         self.input_rate = 0
@@ -78,6 +82,8 @@ class DesktopTransport(Transport):
         self.output_sample_rate = out.rate
         if self._make_echo is not None:
             self.echo = self._make_echo(out.rate)
+        if self._gated:
+            self.gate = EchoGate(ECHO_LEFT_DB if self.echo is not None else 0.0)
         mic = self._devices.open_input(self._input_device, None, self._block_s, self._on_mic_block)
         self._streams.append(mic)
         self.input_rate = mic.rate
@@ -127,6 +133,8 @@ class DesktopTransport(Transport):
             self.speaker_level = rms_dbfs(played)
             if self.echo is not None:
                 self.echo.reference(played)
+            if self.gate is not None:
+                self.gate.speaker(played.duration, self.speaker_level)
         if self.muted:
             samples = np.zeros_like(samples)
         frame = AudioFrame(samples.astype("<i2").tobytes(), self.input_rate)
@@ -135,8 +143,10 @@ class DesktopTransport(Transport):
             if frame.samples == 0:
                 return
         self.mic_level = rms_dbfs(frame)
-        if self.keep_audio:
+        if self.keep_audio:  # the record keeps what the gate takes out: echo residue, or quiet
             self.heard_mic.append(frame)
+        if self.gate is not None:
+            frame = self.gate.process(frame, self.mic_level)
         self._inbound.put_nowait(frame)
 
     async def receive(self) -> InboundItem | None:
