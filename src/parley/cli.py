@@ -47,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     talk.add_argument("--output-device", help="speakers: index or name (parley devices)")
     talk.add_argument("--record", type=Path, help="write the call (both sides) to this WAV")
     talk.add_argument(
-        "--no-echo-cancel", action="store_true", help="headphones: the microphone hears no echo"
+        "--no-echo-cancel",
+        action="store_true",
+        help="headphones: no echo to cancel or gate (docs/desktop.md)",
     )
     _provider_flags(talk)
     commands.add_parser("devices", help="list the microphones and speakers parley can use")

@@ -176,13 +176,13 @@ class DesktopApp:
 
     def _make_echo(self, rate: int) -> EchoCanceller | None:
         if not self._cancel_echo:
-            self.view.echo = "echo cancelling off"
+            self.view.echo = "echo cancelling off (headphones)"
             return None
         try:
             canceller = EchoCanceller(rate)
         except EchoUnavailable as exc:
-            log.warning("%s: talking over the agent may interrupt it; use a headset", exc)
-            self.view.echo = "echo cancelling unavailable"
+            log.warning("%s: to talk over the agent, speak louder than it", exc)
+            self.view.echo = "no echo canceller: talk louder than the agent to interrupt"
             return None
         self.view.echo = "echo cancelling on"
         return canceller
@@ -193,6 +193,7 @@ class DesktopApp:
             input_device=self._input_device,
             output_device=self._output_device,
             echo=self._make_echo,
+            gate=self._cancel_echo,  # headphones: no echo, so no gate either
         )
         transport.keep_audio = self.record is not None
         transport.set_muted(self.view.muted)
