@@ -122,7 +122,7 @@ def test_a_question_gets_an_answer_speech_stops_it_and_hangup_silences(
     measured("desktop hangup: key to last sound arriving (PulseAudio)", last_sound * 1000, "ms")
     measured("desktop hangup: key to session closed (PulseAudio)", closed * 1000, "ms")
     measured("desktop barge-in: pause seen to last sound arriving", pause_to_silence * 1000, "ms")
-    assert after_key <= 0.02  # one block
+    assert after_key <= 0.03  # one block, and the monitor's 10 ms: it arrives late
     assert closed < 2.0
 
 
@@ -162,7 +162,7 @@ def test_hangup_silences_at_once_while_the_providers_hang(
     measured("desktop hangup, providers hanging: sound after the key", after_key * 1000, "ms")
     measured("desktop hangup, providers hanging: key to call ended", closed * 1000, "ms")
     assert before > 0.2  # it was speaking
-    assert after_key <= 0.02
+    assert after_key <= 0.03  # one block, and the monitor's 10 ms: it arrives late
     assert 1.0 < closed < 2.5  # the hung providers needed the bound, and got no more
 
 
@@ -188,7 +188,8 @@ def test_the_echo_through_a_real_device_path_does_not_interrupt(
         run = asyncio.create_task(app.run())
         await until(lambda: app.session is not None and app.view.state == "listening")
         for n in range(1, 4):
-            server.play(DATA / "question_time.wav")
+            # Short real speech: the scripted STT hears any utterance as a question.
+            server.play(DATA / "backchannel_uh_huh.wav")
             await until(lambda: len(answers()) >= n)  # noqa: B023
             await until(lambda: app.view.state == "listening", 15)
             await asyncio.sleep(0.3)
