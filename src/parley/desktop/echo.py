@@ -117,11 +117,14 @@ class EchoGate:
 
     def process(self, frame: AudioFrame, dbfs: float) -> AudioFrame:
         """`frame` (whose level is `dbfs`) as it may go on: itself, or silence."""
-        if self._open_for > 0 or dbfs > self.threshold():
-            if dbfs > self.threshold():
-                self._open_for = self._hold_s
-            else:
-                self._open_for -= frame.duration
+        threshold = self.threshold()
+        if dbfs > threshold:
+            # Speech over the agent holds the gate open; with the speaker silent there is
+            # nothing to hold against (holding then would let the next answer's echo in).
+            self._open_for = self._hold_s if threshold > float("-inf") else 0.0
+            return frame
+        if self._open_for > 1e-9:  # float sums of block durations
+            self._open_for -= frame.duration
             return frame
         self.gated += 1
         return AudioFrame(bytes(len(frame.pcm)), frame.sample_rate)
