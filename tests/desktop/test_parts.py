@@ -56,7 +56,7 @@ def tone(dbfs: float) -> AudioFrame:
 
 
 def test_the_gate_silences_what_could_be_echo_and_holds_open_for_speech() -> None:
-    gate = EchoGate(12.0, tail_s=0.1, hold_s=0.06)
+    gate = EchoGate(12.0, tail_s=0.1, hold_s=0.06, confirm=1)
     quiet = tone(-40.0)
     assert gate.process(quiet, -40.0) is quiet  # the speaker is silent: all passes
     gate.speaker(0.02, -16.0)
@@ -71,3 +71,16 @@ def test_the_gate_silences_what_could_be_echo_and_holds_open_for_speech() -> Non
         gate.speaker(0.02, float("-inf"))  # the speaker fell silent 100 ms ago
     assert gate.process(quiet, -40.0) is quiet
     assert gate.gated == 2
+
+
+def test_the_gate_opens_only_on_the_third_block_in_a_row_over_the_echo() -> None:
+    """One loud block is an echo glitch (measured on a real device path), not speech."""
+    gate = EchoGate(12.0)
+    gate.speaker(0.02, -16.0)
+    quiet, loud = tone(-40.0), tone(-20.0)
+    assert not gate.process(loud, -20.0).as_array().any()  # a lone block: silenced
+    assert not gate.process(quiet, -40.0).as_array().any()  # and no hold after it
+    assert not gate.process(loud, -20.0).as_array().any()
+    assert not gate.process(loud, -20.0).as_array().any()
+    assert gate.process(loud, -20.0) is loud  # the third in a row: speech
+    assert gate.process(quiet, -40.0) is quiet  # held open

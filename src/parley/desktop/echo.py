@@ -90,16 +90,24 @@ class EchoGate:
     block passes only if it is louder than the echo it could be, `margin_db` under the
     loudest speaker block of the last `tail_s`; quieter blocks become silence. A block that
     passes opens the gate for `hold_s`, so a person's speech is not chopped between syllables.
+    While the speaker plays, a block passes only as the `confirm`-th in a row over the
+    threshold (the first two, 40 ms, are lost): on a real device path the canceller let one
+    20 ms block of echo through at the speaker's own level when the output glitched, and
+    opening on it would have let the hold carry the residue after it to the VAD.
 
     Behind the canceller the margin is the echo it leaves: measured on a PulseAudio loopback,
     its loudest residual blocks were 17 dB under the speaker signal, so 12 dB. Without a
     canceller it is 0 dB: talking over the agent then needs speech louder than the agent.
     """
 
-    def __init__(self, margin_db: float, *, tail_s: float = 0.3, hold_s: float = 0.3) -> None:
+    def __init__(
+        self, margin_db: float, *, tail_s: float = 0.3, hold_s: float = 0.3, confirm: int = 3
+    ) -> None:
         self.margin_db = margin_db
         self._tail_s = tail_s
         self._hold_s = hold_s
+        self._confirm = confirm
+        self._over = 0  # blocks in a row over the threshold while the speaker plays
         self._speaker: deque[tuple[float, float]] = deque()  # (duration, dBFS) recent blocks
         self._open_for = 0.0
         self.gated = 0  # blocks silenced
@@ -118,12 +126,14 @@ class EchoGate:
     def process(self, frame: AudioFrame, dbfs: float) -> AudioFrame:
         """`frame` (whose level is `dbfs`) as it may go on: itself, or silence."""
         threshold = self.threshold()
-        if dbfs > threshold:
-            # Speech over the agent holds the gate open; with the speaker silent there is
-            # nothing to hold against (holding then would let the next answer's echo in).
-            self._open_for = self._hold_s if threshold > float("-inf") else 0.0
+        if threshold == float("-inf"):  # the speaker is silent: nothing to gate
+            self._over, self._open_for = 0, 0.0
             return frame
-        if self._open_for > 1e-9:  # float sums of block durations
+        self._over = self._over + 1 if dbfs > threshold else 0
+        if self._over >= self._confirm:
+            self._open_for = self._hold_s  # speech over the agent: holds the gate open
+            return frame
+        if self._open_for > 1e-9:  # held open (1e-9: float sums of block durations)
             self._open_for -= frame.duration
             return frame
         self.gated += 1
