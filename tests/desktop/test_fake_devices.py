@@ -8,7 +8,7 @@ import asyncio
 import numpy as np
 
 from parley.events import AgentResponseDone, AgentSpeaking
-from tests.desktop.harness import DesktopCall, run_virtual, speech
+from tests.desktop.harness import DesktopCall, VoiceTTS, run_virtual, speech
 
 BLOCK = 0.02
 
@@ -31,13 +31,15 @@ def test_a_question_gets_an_answer_on_the_speaker() -> None:
 
 
 def test_speech_over_the_answer_stops_it() -> None:
-    call = DesktopCall()
+    # A voice at a voice's level: the fake TTS's full-scale sawtooth (-4.8 dBFS) is louder
+    # than any voice, and the echo gate compares speech over the agent with its level.
+    call = DesktopCall(tts=VoiceTTS(speech("question_story.wav")))
     said_at: list[float] = []
 
     async def script(c: DesktopCall) -> None:
         c.devices.say(speech())
         await c.until(lambda: bool(c.of(AgentSpeaking)))
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.5)  # the echo gate has learnt the room (1 s of the agent)
         said_at.append(asyncio.get_running_loop().time())
         c.devices.say(speech("interrupt_wait.wav"))
         await c.until(lambda: bool(c.of(AgentResponseDone)))

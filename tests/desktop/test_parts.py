@@ -84,3 +84,21 @@ def test_the_gate_opens_only_on_the_third_block_in_a_row_over_the_echo() -> None
     assert not gate.process(loud, -20.0).as_array().any()
     assert gate.process(loud, -20.0) is loud  # the third in a row: speech
     assert gate.process(quiet, -40.0) is quiet  # held open
+
+
+def test_the_gate_learns_how_loud_the_echo_is() -> None:
+    """Echo 40 dB under the speaker for a while: speech 20 dB under it then passes, which
+    the untrained gate (12 dB) would have silenced; a louder echo raises the bar again."""
+    gate = EchoGate(12.0, window=50)
+    speech_20_under, echo_40_under = tone(-36.0), tone(-56.0)
+    gate.speaker(0.02, -16.0)
+    assert gate.threshold() == -28.0
+    for _ in range(50):
+        gate.process(echo_40_under, -56.0)
+    assert abs(gate.echo_db() - -40.0) < 1e-6
+    assert abs(gate.threshold() - -50.0) < 1e-6  # 40 dB under, 6 dB of headroom
+    outs = [gate.process(speech_20_under, -36.0) for _ in range(3)]
+    assert outs[2] is speech_20_under
+    for _ in range(50):
+        gate.process(tone(-22.0), -22.0)  # a loud echo now: 6 dB under the speaker
+    assert abs(gate.threshold() - -16.0) < 1e-6  # at most the speaker's own level

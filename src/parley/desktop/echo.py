@@ -87,29 +87,43 @@ class EchoCanceller:
 
 class EchoGate:
     """The safe fallback, and the canceller's backstop: while the speaker plays, a microphone
-    block passes only if it is louder than the echo it could be, `margin_db` under the
-    loudest speaker block of the last `tail_s`; quieter blocks become silence. A block that
-    passes opens the gate for `hold_s`, so a person's speech is not chopped between syllables.
+    block passes only if it is louder than the echo it could be; quieter blocks become
+    silence. A block that passes holds the gate open for `hold_s`, so a person's speech is not
+    chopped between syllables.
+
+    The echo it could be is learnt: for each microphone block while the speaker plays, its
+    level relative to the loudest speaker block of the last `tail_s` (the coupling); the gate
+    takes the 90th percentile of the last `window` of them, plus `headroom_db`. Until it has
+    `window / 5` of them it assumes `margin_db` under the speaker: 12 dB behind the canceller
+    (its loudest residual blocks on a PulseAudio loopback were 17 dB under), 0 dB without one.
+    So a room with little echo lets quiet speech through, and a loud one asks for more.
+
     While the speaker plays, a block passes only as the `confirm`-th in a row over the
     threshold (the first two, 40 ms, are lost): on a real device path the canceller let one
     20 ms block of echo through at the speaker's own level when the output glitched, and
     opening on it would have let the hold carry the residue after it to the VAD.
-
-    Behind the canceller the margin is the echo it leaves: measured on a PulseAudio loopback,
-    its loudest residual blocks were 17 dB under the speaker signal, so 12 dB. Without a
-    canceller it is 0 dB: talking over the agent then needs speech louder than the agent.
     """
 
     def __init__(
-        self, margin_db: float, *, tail_s: float = 0.3, hold_s: float = 0.3, confirm: int = 3
+        self,
+        margin_db: float,
+        *,
+        headroom_db: float = 6.0,
+        tail_s: float = 0.3,
+        hold_s: float = 0.3,
+        confirm: int = 3,
+        window: int = 250,
     ) -> None:
         self.margin_db = margin_db
+        self._headroom_db = headroom_db
         self._tail_s = tail_s
         self._hold_s = hold_s
         self._confirm = confirm
+        self._couplings: deque[float] = deque(maxlen=window)
         self._over = 0  # blocks in a row over the threshold while the speaker plays
         self._speaker: deque[tuple[float, float]] = deque()  # (duration, dBFS) recent blocks
         self._open_for = 0.0
+        self._echo_db = -margin_db  # the learnt coupling, once there are enough blocks
         self.gated = 0  # blocks silenced
 
     def speaker(self, duration: float, dbfs: float) -> None:
@@ -119,16 +133,35 @@ class EchoGate:
         while self._speaker and total - self._speaker[0][0] >= self._tail_s:
             total -= self._speaker.popleft()[0]
 
+    def speaker_db(self) -> float:
+        """The loudest speaker block of the last `tail_s` (-inf: the speaker was silent)."""
+        return max((db for _, db in self._speaker), default=float("-inf"))
+
+    def echo_db(self) -> float:
+        """How far under the speaker the echo is taken to be (dB, at most 0)."""
+        return self._echo_db
+
     def threshold(self) -> float:
         """The level a microphone block must pass now (-inf when the speaker was quiet)."""
-        return max((db for _, db in self._speaker), default=float("-inf")) - self.margin_db
+        speaker = self.speaker_db()
+        if speaker == float("-inf"):
+            return speaker
+        learnt = self._echo_db + self._headroom_db if self._learnt() else self._echo_db
+        return speaker + min(0.0, learnt)
+
+    def _learnt(self) -> bool:
+        return len(self._couplings) >= (self._couplings.maxlen or 1) // 5
 
     def process(self, frame: AudioFrame, dbfs: float) -> AudioFrame:
         """`frame` (whose level is `dbfs`) as it may go on: itself, or silence."""
-        threshold = self.threshold()
-        if threshold == float("-inf"):  # the speaker is silent: nothing to gate
+        speaker = self.speaker_db()
+        if speaker == float("-inf"):  # the speaker is silent: nothing to gate
             self._over, self._open_for = 0, 0.0
             return frame
+        threshold = self.threshold()
+        self._couplings.append(max(dbfs, speaker - 120.0) - speaker)
+        if self._learnt():
+            self._echo_db = min(0.0, float(np.percentile(self._couplings, 90)))
         self._over = self._over + 1 if dbfs > threshold else 0
         if self._over >= self._confirm:
             self._open_for = self._hold_s  # speech over the agent: holds the gate open
