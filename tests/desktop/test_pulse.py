@@ -6,6 +6,7 @@ devices, the threads and the timing are what is under test."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -166,12 +167,18 @@ def test_hangup_silences_at_once_while_the_providers_hang(
     assert 1.0 < closed < 2.5  # the hung providers needed the bound, and got no more
 
 
+@pytest.mark.skipif(
+    not os.environ.get("PARLEY_DESKTOP_LOOPBACK"),
+    reason="load-sensitive: set PARLEY_DESKTOP_LOOPBACK=1 (docs/desktop.md, Echo)",
+)
 def test_the_echo_through_a_real_device_path_does_not_interrupt(
     server: pulse.PulseServer, measured: Measure
 ) -> None:
     """The speaker's monitor looped back into the microphone's room (module-loopback, at
     full level), the agent speaking a real voice: three answers, none interrupted by its own
-    echo. (Without the canceller and the gate all three were.)"""
+    echo. (Without the canceller and the gate all three were.) Not in the default run: on a
+    loaded machine the output underruns, the echo's delay jumps, and the canceller lets
+    bursts through while it re-learns it (docs/desktop.md gives the pass rates measured)."""
     from tests.desktop.harness import VoiceTTS, speech
 
     module = server.run(
