@@ -123,7 +123,11 @@ def test_a_question_gets_an_answer_speech_stops_it_and_hangup_silences(
     measured("desktop hangup: key to last sound arriving (PulseAudio)", last_sound * 1000, "ms")
     measured("desktop hangup: key to session closed (PulseAudio)", closed * 1000, "ms")
     measured("desktop barge-in: pause seen to last sound arriving", pause_to_silence * 1000, "ms")
-    assert after_key <= 0.03  # one block, and the monitor's 10 ms: it arrives late
+    # Two upper bounds of the sound played after the key, each loose in its own way under
+    # load (parec delivers in bursts: audio played before the key can arrive after it): the
+    # audio that arrived after the key, up to its last loud sample; and when the last loud
+    # piece arrived. The tighter one must be within a block and the monitor's 10 ms.
+    assert min(after_key, last_sound) <= 0.03
     assert closed < 2.0
 
 
@@ -159,11 +163,13 @@ def test_hangup_silences_at_once_while_the_providers_hang(
         recording.stop()
     before = recording.audible_between(marks["key"] - 0.3, marks["key"])
     after_key = recording.audible_after(marks["key"])
+    last_sound = recording.last_sound_at() - marks["key"]
     closed = marks["closed"] - marks["key"]
     measured("desktop hangup, providers hanging: sound after the key", after_key * 1000, "ms")
+    measured("desktop hangup, providers hanging: key to last sound", last_sound * 1000, "ms")
     measured("desktop hangup, providers hanging: key to call ended", closed * 1000, "ms")
     assert before > 0.2  # it was speaking
-    assert after_key <= 0.03  # one block, and the monitor's 10 ms: it arrives late
+    assert min(after_key, last_sound) <= 0.03  # as above
     assert 1.0 < closed < 2.5  # the hung providers needed the bound, and got no more
 
 
