@@ -3,9 +3,12 @@
 Started by the session process (client.py) as `python -m parley.providers.local.model_host.child
 FD PARENT_PID`, FD being its end of a socket pair. Each model gets its own worker thread, so
 requests to one model run one at a time, first come first served, while the other models work
-in parallel. The main thread only reads the channel (so the session process's writes never
-wait on it): a cancel arrives while a model is busy and is seen by the model's loop at its next
-item. The process ends when the channel closes: it never outlives the session process.
+in parallel, with one priority: while Piper makes the first segment of an answer (what a
+listener is waiting for), llama.cpp waits between tokens (text far ahead of the speech can
+wait; on two cores the two halve each other's speed). The main thread only reads the channel
+(so the session process's writes never wait on it): a cancel arrives while a model is busy and
+is seen by the model's loop at its next item. The process ends when the channel closes: it
+never outlives the session process.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from parley.providers.local.worker import ModelWorker
 
 log = logging.getLogger("parley.model_process")
 
+# Longest an LLM token waits for first-segment speech: a bound, should Piper hang.
+_YIELD_LIMIT = 2.0
+
 
 class _Model:
     def __init__(self, name: str) -> None:
@@ -40,6 +46,8 @@ class ModelProcess:
         self._models: dict[int, _Model] = {}
         self._stops: dict[int, threading.Event] = {}
         self._faults = FaultSwitch.from_environment()
+        self._speech = threading.Condition()  # guards _first_segments
+        self._first_segments = 0  # first-segment TTS runs in progress
 
     def serve(self) -> None:
         """Read requests until the channel closes."""
@@ -57,6 +65,8 @@ class ModelProcess:
         if op == "cancel":
             if (stop := self._stops.get(job)) is not None:
                 stop.set()
+                with self._speech:  # an LLM waiting for speech sees its cancel now
+                    self._speech.notify_all()
             return
         model_id = int(header["model"])
         if op == "load":
@@ -94,19 +104,39 @@ class ModelProcess:
         if engine is None:
             self._send({"job": job, "error": "the model failed to load"})
             return
+        request = dict(header.get("request", {}))
+        first_segment = engine.kind == "tts" and bool(request.get("first"))
+        if first_segment:
+            with self._speech:
+                self._first_segments += 1
         try:
             self._faults.check(engine.kind, 0)
-            items = engine.run(dict(header.get("request", {})), payload, stop)
+            items = engine.run(request, payload, stop)
             for sent, (item, data) in enumerate(items, start=1):
                 if stop.is_set():
                     return
                 self._send({"job": job, "item": item}, data)
                 self._faults.check(engine.kind, sent)
+                if engine.kind == "llm":
+                    self._yield_to_speech(stop)
             if not stop.is_set():
                 self._send({"job": job, "done": True})
         except Exception as exc:
             error = f"{model.worker.name} failed: {type(exc).__name__}: {exc}"
             self._send({"job": job, "error": error})
+        finally:
+            if first_segment:
+                with self._speech:
+                    self._first_segments -= 1
+                    self._speech.notify_all()
+
+    def _yield_to_speech(self, stop: threading.Event) -> None:
+        """Between two LLM tokens (the next is computed only when asked for): wait while
+        Piper makes a first segment. A first token is never delayed, only those after it."""
+        with self._speech:
+            self._speech.wait_for(
+                lambda: self._first_segments == 0 or stop.is_set(), timeout=_YIELD_LIMIT
+            )
 
     def _send(self, header: Header, payload: bytes = b"") -> None:
         with contextlib.suppress(ChannelClosedError):  # the session process is gone: exiting
