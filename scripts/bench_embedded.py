@@ -47,6 +47,10 @@ async def main() -> None:
         stages[label] = [1000 * (r[end] - r[start]) for r in records
                          if r[start] is not None and r[end] is not None]  # fmt: skip
     v2v = [v for v in result.per_turn_ms if v is not None]
+    # The caller asks its next question once the agent has been quiet for 0.6 s: on a machine
+    # too busy to keep up, a pause inside an answer makes it barge in.
+    interrupted = sum(r["interruption_decided"] is not None for r in records)
+    print(f"turns: {len(records)} recorded, {interrupted} interrupted by the caller")
     if result.error:
         print("error:", result.error)
     print(f"voice-to-voice at the caller        {summary(v2v)}")
@@ -54,7 +58,8 @@ async def main() -> None:
         if values:
             print(f"{label:35} {summary(values)}")
     if args.json:
-        args.json.write_text(json.dumps({"voice_to_voice_ms": v2v, "stages_ms": stages}))
+        report = {"voice_to_voice_ms": v2v, "stages_ms": stages, "interrupted": interrupted}
+        args.json.write_text(json.dumps(report))
 
 
 if __name__ == "__main__":

@@ -2,15 +2,17 @@
 models (SmolLM2 through llama.cpp and Piper, both in the model process).
 
     PYTHONPATH=src python scripts/first_sound.py [--rounds 2] [--max-tokens 24]
-        [--splitter sentence|short|both]
+        [--only before|short|after ...] [--verbose]
 
 For each question it runs what the responder runs: the LLM stream, the splitter, a Piper
 stream fed segment by segment. It records, from the first token: when the splitter released
 the first segment (the LLM's time to a boundary), when Piper's first audio came back (Piper's
 time for that segment while the LLM goes on generating), and when the LLM finished. Then it
 synthesizes the same first segment again with nothing else running: the difference is what
-sharing two cores with the LLM costs. `--splitter both` alternates the two splitters question
-by question, so load on the machine hits both alike.
+sharing two cores with the LLM costs. Three ways, taking turns question by question so load on
+the machine hits them alike: `before` (the splitter before the short first segment, and no
+priority), `short` (the short first segment alone), `after` (it and the model process's
+priority for Piper's first segment over the LLM's tokens).
 """
 
 from __future__ import annotations
@@ -29,6 +31,12 @@ from parley.providers.local.piper import PiperTTS
 from parley.session.splitter import SentenceSplitter
 from parley.types import ChatMessage
 
+KINDS = {
+    "before": "4 words and a comma or a sentence, no priority",
+    "short": "the short first segment, no priority",
+    "after": "the short first segment, Piper's first segment before LLM tokens",
+}
+
 
 @dataclass
 class Run:
@@ -43,15 +51,25 @@ class Run:
 
 
 def make_splitter(kind: str, clock: Callable[[], float]) -> SentenceSplitter:
-    if kind == "sentence":  # as before the short first segment: 4 words and a comma, or a sentence
+    if kind == "before":  # as before the change: 4 words and a comma, or a whole sentence
         return SentenceSplitter(first_clause_min_words=4, first_max_words=None)
     return SentenceSplitter(clock=clock)
+
+
+def prioritized(tts: PiperTTS, kind: str) -> None:
+    """The `after` way asks the model process to pause the LLM during the first segment; the others
+    synthesize it as any other segment (as before the change)."""
+    if kind == "after":
+        tts.__dict__.pop("synthesize_first", None)
+    else:
+        tts.synthesize_first = tts.synthesize  # type: ignore[method-assign]
 
 
 async def one(llm: LlamaLLM, tts: PiperTTS, question: str, kind: str) -> Run:
     run = Run(kind, question)
     loop = asyncio.get_running_loop()
     splitter = make_splitter(kind, loop.time)
+    prioritized(tts, kind)
     stream = tts.stream()
     first_audio: asyncio.Future[float] = loop.create_future()
 
@@ -99,23 +117,24 @@ async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--max-tokens", type=int, default=24)
-    parser.add_argument("--splitter", choices=["sentence", "short", "both"], default="both")
+    parser.add_argument("--only", choices=KINDS, action="append", help="default: all three")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     voice, config = assets.joe_voice()
     llm = LlamaLLM(assets.smollm2_gguf(), max_tokens=args.max_tokens, system_prompt=INSTRUCTIONS)
     tts = PiperTTS(voice, config)
-    kinds = ["sentence", "short"] if args.splitter == "both" else [args.splitter]
+    kinds = args.only or list(KINDS)
     runs: list[Run] = []
     for round_ in range(args.rounds):
         for i, question in enumerate(QUESTIONS):
-            order = kinds if (i + round_) % 2 == 0 else kinds[::-1]
+            shift = (i + round_) % len(kinds)  # each goes first in turn
+            order = kinds[shift:] + kinds[:shift]
             for kind in order:
                 run = await one(llm, tts, question, kind)
                 runs.append(run)
                 if args.verbose:
                     print(
-                        f"{kind:8} cut {1000 * run.to_cut:4.0f} piper {1000 * run.piper_busy:4.0f}"
+                        f"{kind:6} cut {1000 * run.to_cut:4.0f} piper {1000 * run.piper_busy:4.0f}"
                         f" (alone {1000 * run.piper_alone:4.0f}) audio {1000 * run.to_audio:4.0f}"
                         f" llm {1000 * run.llm_total:4.0f}  {run.first_segment!r}",
                         flush=True,
@@ -123,7 +142,7 @@ async def main() -> None:
     for kind in kinds:
         mine = [r for r in runs if r.splitter == kind]
         words = [len(r.first_segment.split()) for r in mine]
-        print(f"\n{kind} splitter, {len(mine)} replies of up to {args.max_tokens} tokens")
+        print(f"\n{kind}: {KINDS[kind]}, {len(mine)} replies of up to {args.max_tokens} tokens")
         print(f"  first token -> first segment released  {ms([r.to_cut for r in mine])}")
         print(f"  segment -> Piper first audio (LLM on)  {ms([r.piper_busy for r in mine])}")
         print(f"  same segment, Piper alone              {ms([r.piper_alone for r in mine])}")
