@@ -3,12 +3,9 @@
 Started by the session process (client.py) as `python -m parley.providers.local.model_host.child
 FD PARENT_PID`, FD being its end of a socket pair. Each model gets its own worker thread, so
 requests to one model run one at a time, first come first served, while the other models work
-in parallel, with one priority: while Piper makes the first segment of an answer (what a
-listener is waiting for), llama.cpp waits between tokens (text far ahead of the speech can
-wait; on two cores the two halve each other's speed). The main thread only reads the channel
-(so the session process's writes never wait on it): a cancel arrives while a model is busy and
-is seen by the model's loop at its next item. The process ends when the channel closes: it
-never outlives the session process.
+in parallel. The main thread only reads the channel (so the session process's writes never
+wait on it): a cancel arrives while a model is busy and is seen by the model's loop at its next
+item. The process ends when the channel closes: it never outlives the session process.
 """
 
 from __future__ import annotations
@@ -29,9 +26,6 @@ from parley.providers.local.worker import ModelWorker
 
 log = logging.getLogger("parley.model_process")
 
-# Longest an LLM token waits for first-segment speech: a bound, should Piper hang.
-_YIELD_LIMIT = 2.0
-
 
 class _Model:
     def __init__(self, name: str) -> None:
@@ -40,14 +34,17 @@ class _Model:
 
 
 class ModelProcess:
+    # Longest an LLM token waits for first-segment speech: a bound, should Piper hang.
+    YIELD_LIMIT = 2.0
+
     def __init__(self, sock: socket.socket) -> None:
+        self._speech = threading.Condition()  # guards _first_segments
+        self._first_segments = 0  # first-segment TTS runs in progress (see _yield_to_speech)
         self._writer = Writer(sock)
         self._reader = sock.makefile("rb")
         self._models: dict[int, _Model] = {}
         self._stops: dict[int, threading.Event] = {}
         self._faults = FaultSwitch.from_environment()
-        self._speech = threading.Condition()  # guards _first_segments
-        self._first_segments = 0  # first-segment TTS runs in progress
 
     def serve(self) -> None:
         """Read requests until the channel closes."""
@@ -132,10 +129,12 @@ class ModelProcess:
 
     def _yield_to_speech(self, stop: threading.Event) -> None:
         """Between two LLM tokens (the next is computed only when asked for): wait while
-        Piper makes a first segment. A first token is never delayed, only those after it."""
+        Piper makes the first segment of an answer, which a listener is waiting for; the
+        LLM's text is far ahead of the speech and can wait, and on two cores the two halve
+        each other's speed. A first token is never delayed, only those after it."""
         with self._speech:
             self._speech.wait_for(
-                lambda: self._first_segments == 0 or stop.is_set(), timeout=_YIELD_LIMIT
+                lambda: self._first_segments == 0 or stop.is_set(), timeout=self.YIELD_LIMIT
             )
 
     def _send(self, header: Header, payload: bytes = b"") -> None:
