@@ -23,6 +23,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from math import inf
 
 from parley.benchmarks.embedded import INSTRUCTIONS, QUESTIONS
 from parley.providers.local import assets
@@ -52,7 +53,7 @@ class Run:
 
 def make_splitter(kind: str, clock: Callable[[], float]) -> SentenceSplitter:
     if kind == "before":  # as before the change: 4 words and a comma, or a whole sentence
-        return SentenceSplitter(first_clause_min_words=4, first_max_words=None)
+        return SentenceSplitter(first_clause_min_words=4, first_max_words=None, first_wait=inf)
     return SentenceSplitter(clock=clock)
 
 

@@ -26,7 +26,7 @@ PROMPTS = [
 async def first_sound(llm: LlamaLLM, tts: PiperTTS, prompt: str) -> tuple[str, float]:
     """What the responder does: (the first segment, seconds from first token to first audio)."""
     messages = [ChatMessage("system", DEFAULT_INSTRUCTIONS), ChatMessage("user", prompt)]
-    splitter = SentenceSplitter(clock=timing.now)
+    splitter = SentenceSplitter()  # on the session clock, as the responder's
     stream = tts.stream()
     segments: list[str] = []
     first_token: float | None = None

@@ -91,7 +91,7 @@ class Responder:
         self, response_id: str, llm_stream: AsyncIterator[str], tts_stream: TTSStream
     ) -> None:
         """LLM text -> segments -> TTS. An LLM failure ends the text: what came is spoken."""
-        splitter = SentenceSplitter(clock=timing.now)  # a short first segment, then sentences
+        splitter = SentenceSplitter()
         first = True
         try:
             async for delta in llm_stream:

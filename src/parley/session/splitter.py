@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from parley import timing
+
 # Possessive, and only from the start of a run of marks: a run of 300k "!" costs one pass, not
 # one pass per mark.
 _SENTENCE_END = re.compile(r"(?<![.!?…])[.!?…]++[\"')\]]*+\s|\n+")
@@ -60,8 +62,9 @@ class SentenceSplitter:
     speech is also the time the rest of the sentence has to be generated and synthesized
     before it is needed, and a word or two on its own is not yet a phrase. Three words is
     about a second of speech. Six words at most keeps Piper's first synthesis short when the
-    LLM is fast. `clock` is the session clock (`timing.now`); without one, no cut waits on
-    time.
+    LLM is fast. `clock` defaults to the session clock (`timing.now`, the running loop's
+    time, so the virtual clock in tests); outside an event loop, with none given, no cut
+    waits on time.
     """
 
     def __init__(
@@ -92,8 +95,8 @@ class SentenceSplitter:
         300k-character reply without a space took 3.9 s when every cut rescanned and copied
         the rest). No segment is longer than `max_chars`: past it, the cut is forced."""
         self._buffer += delta
-        if self._first_word_at is None and self._clock is not None and delta.strip():
-            self._first_word_at = self._clock()
+        if self._first_word_at is None and delta.strip():
+            self._first_word_at = self._now()
         segments: list[str] = []
         start, window = 0, self._max_chars + 1
         while (cut := self._find_cut(self._buffer[start : start + window])) is not None:
@@ -131,12 +134,20 @@ class SentenceSplitter:
             return self._fallback_cut(text)
         return None
 
+    def _now(self) -> float | None:
+        if self._clock is not None:
+            return self._clock()
+        try:
+            return timing.now()
+        except RuntimeError:
+            return None
+
     def _word_cut(self, text: str) -> int | None:
         """The first segment by word count: after `first_max_words` whole words, or after
         `first_min_words` once the first word has waited `first_wait` seconds."""
         limit = self._first_max_words
-        started, clock = self._first_word_at, self._clock
-        if started is not None and clock is not None and clock() - started >= self._waited:
+        started, now = self._first_word_at, self._now()
+        if started is not None and now is not None and now - started >= self._waited:
             limit = self._first_min_words
         if limit is None:
             return None
