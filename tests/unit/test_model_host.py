@@ -8,6 +8,7 @@ child; calls to one model run in order; the child never outlives its parent.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
@@ -286,3 +287,50 @@ def test_a_child_that_keeps_dying_backs_off_and_is_reported_failed(host: ModelHo
     status = host.status()
     assert status.restarts == 2 and status.last_exit == "exited with status 3"
     assert time.monotonic() - started >= 0.1 + 0.2  # the back-off doubled between tries
+
+
+def test_the_llm_waits_between_tokens_while_piper_makes_a_first_segment(
+    host: ModelHost, tmp_path: Path
+) -> None:
+    """On two cores the LLM and Piper halve each other's speed: the segment a listener waits
+    for goes first. Only a first segment; never the LLM's first token; a cancel still lands."""
+    journal = tmp_path / "journal"
+    llm = RemoteModel(host, "scripted", {"kind": "llm", "journal": str(journal)})
+    tts = RemoteModel(host, "scripted", {"kind": "tts", "journal": str(journal)})
+
+    async def overlap(first: bool) -> tuple[float, float, float]:
+        """(longest gap between LLM tokens, when the TTS ended, when the LLM's last token came)."""
+        started = time.perf_counter()
+        times: list[float] = []
+        speech: asyncio.Future[list[str]] | None = None
+        async for _item, _ in llm.stream({"label": "llm", "count": 30, "delay": 0.01}):
+            times.append(time.perf_counter() - started)
+            if len(times) == 3:
+                request = {"label": "tts", "count": 1, "delay": 0.5, "first": first}
+                speech = asyncio.ensure_future(tokens(tts, **request))
+        assert speech is not None
+        await speech
+        tts_end = time.perf_counter() - started
+        return max(b - a for a, b in itertools.pairwise(times)), tts_end, times[-1]
+
+    gap, tts_end, llm_end = asyncio.run(overlap(first=True))
+    assert gap >= 0.4 and llm_end > tts_end - 0.1  # paused for the speech, then went on
+    gap, tts_end, llm_end = asyncio.run(overlap(first=False))
+    assert gap < 0.3 and llm_end < tts_end  # a later segment: no pause
+
+    async def first_token_and_cancel() -> tuple[float, float]:
+        speech = asyncio.ensure_future(tokens(tts, label="tts", count=1, delay=3.0, first=True))
+        await asyncio.sleep(0.2)  # Piper is busy with a first segment
+        started = time.perf_counter()
+        stream = llm.stream({"label": "paused", "count": 30, "delay": 0.01})
+        await anext(stream)  # a first token is never held back
+        first_token = time.perf_counter() - started
+        await stream.aclose()  # cancelled while it waits for the speech
+        started = time.perf_counter()
+        wait_for(lambda: "end paused 1" in journal.read_text(), limit=5.0)
+        cancelled = time.perf_counter() - started
+        speech.cancel()
+        return first_token, cancelled
+
+    first_token, cancelled = asyncio.run(first_token_and_cancel())
+    assert first_token < 1.0 and cancelled < 1.0  # not the 3 s the speech takes

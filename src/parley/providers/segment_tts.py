@@ -23,6 +23,11 @@ class SegmentTTS(TTS):
     def synthesize(self, text: str) -> AsyncIterator[TTSChunk]:
         """Audio of one segment; word times (if any) relative to the segment's start."""
 
+    def synthesize_first(self, text: str) -> AsyncIterator[TTSChunk]:
+        """The first segment of a stream, which a listener is waiting for (nothing of the
+        answer plays yet). A provider sharing its CPU may give it priority; Piper does."""
+        return self.synthesize(text)
+
     def stream(self, output_rate: int | None = None) -> TTSStream:
         return SegmentTTSStream(self)
 
@@ -60,10 +65,13 @@ class SegmentTTSStream(TTSStream):
 
     async def _chunks(self) -> AsyncGenerator[TTSChunk, None]:
         offset = 0.0
+        first = True
         while (text := await self._segments.get()) is not None:
             duration = 0.0
             timed = False
-            async for chunk in self._tts.synthesize(text):
+            chunks = self._tts.synthesize_first(text) if first else self._tts.synthesize(text)
+            first = False
+            async for chunk in chunks:
                 timed = timed or bool(chunk.words)
                 words = tuple(w.shifted(offset) for w in chunk.words)
                 duration += chunk.audio.duration

@@ -42,8 +42,15 @@ class PiperTTS(SegmentTTS):
         self._model = RemoteModel(host or shared_host(), "piper", options)
         self.sample_rate = int(self._model.info["sample_rate"])
 
-    async def synthesize(self, text: str) -> AsyncGenerator[TTSChunk, None]:
-        sentences = self._model.stream({"text": text})
+    def synthesize(self, text: str) -> AsyncGenerator[TTSChunk, None]:
+        return self._synthesize(text, first=False)
+
+    def synthesize_first(self, text: str) -> AsyncGenerator[TTSChunk, None]:
+        """The model process pauses the LLM between tokens while it makes this one."""
+        return self._synthesize(text, first=True)
+
+    async def _synthesize(self, text: str, *, first: bool) -> AsyncGenerator[TTSChunk, None]:
+        sentences = self._model.stream({"text": text, "first": first})
         try:
             async for _, pcm in sentences:
                 yield TTSChunk(AudioFrame(pcm, self.sample_rate))

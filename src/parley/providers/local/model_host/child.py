@@ -34,7 +34,12 @@ class _Model:
 
 
 class ModelProcess:
+    # Longest an LLM token waits for first-segment speech: a bound, should Piper hang.
+    YIELD_LIMIT = 2.0
+
     def __init__(self, sock: socket.socket) -> None:
+        self._speech = threading.Condition()  # guards _first_segments
+        self._first_segments = 0  # first-segment TTS runs in progress (see _yield_to_speech)
         self._writer = Writer(sock)
         self._reader = sock.makefile("rb")
         self._models: dict[int, _Model] = {}
@@ -57,6 +62,8 @@ class ModelProcess:
         if op == "cancel":
             if (stop := self._stops.get(job)) is not None:
                 stop.set()
+                with self._speech:  # an LLM waiting for speech sees its cancel now
+                    self._speech.notify_all()
             return
         model_id = int(header["model"])
         if op == "load":
@@ -94,19 +101,41 @@ class ModelProcess:
         if engine is None:
             self._send({"job": job, "error": "the model failed to load"})
             return
+        request = dict(header.get("request", {}))
+        first_segment = engine.kind == "tts" and bool(request.get("first"))
+        if first_segment:
+            with self._speech:
+                self._first_segments += 1
         try:
             self._faults.check(engine.kind, 0)
-            items = engine.run(dict(header.get("request", {})), payload, stop)
+            items = engine.run(request, payload, stop)
             for sent, (item, data) in enumerate(items, start=1):
                 if stop.is_set():
                     return
                 self._send({"job": job, "item": item}, data)
                 self._faults.check(engine.kind, sent)
+                if engine.kind == "llm":
+                    self._yield_to_speech(stop)
             if not stop.is_set():
                 self._send({"job": job, "done": True})
         except Exception as exc:
             error = f"{model.worker.name} failed: {type(exc).__name__}: {exc}"
             self._send({"job": job, "error": error})
+        finally:
+            if first_segment:
+                with self._speech:
+                    self._first_segments -= 1
+                    self._speech.notify_all()
+
+    def _yield_to_speech(self, stop: threading.Event) -> None:
+        """Between two LLM tokens (the next is computed only when asked for): wait while
+        Piper makes the first segment of an answer, which a listener is waiting for; the
+        LLM's text is far ahead of the speech and can wait, and on two cores the two halve
+        each other's speed. A first token is never delayed, only those after it."""
+        with self._speech:
+            self._speech.wait_for(
+                lambda: self._first_segments == 0 or stop.is_set(), timeout=self.YIELD_LIMIT
+            )
 
     def _send(self, header: Header, payload: bytes = b"") -> None:
         with contextlib.suppress(ChannelClosedError):  # the session process is gone: exiting
