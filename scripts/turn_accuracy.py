@@ -55,13 +55,29 @@ def policies(quick: bool) -> list[tuple[str, TurnTakingPolicy]]:
                     ),
                 )
             )
+    for threshold in (0.5, 0.9):
+        rows.append(
+            (
+                f"smart-turn t={threshold} ask 200 ms, max silence 1000 ms",
+                default.model_copy(
+                    update={"turn_detector_threshold": threshold, "turn_max_silence_ms": 1000}
+                ),
+            )
+        )
     return silence + rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="silence and the default only")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        help="take the detector's answers as arriving this long after the ask "
+        "(default: its measured time on this machine, now)",
+    )
     args = parser.parse_args()
+    latency = None if args.latency_ms is None else args.latency_ms / 1000
     clips = load_clips(DATA)
     audio = {c.file: clip_audio(DATA, c) for c in clips}
     vad, detector = SileroVAD(), SmartTurn()
@@ -70,15 +86,10 @@ def main() -> None:
     started = time.perf_counter()
     print(HEADER)
     for name, policy in policies(args.quick):
-        outcomes = [replay(audio[c.file], c, policy, vad, detector, answers) for c in clips]
+        outcomes = [
+            replay(audio[c.file], c, policy, vad, detector, answers, latency) for c in clips
+        ]
         print(summarize(name, outcomes).row(), flush=True)
-        by_cut = {}
-        for cut in ("sentence", "comma"):
-            some = [o for o in outcomes if o.clip.cut == cut]
-            by_cut[cut] = f"{sum(o.premature for o in some)}/{len(some)}"
-        print(
-            f"|  (premature by cut: sentence {by_cut['sentence']}, comma {by_cut['comma']}) |||||"
-        )
     took = time.perf_counter() - started
     print(
         f"\n{len(clips)} clips, {len(answers)} detector runs, {took:.1f} s; "

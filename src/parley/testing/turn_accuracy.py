@@ -106,9 +106,12 @@ def replay(
     vad: VAD,
     detector: SmartTurn | None,
     answers: dict[tuple[str, float], Ask] | None = None,
+    latency: float | None = None,
 ) -> Outcome:
     """The first endpoint the policy makes on this clip. `answers` caches the detector's
-    answers by (file, ask time), so policies that differ only in threshold share them."""
+    answers by (file, ask time), so policies that differ only in threshold share them.
+    `latency` (seconds) replaces the detector's measured time: the model's judgement apart
+    from this machine's load."""
     use_detector = policy.uses_turn_detector and detector is not None
     stream = vad.stream(policy, RATE)
     step = round(FRAME_S * RATE)
@@ -130,7 +133,8 @@ def replay(
                     ask = _ask(audio, speech_from, ask_at, clip, detector, answers)
                     outcome.asks.append(ask)
                     complete = ask.probability >= policy.turn_detector_threshold
-                    verdict = (ask_at + ask.seconds, complete)
+                    took = ask.seconds if latency is None else latency
+                    verdict = (ask_at + took, complete)
                 if verdict is not None:
                     arrives, complete = verdict
                     if arrives > pending + silence_s and pending + silence_s <= frame_end:
@@ -187,6 +191,7 @@ class Summary:
     finished_premature: int  # finished clips cut at an inner pause (a comma)
     delays: list[float]  # seconds, finished clips
     ask_seconds: list[float]
+    by_cut: str  # premature on unfinished clips cut as a sentence / at a comma
 
     @property
     def premature_rate(self) -> float:
@@ -203,15 +208,16 @@ class Summary:
             else "-"
         )
         return (
-            f"| {self.name} | {self.premature}/{self.unfinished} ({self.in_pause} in the pause) "
+            f"| {self.name} | {self.premature}/{self.unfinished} ({self.by_cut}) "
             f"| {self.finished_premature}/{self.finished} | {self.percentile(50) * 1000:.0f} "
-            f"| {self.percentile(95) * 1000:.0f} | {asks} |"
+            f"| {self.percentile(95) * 1000:.0f} | {sum(d > 1.0 for d in self.delays)} | {asks} |"
         )
 
 
 HEADER = (
-    "| policy | premature on unfinished | premature on finished | delay p50 ms "
-    "| delay p95 ms | detector ms p50/p95 |\n|---|---|---|---|---|---|"
+    "| policy | premature on unfinished (sentence/comma cut) | premature on finished "
+    "| delay p50 ms | delay p95 ms | finished waiting > 1 s | detector ms p50/p95 |\n"
+    "|---|---|---|---|---|---|---|"
 )
 
 
@@ -227,4 +233,8 @@ def summarize(name: str, outcomes: list[Outcome]) -> Summary:
         finished_premature=sum(o.premature for o in finished),
         delays=[d for o in finished if (d := o.delay) is not None],
         ask_seconds=[a.seconds for o in outcomes for a in o.asks],
+        by_cut=" / ".join(
+            str(sum(o.premature for o in unfinished if o.clip.cut == cut))
+            for cut in ("sentence", "comma")
+        ),
     )
