@@ -84,12 +84,18 @@ def main() -> None:
     answers: dict[tuple[str, float], Ask] = {}
     load = os.getloadavg()
     started = time.perf_counter()
-    print(HEADER)
+    print(f"All {len(clips)} clips\n\n{HEADER}")
+    by_voice: dict[str, list[str]] = {}
     for name, policy in policies(args.quick):
         outcomes = [
             replay(audio[c.file], c, policy, vad, detector, answers, latency) for c in clips
         ]
         print(summarize(name, outcomes).row(), flush=True)
+        for voice in sorted({c.voice for c in clips}):
+            some = [o for o in outcomes if o.clip.voice == voice]
+            by_voice.setdefault(voice, []).append(summarize(name, some).row())
+    for voice, rows in by_voice.items():
+        print(f"\nVoice {voice} only\n\n{HEADER}\n" + "\n".join(rows))
     took = time.perf_counter() - started
     print(
         f"\n{len(clips)} clips, {len(answers)} detector runs, {took:.1f} s; "

@@ -1,8 +1,9 @@
 """The turn detector against the plain silence: premature endpoints and endpoint delay.
 
-The whole labelled set (tests/data/turns: 30 finished turns, 30 with a 400-1,500 ms pause
-mid-sentence) is replayed through the real Silero VAD and the real Smart Turn v3.2 with the
-conversation's endpoint rules (parley/testing/turn_accuracy.py): about 15-30 s on 2 shared
+The whole labelled set (tests/data/turns: 40 finished turns, 40 with a 400-1,500 ms pause
+mid-sentence; Piper and espeak-ng voices) is replayed through the real Silero VAD and the
+real Smart Turn v3.2 with the conversation's endpoint rules (parley/testing/turn_accuracy.py),
+and three real-time calls check the replay against a Session: about 50-60 s on 2 shared
 cores. scripts/turn_accuracy.py prints the same for more thresholds.
 """
 
@@ -59,7 +60,8 @@ def run(
 def test_the_set_is_labelled_as_the_issue_asks(clips: list[tuple[Clip, np.ndarray]]) -> None:
     finished = [c for c, _ in clips if c.label == "finished"]
     unfinished = [c for c, _ in clips if c.label == "unfinished"]
-    assert len(finished) == 30 and len(unfinished) == 30
+    piper = [c for c in finished + unfinished if c.voice == "piper-joe"]
+    assert len(finished) == 40 and len(unfinished) == 40 and len(piper) == 60
     for clip in unfinished:
         assert clip.pause_start is not None and clip.pause_end is not None
         assert 0.399 <= clip.pause_end - clip.pause_start <= 1.501

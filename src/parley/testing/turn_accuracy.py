@@ -50,6 +50,7 @@ class Clip:
     pause_start: float | None = None
     pause_end: float | None = None
     cut: str | None = None  # unfinished: "sentence" (falling pitch) or "comma"
+    voice: str = "piper-joe"
 
 
 @dataclass

