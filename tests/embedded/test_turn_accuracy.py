@@ -32,6 +32,7 @@ from parley.testing.memory_transport import (
 )
 from parley.testing.turn_accuracy import (
     HEADER,
+    Ask,
     Clip,
     Outcome,
     clip_audio,
@@ -53,8 +54,10 @@ def run(
     policy: TurnTakingPolicy,
     vad: SileroVAD,
     detector: SmartTurn | None,
+    answers: dict[tuple[str, float], Ask] | None = None,
+    latency: float | None = None,
 ) -> list[Outcome]:
-    return [replay(audio, clip, policy, vad, detector) for clip, audio in clips]
+    return [replay(audio, clip, policy, vad, detector, answers, latency) for clip, audio in clips]
 
 
 def test_the_set_is_labelled_as_the_issue_asks(clips: list[tuple[Clip, np.ndarray]]) -> None:
@@ -91,15 +94,23 @@ def test_the_detector_jumps_into_pauses_no_more_often_than_the_silence(
     clips: list[tuple[Clip, np.ndarray]], silero: SileroVAD
 ) -> None:
     """Issue 13's bar: premature endpoints on the unfinished set no more frequent than with
-    the 500 ms silence; the endpoint delay on finished turns, p50/p95, printed."""
+    the 500 ms silence; the endpoint delay on finished turns, p50/p95, printed.
+
+    Asserted with the model's answers taken as arriving 100 ms after the ask, so that a
+    loaded CI machine (an answer later than 300 ms leaves the turn to the silence timer)
+    cannot decide it; the row with the time measured here is printed beside it."""
     detector = SmartTurn()
+    answers: dict[tuple[str, float], Ask] = {}
     try:
         silence = summarize("silence 500 ms", run(clips, TurnTakingPolicy(), silero, None))
         policy = TurnTakingPolicy(turn_detector="smart-turn")
-        smart = summarize("smart-turn (default)", run(clips, policy, silero, detector))
+        measured = run(clips, policy, silero, detector, answers)
+        fixed = run(clips, policy, silero, detector, answers, latency=0.1)
     finally:
         detector.close()
-    print(f"\n{HEADER}\n{silence.row()}\n{smart.row()}")
+    smart = summarize("smart-turn (default), answers at 100 ms", fixed)
+    as_measured = summarize("smart-turn (default), answers as measured", measured)
+    print(f"\n{HEADER}\n{silence.row()}\n{smart.row()}\n{as_measured.row()}")
     assert smart.premature <= silence.premature
     assert smart.delays and silence.delays
 
