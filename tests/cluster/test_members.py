@@ -134,8 +134,14 @@ async def test_without_redis_the_api_covers_this_node() -> None:
     async with member(None, "alone") as alone:
         session, _, task = await call_on(alone)
         assert await listed(alone.node) == {session.id}
+        events = await alone.node.events(session.id)
+        assert events is not None and await alone.node.events("call-unknown") is None
+        assert await alone.node.command(session.id, "say", "Hello there.")
         assert await alone.node.command(session.id, "hangup")
         await asyncio.wait_for(task, 3)
+        seen = [event async for event in events]
+        assert {"type": "agent_response_started", "response_id": "resp_1"} in seen
+        assert seen[-1] == {"type": "session_ended", "reason": "hung up through the API"}
         assert await listed(alone.node) == set()
 
 
