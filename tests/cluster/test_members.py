@@ -82,13 +82,22 @@ async def test_a_dead_members_sessions_drop_out_after_its_ttl(redis_url: str) ->
         [info] = [i for i in await b.node.sessions() if i.id == session.id]
         assert info.node == a.live.node and info.transport == "memory"
         assert info.twilio_call_sid == "CA" + "0" * 32 and info.phase == "idle"
+        events = await b.node.events(session.id)
+        assert events is not None
         for task in a.node._tasks:  # the member dies: no more beats, its key left to expire
             task.cancel()
         died = time.monotonic()
         await until(lambda: _gone(b.node, session.id), within=TTL + 2)
         gone_after = time.monotonic() - died
+        # A watcher on another member is not left waiting on a call nobody holds.
+        last = (await asyncio.wait_for(collect(events), TTL + 3))[-1]
+        assert last == {"type": "stream_ended", "reason": "the call is no longer listed"}
         assert TTL - BEAT - 0.1 <= gone_after <= TTL + 0.5, gone_after
         print(f"a dead member's call left the list {gone_after:.2f} s after it stopped beating")
+
+
+async def collect(events: AsyncIterator[dict[str, object]]) -> list[dict[str, object]]:
+    return [event async for event in events]
 
 
 async def _has(node: ClusterNode, session_id: str) -> bool:

@@ -224,7 +224,7 @@ class ClusterNode:
         except (RedisError, OSError) as exc:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
             raise ClusterUnavailableError(f"redis: {exc}") from exc
-        return self._remote_events(pubsub)
+        return self._remote_events(session_id, pubsub)
 
     async def _local_events(
         self, session_id: str, queue: asyncio.Queue[SessionEvent]
@@ -238,15 +238,25 @@ class ClusterNode:
         finally:
             self.live.unwatch(session_id, queue)
 
-    async def _remote_events(self, pubsub: Any) -> AsyncGenerator[dict[str, Any]]:
+    async def _remote_events(self, session_id: str, pubsub: Any) -> AsyncGenerator[dict[str, Any]]:
+        """Relayed events. If the call drops out of the list (its member died, or its end was
+        lost) or Redis fails, a `stream_ended` of our own ends the stream: a watcher is never
+        left waiting on a call nobody holds."""
+        check = self.settings.node_ttl_s
         try:
-            async for message in pubsub.listen():
-                if message["type"] != "message":
+            while True:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=check)
+                if message is None:
+                    if await self._holder(session_id) is None:
+                        yield {"type": "stream_ended", "reason": "the call is no longer listed"}
+                        return
                     continue
                 event = json.loads(message["data"])
                 yield event
                 if event.get("type") == "session_ended":
                     return
+        except (ClusterUnavailableError, RedisError, OSError) as exc:
+            yield {"type": "stream_ended", "reason": f"redis: {exc}"}
         finally:
             await pubsub.aclose()
 
