@@ -21,6 +21,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from parley.cluster.settings import ClusterSettings
 from parley.providers.cloud.config import (
     DeepgramSettings,
     ElevenLabsSettings,
@@ -147,6 +148,7 @@ class Settings(BaseSettings):
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     realtime: RealtimeEndpointSettings = Field(default_factory=RealtimeEndpointSettings)
     records: RecordsSettings = Field(default_factory=RecordsSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @property
     def provider_context(self) -> ProviderContext:

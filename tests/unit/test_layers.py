@@ -33,6 +33,8 @@ LAYERS: dict[str, int] = {
     # Call records sit beside the server: they observe sessions (through Session.observers)
     # and the server runs them; nothing below the server imports them.
     "parley.records": 6,
+    # Many nodes: live calls through Redis, beside the server (which runs it).
+    "parley.cluster": 6,
     # The root Settings composes every section (providers', session's, transports'): it sits
     # with the server, and nothing below reads it.
     "parley.settings": 6,

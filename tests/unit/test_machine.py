@@ -23,6 +23,7 @@ from parley.conversation.inputs import (
     OutputPaused,
     OutputStopped,
     PlaybackFinished,
+    SayRequested,
     SpeechEnded,
     SpeechStarted,
     Timer,
@@ -166,6 +167,20 @@ def test_a_finished_response_is_history_in_full() -> None:
     machine.handle(PlaybackFinished(4.0, response, played=0.75))
     assert machine.history[-1] == ChatMessage("assistant", "all of this")
     assert machine.response_id is None
+
+
+def test_say_speaks_its_text_now_and_cancels_the_response_in_flight_first() -> None:
+    machine = Conversation(POLICY)
+    idle = machine.handle(SayRequested(0.0, "  Your table is booked. "))
+    said = next(a for a in idle if isinstance(a, StartResponse))
+    assert said.script == "Your table is booked."  # spoken as it is, no LLM asked
+    machine.handle(PlaybackFinished(1.0, said.response_id, played=float("inf")))
+    response = speaking(machine)
+    assert kinds(machine.handle(SayRequested(3.0, "One moment."))) == ["PauseOutput"]
+    after = machine.handle(OutputPaused(3.0, response, played=0.3))
+    assert kinds(after) == ["CancelResponse", "StartResponse"]
+    assert next(a for a in after if isinstance(a, StartResponse)).script == "One moment."
+    assert machine.history[-1] == ChatMessage("assistant", "one two", interrupted=True)
 
 
 def test_the_conversation_package_does_no_io_and_keeps_no_clock() -> None:

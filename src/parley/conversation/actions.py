@@ -40,6 +40,7 @@ class StartResponse:
     messages: tuple[ChatMessage, ...]
     user_text: str
     held: bool = False
+    script: str | None = None  # speak this text as it is, without asking the LLM (say)
 
 
 @dataclass(frozen=True, slots=True)

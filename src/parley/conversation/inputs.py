@@ -179,6 +179,15 @@ class HangupRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class SayRequested:
+    """Speak `text` as it is, now (the sessions API's say): a response in flight is
+    cancelled first; the words join the history as the agent's, as far as they are heard."""
+
+    at: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class UserTextAdded:
     """A user message given as text (typed, or an API item) rather than spoken.
 
@@ -256,6 +265,7 @@ ConversationInput = (
     | ToolResultAdded
     | HangupRequested
     | UserTextAdded
+    | SayRequested
     | ResponseRequested
     | CancelRequested
     | TruncateRequested

@@ -60,6 +60,7 @@ from parley.conversation.inputs import (
     ResponseFailed,
     ResponseRequested,
     ResponseStage,
+    SayRequested,
     SpeechEnded,
     SpeechPaused,
     SpeechResumed,
@@ -116,6 +117,7 @@ class Conversation:
         self._ending: str | None = None
         self._respond_when_committed = False  # a response was asked for before the turn ended
         self._keys = ""  # keypad entry in progress
+        self._say_next: str | None = None  # text to speak once the response in flight ends
         self._spoken: list[SpokenResponse] = []  # the last few finished responses
         # A preemptive answer being generated, unheard, and the messages it was given.
         self._held: Response | None = None
@@ -225,6 +227,8 @@ class Conversation:
                 self._on_user_text(event)
             case ResponseRequested():
                 self._on_response_requested()
+            case SayRequested():
+                self._on_say(event)
             case CancelRequested():
                 self._on_cancel_requested()
             case TruncateRequested():
@@ -456,13 +460,15 @@ class Conversation:
         if held is not None:
             self._actions.append(DropResponse(held.id))
 
-    def _start_response(self, user_text: str) -> None:
-        """Answer the history as it stands (its last message is usually the person's)."""
+    def _start_response(self, user_text: str, script: str | None = None) -> None:
+        """Answer the history as it stands (its last message is usually the person's), or
+        speak `script` as it is."""
         self._respond_when_committed = False
         self._responses_started += 1
         response = Response(id=f"resp_{self._responses_started}")
         self._response = response
-        self._actions.append(StartResponse(response.id, self._history.messages, user_text))
+        messages = self._history.messages
+        self._actions.append(StartResponse(response.id, messages, user_text, script=script))
         self._emit(AgentResponseStarted(response.id))
 
     def _pause_response(self) -> None:
@@ -517,6 +523,9 @@ class Conversation:
         self._spoken = [*self._spoken[-7:], SpokenResponse(response.id, response.words, index)]
         self._response = None
         self._emit(AgentResponseDone(response.id, text, status))
+        if self._say_next is not None and self._ending is None:
+            script, self._say_next = self._say_next, None
+            self._start_response("", script)
 
     # --- the agent's output ---------------------------------------------------------------
 
@@ -556,6 +565,18 @@ class Conversation:
         else:
             last = next((m.content for m in reversed(self.history) if m.role == "user"), "")
             self._start_response(last)
+
+    def _on_say(self, event: SayRequested) -> None:
+        text = event.text.strip()
+        if not text or self._ending is not None:
+            return
+        response = self._response
+        if response is None:
+            self._start_response("", text)
+            return
+        self._say_next = text  # spoken once the response in flight is cancelled
+        self._pause_response()
+        self._cancel_response(response, "cancelled")
 
     def _on_cancel_requested(self) -> None:
         response = self._response

@@ -18,7 +18,7 @@ from parley import __version__
 from parley.records.service import CallRecords
 from parley.server.node import WorkerReport, reporting_lifespan
 from parley.server.providers import ProviderLoader
-from parley.server.routes import browser, calls, realtime, twilio
+from parley.server.routes import browser, calls, realtime, sessions, twilio
 from parley.server.sessions import SessionManager
 from parley.server.state import ServerState
 from parley.session.config import Providers
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
         lag = asyncio.create_task(state.metrics.lag.run(), name="event loop lag")
         if state.records is not None:
             await state.records.start()  # its own task: a database that is down delays nothing
+        await state.cluster.start()  # its own tasks: a Redis that is down delays no call
         try:
             yield
         finally:
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await state.sessions.close_all(settings.session.close_deadline_s + 1.0)
+            await state.cluster.aclose()  # after the calls: the list empties as they end
             if state.records is not None:
                 await state.records.aclose()  # the calls' last writes, bounded
             await asyncio.to_thread(state.loader.close)  # stops the model process
@@ -99,6 +101,7 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
     app.include_router(browser.router)  # the page, WS /ws
     app.include_router(realtime.router)  # WS /v1/realtime
     app.include_router(calls.router)  # /v1/calls: the call records
+    app.include_router(sessions.router)  # /v1/sessions: live calls, on any node
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

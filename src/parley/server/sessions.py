@@ -1,9 +1,11 @@
-"""The sessions a server is running: counted for /health, hung up on shutdown."""
+"""The sessions a server is running: counted for /health, listed (the sessions API), hung up
+on shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from parley.session import Session
 
@@ -15,6 +17,9 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._idle = asyncio.Event()
         self._idle.set()
+        # Told when a session starts running and when it has ended (the live list).
+        self.on_start: list[Callable[[Session], None]] = []
+        self.on_end: list[Callable[[Session], None]] = []
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -30,9 +35,13 @@ class SessionManager:
         self._sessions[session.id] = session
         self._idle.clear()
         try:
+            for hook in self.on_start:
+                hook(session)
             await session.run()
         finally:
             del self._sessions[session.id]
+            for hook in self.on_end:
+                hook(session)
             if not self._sessions:
                 self._idle.set()
 

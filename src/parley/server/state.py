@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Request, WebSocket
 
+from parley.cluster import ClusterNode, LiveSessions
 from parley.problems import ProblemCounter
 from parley.providers.local.model_host.client import ModelHost
 from parley.providers.local.model_host.remote import current_host
@@ -49,9 +50,16 @@ class ServerState:
     # The [tools] the sessions offer, loaded once (a function that cannot be imported fails
     # the start, not a call).
     tools: ToolBox | None = None
+    # This process's live calls, and the cluster's through Redis ([cluster]; docs/deploy.md).
+    live: LiveSessions = field(init=False)
+    cluster: ClusterNode = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics.watch_model_process(lambda: self.model_host())
+        self.live = LiveSessions(self.settings.cluster.member_id())
+        self.sessions.on_start.append(self.live.started)
+        self.sessions.on_end.append(self.live.ended)
+        self.cluster = ClusterNode(self.settings.cluster, self.live)
         if self.tools is None:
             self.tools = self.settings.tools.toolbox()
 
@@ -82,6 +90,7 @@ class ServerState:
             tools=self.tools,
         )
         session.observers.append(self.metrics.observe)
+        self.live.attach(session, transport_name(transport), call_facts)
         if self.records is not None:
             s = self.settings
             self.records.attach(

@@ -77,6 +77,7 @@ class Responder:
         *,
         held: bool = False,
         text_only: bool = False,
+        script: str | None = None,
     ) -> None:
         """Two tasks per response, each closing the stream it reads: the writer feeds LLM
         text to TTS, the player feeds TTS audio to the output. No TaskGroup joins them, so a
@@ -86,7 +87,7 @@ class Responder:
         if held:
             self._held[response_id] = []
             self._released[response_id] = asyncio.Event()
-        llm_stream = self._ask(messages)
+        llm_stream = self._ask(messages) if script is None else _scripted(script)
         tts_stream: TTSStream = (
             TextOnlyStream(response_id, self._notify)
             if text_only
@@ -247,3 +248,8 @@ async def _aclose(stream: AsyncIterator[LLMOutput]) -> None:
     if closer is not None:
         with contextlib.suppress(RuntimeError):  # "already running": it is being torn down
             await closer()
+
+
+async def _scripted(text: str) -> AsyncIterator[LLMOutput]:
+    """A response whose text is given (say): spoken as it is, no LLM asked."""
+    yield text

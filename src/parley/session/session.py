@@ -45,6 +45,7 @@ from parley.conversation.inputs import (
     OutputStopped,
     PolicyChanged,
     ResponseRequested,
+    SayRequested,
     Timer,
     TimerFired,
     ToolResultAdded,
@@ -244,6 +245,10 @@ class Session(CallActions):
         """A user message as text: answered now (interrupting the agent), or only recorded."""
         self.dispatch(UserTextAdded(timing.now(), text, respond))
 
+    def say(self, text: str) -> None:
+        """Speak `text` as it is, now (a response in flight is cancelled first)."""
+        self.dispatch(SayRequested(timing.now(), text))
+
     def request_response(self) -> None:
         """Answer the history as it stands (manual turns); an error event if one is running."""
         self.dispatch(ResponseRequested(timing.now()))
@@ -402,9 +407,10 @@ class Session(CallActions):
             case StopOutput(response_id):
                 played = output.stop()
                 self._inbox.append(OutputStopped(timing.now(), response_id, played))
-            case StartResponse(response_id, messages, _, held):
+            case StartResponse(response_id, messages, _, held, script):
                 output.start(response_id, held=held)
-                responder.start(response_id, messages, held=held, text_only=self.text_only)
+                responder.start(response_id, messages, held=held, text_only=self.text_only,
+                                script=script)  # fmt: skip
             case ReleaseResponse(response_id):
                 responder.release(response_id)
                 output.resume()
