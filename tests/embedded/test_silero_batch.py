@@ -9,9 +9,13 @@ import numpy as np
 
 from parley.audio.frames import AudioFrame
 from parley.audio.resample import resample
+from parley.conversation.inputs import ConversationInput, SpeechEnded, SpeechStarted
 from parley.conversation.policy import TurnTakingPolicy
-from parley.providers.base import VADEvent, VADOutput
+from parley.providers.base import VAD, VADEvent, VADOutput, VADStream
 from parley.providers.local.silero import SileroVAD, SileroVADStream
+from parley.session.listening import InputPath, STTRunner
+from parley.session.supervisor import Supervisor
+from parley.testing.fakes.stt import FakeSTT
 
 from .conftest import Speak
 
@@ -94,3 +98,47 @@ def test_a_closed_stream_leaves_the_batch(silero: SileroVAD) -> None:
         return batcher.runs - runs, batcher.windows - windows
 
     assert asyncio.run(run()) == (2, 4)
+
+
+def test_the_input_path_gets_batched_decisions_as_inline_ones(
+    silero: SileroVAD, speak: Speak
+) -> None:
+    speech = speak("Book me a table for two, please.")
+    audio = resample(
+        AudioFrame(AudioFrame.silence(0.4, 16000).pcm + speech.pcm + bytes(32000), 16000), 8000
+    )
+    frames = [AudioFrame(audio.pcm[i : i + 320], 8000) for i in range(0, len(audio.pcm), 320)]
+
+    async def run(vad: VAD) -> list[ConversationInput]:
+        heard: list[ConversationInput] = []
+        policy = TurnTakingPolicy()
+        stt = STTRunner(FakeSTT(), lambda: policy, Supervisor("test"), heard.append)
+        listening = InputPath(vad, stt, policy, 16000, heard.append, lambda event: None)
+        for index, frame in enumerate(frames):
+            listening.accept(frame, index * 0.02)
+            await asyncio.sleep(0)
+        return heard
+
+    inline = asyncio.run(run(_Inline(silero)))
+    heard = asyncio.run(run(silero))
+    assert [type(i) for i in inline][:1] == [SpeechStarted] and SpeechEnded in map(type, inline)
+    assert heard == inline
+
+
+class _Inline(VAD):
+    """Silero deciding inline: its streams never hear of a listener."""
+
+    def __init__(self, silero: SileroVAD) -> None:
+        self._silero = silero
+
+    def stream(self, policy: TurnTakingPolicy, sample_rate: int) -> VADStream:
+        return _InlineStream(self._silero.stream(policy, sample_rate))
+
+
+class _InlineStream(VADStream):
+    def __init__(self, stream: VADStream) -> None:
+        self.sample_rate = stream.sample_rate
+        self._stream = stream
+
+    def process(self, frame: AudioFrame) -> VADOutput:
+        return self._stream.process(frame)
