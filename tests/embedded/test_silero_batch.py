@@ -142,3 +142,20 @@ class _InlineStream(VADStream):
 
     def process(self, frame: AudioFrame) -> VADOutput:
         return self._stream.process(frame)
+
+
+def test_a_loop_that_ended_before_its_batch_ran_does_not_stall_the_next(
+    silero: SileroVAD,
+) -> None:
+    async def submit(wait: bool) -> float:
+        stream = silero.stream(TurnTakingPolicy(), 16000)
+        assert isinstance(stream, SileroVADStream)
+        stream.listen(lambda output: None)
+        stream.process(AudioFrame.silence(0.032, 16000))
+        if wait:
+            await asyncio.sleep(0)
+            assert not stream.windows
+        return len(stream.windows)
+
+    assert asyncio.run(submit(wait=False)) == 1  # the loop ends with the batch unrun
+    asyncio.run(submit(wait=True))

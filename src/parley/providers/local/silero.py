@@ -47,18 +47,21 @@ class WindowBatcher:
         self._session = session
         self._rate = np.array(rate, dtype=np.int64)
         self._waiting: list[SileroVADStream] = []
-        self._scheduled = False
+        # The loop a flush is scheduled on: a loop that ended before running it (one
+        # asyncio.run after another, as tests do) must not leave the batcher waiting forever.
+        self._scheduled_on: asyncio.AbstractEventLoop | None = None
         self.runs = 0
         self.windows = 0
 
     def submit(self, stream: SileroVADStream) -> None:
-        if not self._scheduled:
-            asyncio.get_running_loop().call_soon(self.flush)
-            self._scheduled = True
+        loop = asyncio.get_running_loop()
+        if self._scheduled_on is not loop:
+            loop.call_soon(self.flush)
+            self._scheduled_on = loop
         self._waiting.append(stream)
 
     def flush(self) -> None:
-        self._scheduled = False
+        self._scheduled_on = None
         streams, self._waiting = self._waiting, []
         while streams := [s for s in streams if s.windows and not s.closed]:
             inputs = np.concatenate([s.windows[0] for s in streams])
