@@ -13,7 +13,7 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Self
@@ -81,6 +81,12 @@ class VADStream(ABC):
     @abstractmethod
     def process(self, frame: AudioFrame) -> VADOutput:
         """Analyse one frame (any length) and return the decisions it completed."""
+
+    def listen(self, deliver: Callable[[VADOutput | Exception], None]) -> None:  # noqa: B027
+        """Take decisions later than `process` returns: a VAD that batches windows across
+        streams (one model run per loop iteration) hands them to `deliver` in the same
+        order, within one loop iteration of the frame; an exception there is that frame's
+        failure. Streams that decide at once ignore this."""
 
     def close(self) -> None:  # noqa: B027 - most streams hold nothing to release
         """Release per-stream resources."""

@@ -29,7 +29,15 @@ from parley.conversation.inputs import (
 from parley.conversation.policy import TurnTakingPolicy
 from parley.events import ErrorEvent, SessionEvent
 from parley.problems import ProblemCounter
-from parley.providers.base import STT, VAD, STTStream, VADEventKind, VADStream
+from parley.providers.base import (
+    STT,
+    VAD,
+    STTStream,
+    VADEvent,
+    VADEventKind,
+    VADOutput,
+    VADStream,
+)
 from parley.session.supervisor import Supervisor
 
 log = logging.getLogger("parley.input")
@@ -99,6 +107,8 @@ class InputPath:
         self._vad = vad
         self._policy = policy
         self._vad_stream: VADStream = vad.stream(policy, sample_rate)
+        self._vad_stream.listen(self._late_decisions)
+        self._now = 0.0  # when the latest frame was accepted
         self._stt = stt
         self._notify = notify
         self._emit = emit
@@ -142,11 +152,23 @@ class InputPath:
         self._recent += audio.pcm
         if len(self._recent) > 2 * self._recent_cap:  # trim now and then, not every frame
             del self._recent[: len(self._recent) - self._recent_cap]
+        self._now = now
         try:
             decisions = self._vad_stream.process(audio).events
         except Exception as exc:
             self._report_vad_error(exc)
             return
+        self._decide(decisions, now)
+
+    def _late_decisions(self, output: VADOutput | Exception) -> None:
+        """Decisions of a batching VAD, within a loop iteration of the frame that completed
+        their window: mapped onto the clock as of the latest frame."""
+        if isinstance(output, Exception):
+            self._report_vad_error(output)
+        else:
+            self._decide(output.events, self._now)
+
+    def _decide(self, decisions: tuple[VADEvent, ...], now: float) -> None:
         end = (self._position - self._vad_start) / self.sample_rate
         stt = self._stt.stream
         for decision in decisions:
@@ -200,6 +222,7 @@ class InputPath:
         """
         self._vad_stream.close()
         self._vad_stream = self._vad.stream(self._policy, self.sample_rate)
+        self._vad_stream.listen(self._late_decisions)
         self._vad_start = self._position
         if self._vad_speaking:
             self._vad_speaking = False

@@ -49,11 +49,8 @@ from parley.transports.twilio.messages import (
     Dtmf,
     InboundMessage,
     Mark,
-    MarkName,
     Media,
-    OutboundMark,
-    OutboundMedia,
-    OutboundPayload,
+    OutboundEncoder,
     Start,
     Stop,
     StreamStart,
@@ -95,6 +92,7 @@ class TwilioTransport(Transport):
         self._queue: OutboundQueue[tuple[str, ...]] = OutboundQueue()
         self._marks = MarkLedger()
         self.call: StreamStart | None = None
+        self._encoder: OutboundEncoder | None = None  # the call's media and mark messages
         self.stopped = False  # Twilio sent `stop`: the call is over on its side
         self.problems = ProblemCounter()  # bad input, by kind
 
@@ -259,12 +257,12 @@ class TwilioTransport(Transport):
         audio = frame.audio
         if audio.sample_rate != TWILIO_RATE:
             audio = resample(audio, TWILIO_RATE)
-        sid = self.call.stream_sid
+        encoder = self._encoder
+        if encoder is None or encoder.stream_sid != self.call.stream_sid:
+            self._encoder = encoder = OutboundEncoder(self.call.stream_sid)
         payload = base64.b64encode(pcm16_to_ulaw(audio.pcm)).decode("ascii")
         name = self._marks.issue(frame.response_id, frame.offset + audio.duration)
-        media = OutboundMedia(stream_sid=sid, media=OutboundPayload(payload=payload))
-        mark = OutboundMark(stream_sid=sid, mark=MarkName(name=name))
-        self._queue.put((to_wire(media), to_wire(mark)), audio=True)
+        self._queue.put((encoder.media(payload), encoder.mark(name)), audio=True)
 
     def clear_audio(self) -> None:
         if self.call is None:
