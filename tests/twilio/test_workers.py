@@ -131,7 +131,13 @@ async def test_calls_spread_over_the_workers_and_the_node_answers_for_all() -> N
                 await asyncio.sleep(0.1)
 
         watcher = asyncio.create_task(watch())
-        callers = await asyncio.gather(*(call(host, host, hold=2.0) for _ in range(10)))
+        callers: list[FakeCaller] = []
+        # The kernel hands each connection to whichever worker accepts first: on a loaded
+        # machine one worker can win a whole burst. More bursts until both have held calls.
+        for _ in range(5):
+            callers += await asyncio.gather(*(call(host, host, hold=2.0) for _ in range(6)))
+            if len(seen) == 2 and all(n >= 1 for n in seen.values()):
+                break
         watcher.cancel()
         assert all(was_answered(c) for c in callers), [c.log for c in callers]
         assert len(seen) == 2 and all(n >= 1 for n in seen.values()), seen  # both took calls
@@ -149,7 +155,7 @@ async def test_calls_spread_over_the_workers_and_the_node_answers_for_all() -> N
             status, text = await get(host, "/metrics")
             assert status == 200
             started = re.search(r'parley_sessions_total\{transport="TwilioTransport"\} (\S+)', text)
-            assert started is not None and float(started.group(1)) == 11.0, text
+            assert started is not None and float(started.group(1)) == len(callers) + 1, text
             assert re.search(r"^parley_sessions_active 0\.0$", text, re.M), text
             assert re.search(r"^parley_event_loop_lag_seconds \d", text, re.M), text
         _, health = await get(host, "/health")
