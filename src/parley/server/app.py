@@ -57,10 +57,11 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loading = asyncio.create_task(state.loader.load(), name="load providers")
         lag = asyncio.create_task(state.metrics.lag.run(), name="event loop lag")
+        trimming = asyncio.create_task(state.trimmer.run(), name="heap trimmer")
         try:
             yield
         finally:
-            for task in (loading, lag):
+            for task in (loading, lag, trimming):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

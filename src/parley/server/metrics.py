@@ -26,6 +26,7 @@ from prometheus_client.registry import Collector
 
 from parley.events import AgentResponseDone, AgentResumed, ErrorEvent, SessionEvent, TurnMetrics
 from parley.providers.local.model_host.client import ModelHost
+from parley.server.memory import HeapTrimmer
 
 # Voice-to-voice lives between a few hundred ms and a few seconds.
 _V2V_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0)
@@ -74,6 +75,10 @@ class ServerMetrics:
     def watch_model_process(self, host: Callable[[], ModelHost | None]) -> None:
         """Report the model process (restarts, up, memory), read at each scrape."""
         self.registry.register(_ModelProcessCollector(host))
+
+    def watch_trimmer(self, trimmer: HeapTrimmer) -> None:
+        """Report the heap trimmer (memory.py): how often, how long, how much came back."""
+        self.registry.register(_TrimmerCollector(trimmer))
 
     def observe(self, event: SessionEvent) -> None:
         match event:
@@ -141,6 +146,33 @@ class _ModelProcessCollector(Collector):
             value=(status.rss_bytes or 0) if status else 0,
         )
         yield from (restarts, up, rss)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+class _TrimmerCollector(Collector):
+    """The heap trimmer's counts, read when scraped."""
+
+    def __init__(self, trimmer: HeapTrimmer) -> None:
+        self._trimmer = trimmer
+
+    def collect(self) -> Iterator[Metric]:
+        t = self._trimmer
+        yield CounterMetricFamily(
+            "parley_memory_trims", "Times freed heap memory was given back (malloc_trim).",
+            value=t.trims,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "parley_memory_trim_released_bytes",
+            "Resident memory given back to the OS by heap trims.",
+            value=t.released_bytes,
+        )
+        yield GaugeMetricFamily(
+            "parley_memory_trim_seconds",
+            "The longest a heap trim has held the event loop.",
+            value=t.longest_s,
+        )
 
     def describe(self) -> Iterator[Metric]:
         return iter(())

@@ -15,6 +15,7 @@ class SessionManager:
         self._sessions: dict[str, Session] = {}
         self._idle = asyncio.Event()
         self._idle.set()
+        self.ended = 0  # sessions run to their end so far (the heap trimmer's cue)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -33,6 +34,7 @@ class SessionManager:
             await session.run()
         finally:
             del self._sessions[session.id]
+            self.ended += 1
             if not self._sessions:
                 self._idle.set()
 

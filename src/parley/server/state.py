@@ -12,6 +12,7 @@ from fastapi import Request, WebSocket
 from parley.problems import ProblemCounter
 from parley.providers.local.model_host.client import ModelHost
 from parley.providers.local.model_host.remote import current_host
+from parley.server.memory import HeapTrimmer
 from parley.server.metrics import ServerMetrics
 from parley.server.providers import ProviderLoader
 from parley.server.sessions import SessionManager
@@ -38,8 +39,17 @@ class ServerState:
     # The embedded models' process, if any (the process-wide one; tests may pass their own).
     model_host: Callable[[], ModelHost | None] = current_host
 
+    trimmer: HeapTrimmer = field(init=False)
+
     def __post_init__(self) -> None:
         self.metrics.watch_model_process(lambda: self.model_host())
+        # Read through self.sessions each time: a benchmark may swap the manager.
+        self.trimmer = HeapTrimmer(
+            busy=lambda: len(self.sessions) > 0,
+            ended=lambda: self.sessions.ended,
+            interval=self.settings.memory_trim_interval_s,
+        )
+        self.metrics.watch_trimmer(self.trimmer)
 
     def new_session(
         self,
