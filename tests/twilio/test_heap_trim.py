@@ -17,7 +17,8 @@ import gc
 
 import pytest
 
-from parley.server.memory import HeapTrimmer, resident_bytes
+from parley.heap import resident_bytes
+from parley.server.memory import HeapTrimmer
 from parley.server.state import ServerState
 from parley.testing.twilio_caller.fake_caller import HangUp, Pause, Speak, WaitFor, agent_finished
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 
 import pytest
 
-from parley.server.memory import HeapTrimmer, resident_bytes
+from parley import heap
+from parley.heap import resident_bytes
+from parley.server.memory import HeapTrimmer
 
 MB = 1024 * 1024
 
@@ -60,3 +63,23 @@ async def test_an_interval_of_zero_turns_it_off() -> None:
     trimmer = HeapTrimmer(lambda: True, lambda: 0, interval=0)
     await asyncio.wait_for(trimmer.run(), 1)
     assert trimmer.trims == 0
+
+
+def test_the_model_process_trims_once_its_jobs_are_done_and_it_is_quiet() -> None:
+    """The model process (a child of the server) gave back 45 MB of 518 MB to one trim after a
+    few minutes of calls: it trims once jobs have finished and none has run for a moment."""
+    from concurrent.futures import Future
+
+    from parley.providers.local.model_host.child import ModelProcess
+
+    mine, theirs = socket.socketpair()
+    with mine, theirs:
+        process = ModelProcess(mine)
+        assert not process.trim_when_idle(idle_for=0.0)  # nothing has run: nothing to undo
+        job: Future[None] = Future()
+        process._track(job)
+        assert not process.trim_when_idle(idle_for=0.0)  # a job is running
+        job.set_result(None)
+        assert not process.trim_when_idle(idle_for=60.0)  # not quiet for long enough yet
+        assert process.trim_when_idle(idle_for=0.0) is heap.available()
+        assert not process.trim_when_idle(idle_for=0.0)  # once per quiet spell

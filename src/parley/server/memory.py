@@ -17,45 +17,13 @@ Other allocators (musl, macOS) have no `malloc_trim`: there the trimmer does not
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import logging
-import os
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
+
+from parley import heap
+from parley.heap import Trim
 
 log = logging.getLogger("parley.server")
-
-_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-    except OSError:
-        return None
-    if not hasattr(libc, "malloc_trim"):
-        return None  # not glibc
-    libc.malloc_trim.argtypes = [ctypes.c_size_t]
-    libc.malloc_trim.restype = ctypes.c_int
-    return libc
-
-
-def resident_bytes() -> int | None:
-    """This process's resident memory now (Linux), or None."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-@dataclass
-class Trim:
-    seconds: float
-    released_bytes: int  # resident memory before less after (0 if it grew meanwhile)
 
 
 class HeapTrimmer:
@@ -72,7 +40,6 @@ class HeapTrimmer:
         self.interval = interval
         self._busy = busy
         self._ended = ended
-        self._libc = _libc()
         self.trims = 0
         self.released_bytes = 0
         self.longest_s = 0.0
@@ -80,28 +47,23 @@ class HeapTrimmer:
 
     @property
     def available(self) -> bool:
-        return self._libc is not None
+        return heap.available()
 
     def trim(self) -> Trim | None:
         """Give free heap pages back now; None where there is no `malloc_trim`."""
-        if self._libc is None:
+        trim = heap.trim()
+        if trim is None:
             return None
-        before = resident_bytes() or 0
-        started = time.perf_counter()
-        self._libc.malloc_trim(0)
-        seconds = time.perf_counter() - started
-        after = resident_bytes() or 0
-        trim = Trim(seconds, max(0, before - after))
         self.trims += 1
         self.released_bytes += trim.released_bytes
-        self.longest_s = max(self.longest_s, seconds)
+        self.longest_s = max(self.longest_s, trim.seconds)
         self.last = trim
         return trim
 
     async def run(self) -> None:
         if self.interval <= 0:
             return
-        if self._libc is None:
+        if not heap.available():
             log.info("no malloc_trim in this C library: freed heap memory is not trimmed")
             return
         seen = self._ended()
