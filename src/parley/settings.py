@@ -126,6 +126,13 @@ class Settings(BaseSettings):
         "client sent in its own field (for log collectors).",
     )
     http: HttpSettings = Field(default_factory=HttpSettings)
+    memory_trim_interval_s: float = Field(
+        10.0,
+        ge=0,
+        le=3600,
+        description="While calls come and go, give freed heap memory back to the OS this "
+        "often (glibc `malloc_trim`; server/memory.py says why). 0: never.",
+    )
     access_token: SecretStr | None = Field(
         None, description="When set, clients must present it to open a session."
     )

@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "parley.timing": SHARED,
     "parley.problems": SHARED,
     "parley.logsafe": SHARED,  # escapes what clients sent, for every layer that logs it
+    "parley.heap": SHARED,  # malloc_trim, for the server and the model process
     "parley.audio": 1,
     "parley.conversation": 2,
     "parley.providers": 3,

@@ -7,7 +7,7 @@ import asyncio
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.providers.base import Transcript
-from parley.providers.utterance_stt import UtteranceSTT, UtteranceSTTStream
+from parley.providers.utterance_stt import MAX_CAPTURE_S, UtteranceSTT, UtteranceSTTStream
 from tests.scenario.harness import run_virtual
 
 RATE = 16000
@@ -94,3 +94,31 @@ def test_a_guess_the_person_talks_past_is_discarded() -> None:
     assert transcript.text == f"{stt.calls[-1]:.2f}s"
     assert stt.calls[-1] > 2.0
     assert delay < 1e-6
+
+
+def test_an_endless_utterance_keeps_only_its_last_minute() -> None:
+    """A caller sending loud noise for as long as it likes: the capture is bounded (it kept
+    every frame, 115 MB an hour at 16 kHz) and the transcriber gets the latest minute."""
+
+    async def scenario() -> None:
+        stt = CountingSTT(latency=0.01, speculation_delay=None)
+        stream = UtteranceSTTStream(stt, TurnTakingPolicy(prefix_padding_ms=300))
+        heard: list[Transcript] = []
+
+        async def read() -> None:
+            async for transcript in stream:
+                heard.append(transcript)
+
+        reader = asyncio.create_task(read())
+        stream.speech_started()
+        for _ in range(int(150 / FRAME)):  # two and a half minutes of "speech"
+            stream.push_audio(frame(1))
+        assert stream._capture_bytes <= 2 * RATE * MAX_CAPTURE_S
+        stream.speech_ended()
+        await asyncio.sleep(0.1)
+        await stream.aclose()
+        await reader
+        assert stt.calls == [MAX_CAPTURE_S]
+        assert [t.text for t in heard] == [f"{MAX_CAPTURE_S:.2f}s"]
+
+    run_virtual(scenario)

@@ -45,6 +45,14 @@ def add_parser(commands: Any) -> None:
     bench.add_argument("--soak-calls", type=int, default=50, help="concurrent calls (soak)")
     bench.add_argument("--soak-duration", type=float, default=600.0, help="seconds (soak)")
     bench.add_argument(
+        "--soak-warmup", type=float, help="seconds before the warm level is taken (soak; "
+        "default a minute)"
+    )  # fmt: skip
+    bench.add_argument(
+        "--soak-speakers", type=int, help="calls that speak; the others stay up, silent (soak; "
+        "default all: the embedded models cannot answer 50 calls at once on a small machine)"
+    )  # fmt: skip
+    bench.add_argument(
         "--soak-providers",
         choices=["fake", "silero", "embedded"],
         default="fake",
@@ -151,6 +159,8 @@ def _soak(args: argparse.Namespace, console: Console) -> int:
         calls=args.soak_calls,
         duration_s=args.soak_duration,
         providers=args.soak_providers,
+        warmup_s=args.soak_warmup,
+        speakers=args.soak_speakers,
         workdir=workdir,
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -175,7 +185,8 @@ def _soak(args: argparse.Namespace, console: Console) -> int:
         f"tasks {result.idle_tasks} idle -> {result.after_tasks} after; fds {result.idle_fds} "
         f"-> {result.after_fds}; calls {result.calls_placed} ({result.calls_failed} failed); "
         f"barge-in to clear p50/p95 {result.barge_in_to_clear.p50} / "
-        f"{result.barge_in_to_clear.p95} ms",
+        f"{result.barge_in_to_clear.p95} ms; heap trims {result.heap_trims}, longest "
+        f"{result.heap_trim_longest_ms} ms",
         markup=False,
         highlight=False,
     )

@@ -79,6 +79,7 @@ class SoakOptions:
     settle_s: float = 30.0  # sampling after the hang-up
     cycles: int = 6  # rounds per call before it hangs up and its slot calls again
     workers: int | None = None  # caller processes (default: one per CALLS_PER_WORKER calls)
+    speakers: int | None = None  # calls that speak (default all); the rest stay up, silent
     workdir: Path = field(default_factory=lambda: Path("/tmp"))
 
     @property
@@ -215,7 +216,7 @@ async def soak(options: SoakOptions, say: Say) -> Soak:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.gather(sampling, *workers, return_exceptions=True)
         await sampler.sample("after", loop.time() - origin)
-    return _result(options, started, samples, tally)
+    return _result(options, started, samples, tally, sampler.metrics)
 
 
 def _shares(options: SoakOptions) -> list[list[int]]:
@@ -227,7 +228,8 @@ def _shares(options: SoakOptions) -> list[list[int]]:
 
 async def _worker(media_url: str, slots: list[int], options: SoakOptions, end: float) -> _Tally:
     """Run these slots in a process of their own; its tally comes back as JSON."""
-    job = _Job(media_url, slots, options.calls, options.warmup, options.cycles, end)
+    speakers = options.calls if options.speakers is None else options.speakers
+    job = _Job(media_url, slots, options.calls, options.warmup, options.cycles, end, speakers)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "parley.benchmarks.soak", json.dumps(dataclasses.asdict(job)),
         stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL,
@@ -251,6 +253,7 @@ class _Job:
     warmup: float
     cycles: int
     end: float  # time.monotonic(), the same clock in every process
+    speakers: int  # slots below this speak; the others hold a silent line
 
 
 async def _run_job(job: _Job) -> _Tally:
@@ -265,7 +268,8 @@ async def _slot(job: _Job, index: int, tally: _Tally) -> None:
     stagger = index * min(10.0, job.warmup / 2) / max(1, job.calls)
     end = job.end
     while loop.time() < end - 5:
-        caller = BenchCaller(job.media_url, script(job.cycles, stagger))
+        steps = script(job.cycles, stagger) if index < job.speakers else [Pause(end - loop.time())]
+        caller = BenchCaller(job.media_url, steps)
         stagger = 0.0
         call = asyncio.create_task(caller.run())
         error: str | None = None
@@ -292,6 +296,7 @@ class _Sampler:
         self.samples = samples
         self.phase: Phase = "calls"
         self._cpu = (time.monotonic(), server.cpu_seconds())
+        self.metrics: dict[str, float] = {}  # the latest scrape
 
     async def every(self, interval: float, origin: float, say: Say) -> None:
         loop = asyncio.get_running_loop()
@@ -307,6 +312,7 @@ class _Sampler:
     async def sample(self, phase: Phase, t: float) -> SoakSample:
         pid = self.server.process.pid
         metrics = await self._metrics()
+        self.metrics = metrics or self.metrics
         now, cpu = time.monotonic(), self.server.cpu_seconds()
         cpu_percent = 100 * (cpu - self._cpu[1]) / max(1e-6, now - self._cpu[0])
         self._cpu = (now, cpu)
@@ -360,15 +366,24 @@ def _rss(pid: int) -> int:
     return 0
 
 
-def _result(options: SoakOptions, started: str, samples: list[SoakSample], t: _Tally) -> Soak:
+def _result(
+    options: SoakOptions,
+    started: str,
+    samples: list[SoakSample],
+    t: _Tally,
+    metrics: dict[str, float],
+) -> Soak:
     idle, warm, end, after, slope = summarize_memory(samples, options.warmup, options.interval_s)
     idle_sample = next(s for s in reversed(samples) if s.phase == "idle")
     last = samples[-1]
     own = t.own_lateness
     lags = [s.loop_lag_ms for s in samples if s.loop_lag_ms is not None and s.phase == "calls"]
+    trim_s = metrics.get("parley_memory_trim_seconds")
+    released = metrics.get("parley_memory_trim_released_bytes_total")
     return Soak(
         providers=options.providers,
         calls=options.calls,
+        speakers=options.calls if options.speakers is None else options.speakers,
         duration_s=options.duration_s,
         warmup_s=options.warmup,
         interval_s=options.interval_s,
@@ -408,6 +423,9 @@ def _result(options: SoakOptions, started: str, samples: list[SoakSample], t: _T
         caller_lateness_p99_ms=float(1000 * np.percentile(own, 99)) if own else None,
         loop_lag_max_ms=max(lags) if lags else None,
         load_average_mean=float(np.mean([s.load_average for s in samples])),
+        heap_trims=_int(metrics.get("parley_memory_trims_total")),
+        heap_trim_longest_ms=None if trim_s is None else 1000 * trim_s,
+        heap_trim_released_mb=None if released is None else released / MB,
     )
 
 

@@ -56,6 +56,7 @@ class BargeInCause(BaseModel):
 class Soak(BaseModel):
     providers: SoakProviders
     calls: int = Field(description="concurrent calls")
+    speakers: int | None = Field(None, description="calls that speak; the others stay silent")
     duration_s: float
     warmup_s: float
     interval_s: float
@@ -88,6 +89,9 @@ class Soak(BaseModel):
     caller_lateness_p99_ms: float | None = Field(description="the harness's own send lateness")
     loop_lag_max_ms: float | None
     load_average_mean: float
+    heap_trims: int | None = Field(None, description="malloc_trim calls (server/memory.py)")
+    heap_trim_longest_ms: float | None = Field(None, description="the longest one")
+    heap_trim_released_mb: float | None = Field(None, description="resident memory they freed")
 
 
 def summarize_memory(

@@ -11,6 +11,10 @@ guess is the answer, often ready the moment the silence completes.
 
 Transcription runs inside the stream's iterator, which the session consumes in a task it
 owns; pushing audio never waits for it.
+
+An utterance keeps at most its last `MAX_CAPTURE_S` seconds: the capture grows with what the
+client sends for as long as the VAD hears speech, so a caller sending loud noise for an hour
+would otherwise hold 115 MB of it (16 kHz) and have every guess copy all of it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from dataclasses import dataclass
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.providers.base import STT, STTStream, Transcript, close_generator
+
+MAX_CAPTURE_S = 60.0  # longer than a turn needs; Whisper hears 30 s windows
 
 
 class UtteranceSTT(STT):
@@ -51,7 +57,9 @@ class UtteranceSTTStream(STTStream):
         self._prefix = round(policy.prefix_padding_ms * stt.sample_rate / 1000)
         self._ring: deque[bytes] = deque()
         self._ring_samples = 0
-        self._capture: list[bytes] | None = None
+        self._capture: deque[bytes] | None = None
+        self._capture_bytes = 0
+        self._max_capture_bytes = 2 * round(MAX_CAPTURE_S * stt.sample_rate)
         self._quiet_for: float | None = None  # seconds of quiet while capturing
         self._guesses = 0
         self._live_guess: int | None = None  # the guess that covers the capture so far
@@ -69,6 +77,9 @@ class UtteranceSTTStream(STTStream):
                 self._ring_samples -= len(self._ring.popleft()) // 2
             return
         self._capture.append(frame.pcm)
+        self._capture_bytes += len(frame.pcm)
+        while self._capture_bytes > self._max_capture_bytes and len(self._capture) > 1:
+            self._capture_bytes -= len(self._capture.popleft())
         delay = self._stt.speculation_delay
         if self._quiet_for is None or delay is None or self._live_guess is not None:
             return
@@ -81,7 +92,8 @@ class UtteranceSTTStream(STTStream):
 
     def speech_started(self) -> None:
         if self._capture is None:
-            self._capture = list(self._ring)
+            self._capture = deque(self._ring)
+            self._capture_bytes = sum(map(len, self._capture))
             self._ring.clear()
             self._ring_samples = 0
             self._quiet_for, self._live_guess = None, None

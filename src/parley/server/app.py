@@ -75,10 +75,11 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
         if state.records is not None:
             await state.records.start()  # its own task: a database that is down delays nothing
         await state.cluster.start()  # its own tasks: a Redis that is down delays no call
+        trimming = asyncio.create_task(state.trimmer.run(), name="heap trimmer")
         try:
             yield
         finally:
-            for task in (loading, lag):
+            for task in (loading, lag, trimming):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

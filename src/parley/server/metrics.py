@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector
 
 from parley.events import AgentResponseDone, AgentResumed, ErrorEvent, SessionEvent, TurnMetrics
 from parley.providers.local.model_host.client import ModelHost
+from parley.server.memory import HeapTrimmer
 
 _MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"  # set by `parley serve --workers N` (workers.py)
 
@@ -105,6 +106,10 @@ class ServerMetrics:
         """Report the model process (restarts, up, memory), read at each scrape."""
         self._model_process = _ModelProcessCollector(host)
         self.registry.register(self._model_process)
+
+    def watch_trimmer(self, trimmer: HeapTrimmer) -> None:
+        """Report the heap trimmer (memory.py): how often, how long, how much came back."""
+        self.registry.register(_TrimmerCollector(trimmer))
 
     def observe(self, event: SessionEvent) -> None:
         match event:
@@ -209,6 +214,33 @@ class _ModelProcessCollector(Collector):
             value=(status.rss_bytes or 0) if status else 0,
         )
         yield from (restarts, up, rss)
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+class _TrimmerCollector(Collector):
+    """The heap trimmer's counts, read when scraped."""
+
+    def __init__(self, trimmer: HeapTrimmer) -> None:
+        self._trimmer = trimmer
+
+    def collect(self) -> Iterator[Metric]:
+        t = self._trimmer
+        yield CounterMetricFamily(
+            "parley_memory_trims", "Times freed heap memory was given back (malloc_trim).",
+            value=t.trims,
+        )  # fmt: skip
+        yield CounterMetricFamily(
+            "parley_memory_trim_released_bytes",
+            "Resident memory given back to the OS by heap trims.",
+            value=t.released_bytes,
+        )
+        yield GaugeMetricFamily(
+            "parley_memory_trim_seconds",
+            "The longest a heap trim has held the event loop.",
+            value=t.longest_s,
+        )
 
     def describe(self) -> Iterator[Metric]:
         return iter(())

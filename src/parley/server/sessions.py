@@ -20,6 +20,7 @@ class SessionManager:
         # Told when a session starts running and when it has ended (the live list).
         self.on_start: list[Callable[[Session], None]] = []
         self.on_end: list[Callable[[Session], None]] = []
+        self.ended = 0  # sessions run to their end so far (the heap trimmer's cue)
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -42,6 +43,7 @@ class SessionManager:
             del self._sessions[session.id]
             for hook in self.on_end:
                 hook(session)
+            self.ended += 1
             if not self._sessions:
                 self._idle.set()
 

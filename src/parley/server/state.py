@@ -14,6 +14,7 @@ from parley.problems import ProblemCounter
 from parley.providers.local.model_host.client import ModelHost
 from parley.providers.local.model_host.remote import current_host
 from parley.records.service import CallRecords, transport_name
+from parley.server.memory import HeapTrimmer
 from parley.server.metrics import ServerMetrics
 from parley.server.node import NodeView
 from parley.server.providers import ProviderLoader
@@ -54,6 +55,8 @@ class ServerState:
     live: LiveSessions = field(init=False)
     cluster: ClusterNode = field(init=False)
 
+    trimmer: HeapTrimmer = field(init=False)
+
     def __post_init__(self) -> None:
         self.metrics.watch_model_process(lambda: self.model_host())
         self.live = LiveSessions(self.settings.cluster.member_id())
@@ -62,6 +65,13 @@ class ServerState:
         self.cluster = ClusterNode(self.settings.cluster, self.live)
         if self.tools is None:
             self.tools = self.settings.tools.toolbox()
+        # Read through self.sessions each time: a benchmark may swap the manager.
+        self.trimmer = HeapTrimmer(
+            busy=lambda: len(self.sessions) > 0,
+            ended=lambda: self.sessions.ended,
+            interval=self.settings.memory_trim_interval_s,
+        )
+        self.metrics.watch_trimmer(self.trimmer)
 
     def new_session(
         self,

@@ -6,6 +6,11 @@ requests to one model run one at a time, first come first served, while the othe
 in parallel. The main thread only reads the channel (so the session process's writes never
 wait on it): a cancel arrives while a model is busy and is seen by the model's loop at its next
 item. The process ends when the channel closes: it never outlives the session process.
+
+Once no job has run for `TRIM_WHEN_IDLE_S`, freed heap memory is given back to the OS
+(parley/heap.py): each model thread allocates in an arena of its own, and after a few minutes
+of calls one trim gave back 45 MB of a 518 MB process. Waiting for a quiet moment keeps the
+trim (which holds each arena's lock in turn) off the next request's path.
 """
 
 from __future__ import annotations
@@ -18,13 +23,17 @@ import socket
 import sys
 import threading
 import time
+from concurrent.futures import Future
 
+from parley import heap
 from parley.providers.local.model_host.engines import Engine, load_engine
 from parley.providers.local.model_host.faults import FaultSwitch
 from parley.providers.local.model_host.wire import ChannelClosedError, Header, Writer, read_frame
 from parley.providers.local.worker import ModelWorker
 
 log = logging.getLogger("parley.model_process")
+
+TRIM_WHEN_IDLE_S = 1.0
 
 
 class _Model:
@@ -45,9 +54,43 @@ class ModelProcess:
         self._models: dict[int, _Model] = {}
         self._stops: dict[int, threading.Event] = {}
         self._faults = FaultSwitch.from_environment()
+        self._jobs = 0  # loads and runs submitted and not yet finished
+        self._jobs_lock = threading.Lock()
+        self._last_done: float | None = None  # monotonic; None: nothing to trim since
+        self.trims = 0
+
+    def trim_when_idle(self, idle_for: float = TRIM_WHEN_IDLE_S) -> bool:
+        """Trim the heap if jobs have finished since the last trim and none has run for
+        `idle_for` seconds; whether it trimmed."""
+        with self._jobs_lock:
+            last = self._last_done
+            if self._jobs or last is None or time.monotonic() - last < idle_for:
+                return False
+            self._last_done = None
+        heap.trim()
+        self.trims += 1
+        return True
+
+    def _trim_loop(self) -> None:
+        while True:
+            time.sleep(TRIM_WHEN_IDLE_S / 2)
+            self.trim_when_idle()
+
+    def _track(self, future: Future[None]) -> None:
+        with self._jobs_lock:
+            self._jobs += 1
+
+        def finished(_: Future[None]) -> None:
+            with self._jobs_lock:
+                self._jobs -= 1
+                self._last_done = time.monotonic()
+
+        future.add_done_callback(finished)
 
     def serve(self) -> None:
         """Read requests until the channel closes."""
+        if heap.available():
+            threading.Thread(target=self._trim_loop, name="heap-trim", daemon=True).start()
         try:
             while True:
                 header, payload = read_frame(self._reader)
@@ -68,7 +111,7 @@ class ModelProcess:
         model_id = int(header["model"])
         if op == "load":
             model = self._models[model_id] = _Model(str(header["engine"]))
-            model.worker.submit(self._load, model, job, header)
+            self._track(model.worker.submit(self._load, model, job, header))
         elif op == "unload":
             if (gone := self._models.pop(model_id, None)) is not None:
                 gone.worker.close()  # queued calls are dropped; the model goes with its thread
@@ -81,6 +124,7 @@ class ModelProcess:
             stop = self._stops[job] = threading.Event()
             future = target.worker.submit(self._run, target, job, header, payload, stop)
             future.add_done_callback(lambda _: self._stops.pop(job, None))
+            self._track(future)
 
     def _load(self, model: _Model, job: int, header: Header) -> None:
         started = time.perf_counter()
