@@ -17,7 +17,7 @@ from pathlib import Path
 from parley.audio.resample import resample
 from parley.audio.wavfile import read_wav
 from parley.conversation import TurnTakingPolicy
-from parley.events import AgentPaused, AgentResumed, UserSpeechStopped
+from parley.events import AgentPaused, AgentResponseDone, AgentResumed, UserSpeechStopped
 from parley.providers.local.silero import SileroVAD
 from parley.providers.local.whisper import WhisperSTT
 from parley.session import Providers, Session, SessionConfig
@@ -115,3 +115,38 @@ def test_a_backchannel_on_real_speech_costs_less_silence(
     # whatever the machine's load makes of Whisper: reported, not bounded.
     assert statistics.median(new.silence) < statistics.median(old.silence) - 0.2
     assert statistics.median(new.silence) < 0.35
+
+
+def test_a_real_interruption_with_pauses_interrupts_and_stays_one_turn(
+    silero: SileroVAD, whisper: WhisperSTT, speak: Speak
+) -> None:
+    """ "Wait, stop. Tell me about the weather instead." has two pauses longer than the paused
+    decision's silence (224 and 256 ms through Silero): the speech is ended early at the
+    first, the agent is interrupted, and the whole sentence is still answered as one turn."""
+    wait = resample(read_wav(CLIP.with_name("interrupt_wait.wav")), 16000)
+    steps: list[Step] = [
+        Silence(0.5),
+        Play(speak("Tell me a long story about a lighthouse.")),
+        Wait(lambda t: bool(t.sent), then=1.0, limit=30),
+        Play(wait),
+        Wait(lambda t: len(t.events_of(AgentResponseDone)) >= 2, then=0.3, limit=30),
+        HangUp(),
+    ]
+    llm = FakeLLM([REPLY, "It is sunny."])
+
+    async def run() -> MemoryTransport:
+        transport = MemoryTransport(output_sample_rate=16000)
+        session = Session(transport, Providers(silero, whisper, llm, FakeTTS()), SessionConfig())
+        async with asyncio.TaskGroup() as group:
+            group.create_task(session.run())
+            group.create_task(ScriptedCaller(transport, steps).run())
+        return transport
+
+    transport = asyncio.run(run())
+    done = [(e.response_id, e.status) for _, e in transport.events_of(AgentResponseDone)]
+    assert done == [("resp_1", "interrupted"), ("resp_2", "completed")]
+    assert len(llm.calls) == 2
+    asked = llm.calls[1][-1].content.lower()
+    assert "wait" in asked and "weather" in asked, asked
+    # The case in point: the interruption's speech was ended early, in pieces.
+    assert len(transport.events_of(UserSpeechStopped)) >= 3  # the question, then 2+
