@@ -23,6 +23,7 @@ class Timer(StrEnum):
     TURN_CHECK = "turn_check"  # silence long enough to ask the turn detector
     SILENCE = "silence"  # with a turn detector: the plain silence policy ends the turn
     PREEMPT = "preempt"  # without one: silence long enough to start a preemptive answer
+    PAUSED_DECISION = "paused_decision"  # agent paused by speech: silence long enough to decide
 
 
 @dataclass(frozen=True, slots=True)

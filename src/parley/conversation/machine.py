@@ -11,6 +11,11 @@ The turn-taking rules it applies (all numbers come from TurnTakingPolicy):
   the history keeps only what was heard (invariant 4). When the speech has ended and all its
   transcripts are in, a backchannel or no words at all resumes playback where it paused.
   If the STT says nothing at all within the false-interruption timeout, playback resumes too.
+- While paused, a short silence (paused_decision_silence_ms) decides without waiting for the
+  turn-ending one: words already known to be a backchannel resume playback at once (their
+  final transcript, if it says the same, is then ignored); otherwise the speech ends there so
+  the final words come at once. A turn that ends this way and interrupts is still committed
+  no sooner than the plain silence policy would have ended it.
 - A turn is answered once the person is silent, every final transcript of their speech is in,
   and the merge gap after the turn-ending silence has passed. Speech or segments arriving
   before then join the turn, so one LLM call answers the merged text.
@@ -126,6 +131,12 @@ class Conversation:
         self._asked: int | None = None  # the turn detector's question in flight
         self._early = False  # the silence reached the preemptive point (no detector)
         self._questions = 0
+        # Speech ended early by the paused decision: its last voiced audio (the turn's
+        # commit waits as if min_silence_ms had passed), and finals of speech whose
+        # backchannel already resumed the agent (ignored when they say the same).
+        self._decided_voiced: float | None = None
+        self._paused_voiced = 0.0
+        self._absorb_finals = 0
         self._actions: list[Action] = []
 
     # --- what others may read -------------------------------------------------------------
@@ -266,10 +277,14 @@ class Conversation:
         if self._response is not None and self._response.paused:
             timeout = self.policy.false_interruption_timeout_ms / 1000
             self._start_timer(Timer.FALSE_INTERRUPTION, event.at + timeout)
-        if self.policy.merge_gap_ms == 0:
+        ended = event.at
+        if self._decided_voiced is not None:  # ended early: commit as the silence would
+            ended = max(ended, self._decided_voiced + self.policy.min_silence_ms / 1000)
+            self._decided_voiced = None
+        if self.policy.merge_gap_ms == 0 and ended == event.at:
             self._user.merge_gap_passed = True
         else:
-            self._start_timer(Timer.COMMIT, event.at + self.policy.merge_gap_ms / 1000)
+            self._start_timer(Timer.COMMIT, ended + self.policy.merge_gap_ms / 1000)
         self._decide()
 
     def _on_speech_paused(self, event: SpeechPaused) -> None:
@@ -279,6 +294,15 @@ class Conversation:
         if not self._user_speaking:
             return
         self._forget_turn_check()
+        response = self._response
+        if (
+            response is not None
+            and response.paused
+            and policy.paused_decision_silence_ms < policy.vad_silence_ms
+        ):
+            self._paused_voiced = event.last_voiced
+            at = event.last_voiced + policy.paused_decision_silence_ms / 1000
+            self._start_timer(Timer.PAUSED_DECISION, at)
         if not policy.uses_turn_detector:
             if policy.preemptive_response and policy.preemptive_silence_ms < policy.min_silence_ms:
                 at = event.last_voiced + policy.preemptive_silence_ms / 1000
@@ -294,6 +318,7 @@ class Conversation:
         self._cancel_timer(Timer.TURN_CHECK)
         self._cancel_timer(Timer.SILENCE)
         self._cancel_timer(Timer.PREEMPT)
+        self._cancel_timer(Timer.PAUSED_DECISION)
 
     def _on_turn_predicted(self, event: TurnPredicted) -> None:
         if event.token != self._asked or not self._user_speaking:
@@ -308,6 +333,10 @@ class Conversation:
 
     def _on_transcript(self, event: TranscriptReceived) -> None:
         text = event.text.strip()
+        if self._absorb_finals and event.final and event.complete:
+            self._absorb_finals -= 1
+            if not words_of(text) or is_backchannel(text, self.policy.backchannel_words):
+                return  # the backchannel that already resumed the agent, confirmed
         if self._user is None:
             if not text or not event.final:
                 return  # partials only count alongside speech the VAD heard
@@ -334,6 +363,7 @@ class Conversation:
 
     def _on_transcript_failed(self, event: TranscriptFailed) -> None:
         self._emit(ErrorEvent("stt_failed", event.message))
+        self._absorb_finals = 0  # a new stream owes nothing
         if self._user is not None:
             self._user.finals_due = 0
             self._cancel_timer(Timer.TRANSCRIPT)
@@ -361,6 +391,9 @@ class Conversation:
             self._early = self._user_speaking
             self._decide()
             return
+        if event.timer is Timer.PAUSED_DECISION:
+            self._decide_while_paused()
+            return
         user = self._user
         if user is None:
             return
@@ -380,6 +413,30 @@ class Conversation:
         self._decide()
 
     # --- the decision ---------------------------------------------------------------------
+
+    def _decide_while_paused(self) -> None:
+        """The person paused by speech has been quiet for paused_decision_silence_ms: decide
+        from the words known now instead of waiting for the turn-ending silence."""
+        response, user = self._response, self._user
+        if not self._user_speaking or user is None or response is None or not response.paused:
+            return
+        if response.cancel_when_paused is not None or user.typed:
+            return
+        self._forget_turn_check()
+        self._actions.append(EndSpeech())
+        text = user.text(with_partial=True)
+        lexicon = self.policy.backchannel_words
+        if not response.position_due and words_of(text) and is_backchannel(text, lexicon):
+            # The words so far are a backchannel: go on now. The speech is over for the
+            # machine; the VAD's own end is ignored, and the final is checked on arrival.
+            self._user_speaking = False
+            self._emit(UserSpeechStopped(self._paused_voiced))
+            self._absorb_finals += user.finals_due + 1
+            self._resume_response(response)
+            return
+        # Words not known yet (a whole-utterance STT) or not yet decisive: end the speech
+        # here so the final transcript comes now; _decide takes it from there.
+        self._decided_voiced = self._paused_voiced
 
     def _decide(self) -> None:
         """Apply the turn-taking rules to what is known now."""

@@ -146,6 +146,17 @@ class TurnTakingPolicy(BaseModel):
         "from the words heard so far, before min_silence_ms ends the turn. With one, its "
         "'complete' is the moment.",
     )
+    paused_decision_silence_ms: int = Field(
+        150,
+        ge=20,
+        le=10_000,
+        description="While speech has paused the agent: the silence after which the words "
+        "so far decide, without waiting for the turn-ending silence. Words already a "
+        "backchannel (a partial transcript) resume playback then; otherwise the speech ends "
+        "there so the STT gives its final words at once (a backchannel resumes, anything else "
+        "interrupts, and a turn that interrupts still ends no sooner than min_silence_ms). "
+        "At or above the VAD's own silence it changes nothing.",
+    )
     backchannel_words: frozenset[str] = Field(
         DEFAULT_BACKCHANNELS,
         description="Words and phrases that, alone, mean 'go on': said while the agent "
