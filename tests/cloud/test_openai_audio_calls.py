@@ -104,9 +104,10 @@ async def test_a_whole_call_hears_and_answers_through_the_speech_servers(stream:
 async def test_a_barge_in_closes_the_speech_request_in_flight() -> None:
     stt, tts = FakeTranscriptionServer(), FakeSpeechServer()
     stt.script("tell me a story", "no wait stop")
-    # 12 words: 2.4 s of audio sent over 3.5 s, so it is still coming when the barge-in's
-    # transcript (the end of "no wait stop", 1.5 s or so after its start) cancels the response.
-    tts.script(Speech(chunk_delay=0.15), Speech())
+    # The answer's first segment is its first 6 words (session/splitter.py): 1.2 s of audio in
+    # 12 pieces sent 0.3 s apart, so it is still coming when the barge-in's transcript (the end
+    # of "no wait stop", 1.5 s or so after its start) cancels the response.
+    tts.script(Speech(chunk_delay=0.3), Speech())
     steps: list[Step] = [
         Silence(0.3),
         Say("tell me a story", 1.0),
@@ -120,7 +121,8 @@ async def test_a_barge_in_closes_the_speech_request_in_flight() -> None:
     statuses = {e.response_id: e.status for _, e in done.events(AgentResponseDone)}
     assert statuses == {"resp_1": "interrupted", "resp_2": "completed"}, done.errors()
     assert tts.disconnects  # the server saw the client go
-    assert tts.pieces_sent[0] < 24 and len(tts.finished) == 1  # only the second clip finished
+    assert [r["input"] for r in tts.requests] == ["one two three four five six", "Sure."]
+    assert tts.pieces_sent[0] < 12 and len(tts.finished) == 1  # only the second clip finished
 
 
 async def test_failures_are_error_events_and_the_call_goes_on(

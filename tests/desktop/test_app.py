@@ -72,7 +72,10 @@ def test_hangup_key_silences_at_once_ends_within_the_bound_and_again_is_harmless
     assert status == 0 and seen == ["speaking"]
     key = app.hangup_at
     assert key is not None
-    assert not any(b.samples.any() for b in devices.played if b.at >= key)
+    # At most the block the device was taking at the key's instant (one block, 20 ms): the
+    # issue's bound. Which of two callbacks at the same virtual instant runs first is the loop's.
+    after = [b.at for b in devices.played if b.at >= key and b.samples.any()]
+    assert all(at < key + 0.02 for at in after), after
     assert any(b.samples.any() for b in devices.played if key - 0.1 <= b.at < key)
     session = app.sessions[0]
     assert session.closed_at is not None and session.closed_at - key < 2.0

@@ -90,9 +90,17 @@ def answered(limit: float = 30.0) -> WaitFor:
     return WaitFor(agent_finished(1.0), limit=limit, what="the agent's answer")
 
 
+def agent_speaking_after(seconds: float) -> Condition:
+    """Condition: `seconds` of the answer were heard and it is playing now (a pause between
+    two of its segments is no moment to cut in: there is nothing to interrupt)."""
+    heard = agent_heard(seconds)
+    return lambda caller, now: heard(caller, now) and caller.playback.idle_since(now) == 0.0
+
+
 def heard_or_finished(seconds: float, limit: float = 30.0) -> WaitFor:
-    """Step: wait until `seconds` of the answer were heard (to cut in) or it ended."""
-    either = any_of(agent_heard(seconds), agent_finished(1.0))
+    """Step: wait until `seconds` of the answer were heard and it is playing (to cut in), or
+    it ended."""
+    either = any_of(agent_speaking_after(seconds), agent_finished(1.0))
     return WaitFor(either, limit=limit, what="the agent")
 
 
