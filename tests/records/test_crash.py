@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy.exc import OperationalError
 
+from parley.records.recording import recording_finished
 from parley.records.store import SERVER_STOPPED, Store
 from parley.testing.twilio_caller.fake_caller import (
     FakeCaller,
@@ -116,14 +117,6 @@ async def test_a_killed_server_keeps_completed_turns_and_closes_the_call_at_rest
     assert abs(body["duration_s"] - turn["end_s"]) < 0.01
 
 
-def last_ogg_page_ends_the_stream(path: Path) -> bool:
-    """An Ogg stream that was finished ends with a page flagged end-of-stream (0x04); a file
-    cut by a crash does not."""
-    data = path.read_bytes()
-    last = data.rfind(b"OggS")
-    return last >= 0 and data[last + 5] & 0x04 != 0
-
-
 async def test_sigterm_mid_call_finishes_the_recording(tmp_path: Path) -> None:
     """A clean stop is not a crash: the server waits for each recording to be complete."""
     async with parley_serve(tmp_path, recordings=True) as (host, server):
@@ -147,4 +140,4 @@ async def test_sigterm_mid_call_finishes_the_recording(tmp_path: Path) -> None:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await call
     [recording] = recordings.glob("*.ogg")
-    assert last_ogg_page_ends_the_stream(recording)
+    assert recording_finished(recording)

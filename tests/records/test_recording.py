@@ -21,7 +21,7 @@ import numpy.typing as npt
 from parley.audio.frames import AudioFrame
 from parley.events import AgentPaused, AgentResponseDone, AgentResumed, UserSpeechStarted
 from parley.providers.base import TTSChunk, TTSStream
-from parley.records.recording import CallRecording, start_recording
+from parley.records.recording import CallRecording, recording_finished, start_recording
 from parley.session import Session
 from parley.testing.fakes import FakeLLM, FakeTTS
 from parley.testing.fakes.tts import _FakeTTSCall, _FakeTTSStream
@@ -124,6 +124,7 @@ def test_the_right_channel_is_what_was_heard_and_the_left_what_was_said(
     assert statuses == ["interrupted", "completed"]
     assert len(call.events(AgentPaused)) == 2 and len(call.events(AgentResumed)) == 1
 
+    assert recording_finished(path)  # its stream ended: served as a file of known length
     audio, rate = decode(path)
     assert rate == 48000  # Opus decodes at 48 kHz whatever it was fed
     origin = call.session.started_at
@@ -187,6 +188,7 @@ def test_a_stopped_writer_leaves_a_file_that_plays_up_to_the_stop(
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
+    assert not recording_finished(path)  # cut: the API serves what is there, read at once
     audio, rate = decode(path)
     seconds = len(audio) / rate
     measured("recording: audio lost to a kill -9 (of 6 s written)", (6.0 - seconds) * 1000, "ms")

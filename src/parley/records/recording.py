@@ -278,3 +278,14 @@ class _Writer:
         for packet in self._stream.encode(None):
             self._container.mux(packet)
         self._container.close()
+
+
+def recording_finished(path: Path) -> bool:
+    """Whether the file's Ogg stream has ended (its last page is flagged end-of-stream). A file
+    still being written, or cut by a crash, has not: it can grow while it is being served."""
+    with path.open("rb") as file:
+        size = file.seek(0, 2)
+        file.seek(max(0, size - 65536))
+        tail = file.read()
+    last = tail.rfind(b"OggS")
+    return last >= 0 and last + 5 < len(tail) and tail[last + 5] & 0x04 != 0

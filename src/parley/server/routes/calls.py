@@ -4,6 +4,7 @@ delete. Guarded by the server's access token when one is set (`Authorization: Be
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from parley.records.models import Call, CallError, Turn
-from parley.records.recording import RECORDING_MEDIA_TYPE
+from parley.records.recording import RECORDING_MEDIA_TYPE, recording_finished
 from parley.records.service import CALL_ID, CallRecords
 from parley.records.store import CallListing
 from parley.server.state import server_state
@@ -127,10 +128,15 @@ async def get_call(call_id: str, records: Records) -> CallDetail:
 
 
 @router.get("/{call_id}/recording")
-async def get_recording(call_id: str, records: Records) -> FileResponse:
+async def get_recording(call_id: str, records: Records) -> Response:
     path = records.recording_file(call_id)
     if path is None:
         raise HTTPException(404, "no recording of this call")
+    if not await asyncio.to_thread(recording_finished, path):
+        # Still being written (the call is live, or its writer is finishing): what is there
+        # now, read at once, since a file served by its size at the start would grow under it.
+        content = await asyncio.to_thread(path.read_bytes)
+        return Response(content, media_type=RECORDING_MEDIA_TYPE)
     return FileResponse(path, media_type=RECORDING_MEDIA_TYPE, filename=path.name)
 
 
