@@ -37,6 +37,14 @@ def add_parser(commands: Any) -> None:
     )
     bench.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     bench.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a turn-taking setting for parley's servers, changed from its default "
+        "(repeatable; e.g. turn_detector=smart-turn, preemptive_response=true)",
+    )
+    bench.add_argument(
         "--soak",
         action="store_true",
         help="run only the soak: many calls for minutes, watching the server's memory, fds, "
@@ -100,6 +108,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         workers=[int(n) for n in args.workers.split(",")],
         overload_capacity=args.overload_capacity,
         keep_logs=args.keep_logs,
+        policy=_policy_overrides(args.policy),
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the readiness polls
     try:
@@ -112,6 +121,17 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         console.print(f"wrote {path}")
     failed = [note for note in report.notes if " failed: " in note]
     return 1 if failed else 0
+
+
+def _policy_overrides(pairs: list[str]) -> dict[str, str]:
+    """`--policy KEY=VALUE` flags as a dict; TurnTakingPolicy validates the values."""
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--policy wants KEY=VALUE, got {pair!r}")
+        overrides[key.strip()] = value.strip()
+    return overrides
 
 
 def _records(args: argparse.Namespace, console: Console) -> int:

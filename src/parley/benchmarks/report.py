@@ -11,6 +11,7 @@ import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from parley.benchmarks.results import (
     BenchReport,
@@ -241,7 +242,18 @@ def _setup(report: BenchReport) -> str:
         f"Turn-taking (both): Silero VAD threshold {pol['vad_threshold']}, speech start after "
         f"{pol['min_interruption_ms']} ms, end after {pol['min_silence_ms']} ms of silence, then "
         f"{pol['merge_gap_ms']} ms more (parley's merge gap, Pipecat's speech timeout)."
+        + _policy_changes(pol)
     )
+
+
+def _policy_changes(policy: dict[str, Any]) -> str:
+    """The turn-taking settings a run changed beyond the four both frameworks share."""
+    shared = ("vad_threshold", "min_interruption_ms", "min_silence_ms", "merge_gap_ms")
+    extra = {k: v for k, v in policy.items() if k not in shared}
+    if not extra:
+        return ""
+    named = ", ".join(f"`{k} = {v}`" for k, v in extra.items())
+    return f" parley only (`--policy`): {named}."
 
 
 def write(report: BenchReport, out: Path) -> list[Path]:

@@ -178,4 +178,8 @@ class BenchReport(BaseModel):
     @staticmethod
     def policy_summary(policy: TurnTakingPolicy) -> dict[str, Any]:
         keep = ("vad_threshold", "min_interruption_ms", "min_silence_ms", "merge_gap_ms")
-        return {k: getattr(policy, k) for k in keep}
+        summary = {k: getattr(policy, k) for k in keep}
+        # Settings changed from the defaults (`--policy`) are named too, so a report says
+        # which turn-taking it measured.
+        changed = policy.model_dump(exclude_defaults=True)
+        return summary | {k: v for k, v in changed.items() if k not in summary}

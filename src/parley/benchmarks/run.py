@@ -12,9 +12,9 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from parley import __version__
 from parley.benchmarks import plots, report
@@ -55,6 +55,9 @@ class BenchOptions(BaseModel):
         None, ge=1, description="the node's capacity for the overload run (default: measured)"
     )
     keep_logs: bool = False
+    policy: dict[str, Any] = Field(
+        default_factory=dict, description="turn-taking settings changed from the defaults"
+    )
     latencies: Latencies = Field(default_factory=Latencies)
 
 
@@ -73,6 +76,10 @@ def check(options: BenchOptions) -> None:
     unknown = set(options.only or ()) - set(PARTS)
     if unknown:
         raise BenchError(f"unknown parts {sorted(unknown)}; choose from {', '.join(PARTS)}")
+    try:
+        TurnTakingPolicy.model_validate(options.policy)
+    except ValidationError as exc:
+        raise BenchError(f"--policy: {exc}") from None
 
 
 def _embedded_installed() -> bool:
@@ -94,7 +101,7 @@ async def run_bench(options: BenchOptions, say: Say) -> tuple[BenchReport, list[
 async def _run(options: BenchOptions, workdir: Path, say: Say) -> tuple[BenchReport, list[Path]]:
     started, clock = datetime.now(UTC), time.monotonic()
     plan = QUICK if options.quick else DEFAULT
-    policy = TurnTakingPolicy()
+    policy = TurnTakingPolicy.model_validate(options.policy)
     frameworks: list[Framework] = ["parley", "pipecat"] if options.vs_pipecat else ["parley"]
     results = {fw: FrameworkResults(framework=fw, version=_version(fw)) for fw in frameworks}
     setups = {fw: Setup(fw, workdir, options.latencies, policy, plan) for fw in frameworks}
