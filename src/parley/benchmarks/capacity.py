@@ -1,7 +1,8 @@
 """Capacity: the most concurrent calls for which outbound audio stays smooth and every call
 is answered, and the server's memory per call.
 
-One server; levels of N simultaneous callers (starts spread over a second), each asking
+One server; levels of N simultaneous callers (starts spread over a second; the callers run in
+processes of their own, `caller_processes`), each asking
 `capacity_turns` questions and listening to each answer. A level passes when the p99
 lateness of outbound frames (how long after the listener needed a frame it arrived) is under
 one frame period and every question got audio back within `ANSWER_WITHIN`. The levels rise
@@ -18,17 +19,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from parley.benchmarks.caller import (
-    OTHER_QUESTION,
-    QUESTION,
-    BenchCaller,
-    answered,
-    clip,
-    frame_lateness,
+from parley.benchmarks.caller import OTHER_QUESTION, QUESTION, BenchCaller, clip
+from parley.benchmarks.caller_processes import (
+    ANSWER_WITHIN,
+    CallOutcome,
+    Job,
+    run_in_processes,
+    start_time,
 )
 from parley.benchmarks.plan import Setup
 from parley.benchmarks.process import ServerProcess
@@ -49,7 +51,6 @@ REPLY = (
     "all along the river."
 )
 SMOOTH_MS = 20.0  # p99 lateness must stay under one frame period
-ANSWER_WITHIN = 5.0  # seconds from the end of a question to the first audio of its answer
 MB = 1024 * 1024
 Progress = Callable[[str], None]
 
@@ -144,25 +145,27 @@ def memory_per_call(levels: Sequence[CapacityLevel]) -> float | None:
 
 
 async def _level(server: ServerProcess, calls: int, turns: int) -> CapacityLevel:
-    callers = [
-        BenchCaller(server.media_url, script(index / calls, turns)) for index in range(calls)
-    ]
-    before, cpu_before = server.rss_bytes(), server.cpu_seconds()
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+    before = server.rss_bytes()
     peak = [before]
     sampler = asyncio.create_task(_sample_rss(server, peak))
+    start_at = start_time()  # the caller processes start their calls together then
+    work = asyncio.create_task(
+        run_in_processes("capacity", server.media_url, server.http_url, calls, turns, start_at)
+    )
     try:
-        errors = await asyncio.gather(*(place(c, 30 + 15 * turns) for c in callers))
+        await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+        cpu_before = server.cpu_seconds()  # server CPU counts from the start of the calls
+        outcomes = await work
     finally:
+        work.cancel()
         sampler.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await sampler
-    elapsed = loop.time() - started
+    elapsed = time.monotonic() - start_at
     cpu = 100 * (server.cpu_seconds() - cpu_before) / elapsed
-    lateness = Distribution.of_seconds([x for c in callers for x in frame_lateness(c)])
-    answers = [a for c in callers for a in answered(c, ANSWER_WITHIN)]
-    own = [x for c in callers for x in c.frame_lateness()]
+    lateness = Distribution.of_seconds([x for o in outcomes for x in o.lateness])
+    answers = [a for o in outcomes for a in o.answered]
+    own = [x for o in outcomes for x in o.own_lateness]
     own_p99 = float(1000 * np.percentile(own, 99)) if own else None  # the callers' send lateness
     smooth = lateness.p99 is not None and lateness.p99 < SMOOTH_MS
     return CapacityLevel(
@@ -170,18 +173,23 @@ async def _level(server: ServerProcess, calls: int, turns: int) -> CapacityLevel
         lateness=lateness,
         answered=sum(answers),
         utterances=len(answers),
-        voice_to_voice=Distribution.of_seconds(
-            [c.voice_to_voice(u) for c in callers for u in c.log.utterances]
-        ),
+        voice_to_voice=Distribution.of_seconds([v for o in outcomes for v in o.v2v]),
         peak_rss_mb=peak[0] / MB,
         rss_before_mb=before / MB,
         cpu_percent=cpu,
         caller_lateness_p99_ms=own_p99,
-        errors=sum(1 for e in errors if e),
+        errors=sum(1 for o in outcomes if o.error),
         smooth=smooth,
         passed=smooth and all(answers) and len(answers) == calls * turns,
         harness_limited=own_p99 is not None and own_p99 > SMOOTH_MS,
     )
+
+
+async def call(job: Job, index: int) -> CallOutcome:
+    """One capacity call, in a caller process (`caller_processes`)."""
+    caller = BenchCaller(job.media_url, script(index / job.calls, job.turns))
+    error = await place(caller, 30 + 15 * job.turns)
+    return CallOutcome.of(caller, error)
 
 
 async def _sample_rss(server: ServerProcess, peak: list[int]) -> None:

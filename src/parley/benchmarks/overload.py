@@ -19,23 +19,16 @@ import xml.etree.ElementTree as ET
 
 import httpx
 
-from parley.benchmarks.caller import BenchCaller, answered, frame_lateness
-from parley.benchmarks.capacity import ANSWER_WITHIN, REPLY, SMOOTH_MS, Progress, script
+from parley.benchmarks.caller import BenchCaller
+from parley.benchmarks.caller_processes import CallOutcome, Job, run_in_processes, start_time
+from parley.benchmarks.capacity import REPLY, SMOOTH_MS, Progress, script
 from parley.benchmarks.plan import Setup
-from parley.benchmarks.process import ServerProcess
 from parley.benchmarks.results import Distribution, Overload
 from parley.benchmarks.scenarios import place
 
 OFFERED = 1.5  # times the capacity
 REFUSED_WITHIN_MS = 100.0
 LAG_BOUND_S = 0.1  # admission.max_loop_lag_s's default
-
-
-class _Call:
-    def __init__(self) -> None:
-        self.caller: BenchCaller | None = None  # None: refused at the webhook
-        self.refused_ms: float | None = None
-        self.refused_at: str | None = None
 
 
 async def overload(
@@ -49,13 +42,12 @@ async def overload(
     async with setup.serve("overload", fake, workers=workers, max_sessions=per_worker,
                            max_loop_lag_s=LAG_BOUND_S) as server:  # fmt: skip
         await asyncio.sleep(1.0)  # let start-up settle
-        async with httpx.AsyncClient(timeout=10.0) as http:
-            calls = await asyncio.gather(
-                *(_ring(server, http, index / offered, turns) for index in range(offered))
-            )
-    accepted = [c.caller for c in calls if c.caller is not None and c.refused_at is None]
-    answers = [a for c in accepted for a in answered(c, ANSWER_WITHIN)]
-    lateness = Distribution.of_seconds([x for c in accepted for x in frame_lateness(c)])
+        calls = await run_in_processes(
+            "overload", server.media_url, server.http_url, offered, turns, start_time()
+        )
+    accepted = [c for c in calls if c.refused_at is None]
+    answers = [a for c in accepted for a in c.answered]
+    lateness = Distribution.of_seconds([x for c in accepted for x in c.lateness])
     refusals = [c.refused_ms for c in calls if c.refused_ms is not None]
     refusal = Distribution(n=0) if not refusals else Distribution.of_seconds(
         [ms / 1000 for ms in refusals]
@@ -85,33 +77,32 @@ async def overload(
     return result
 
 
-async def _ring(
-    server: ServerProcess, http: httpx.AsyncClient, stagger: float, turns: int
-) -> _Call:
-    """One call as Twilio places it: the webhook, then (unless rejected) the stream."""
-    call = _Call()
-    await asyncio.sleep(stagger)
-    caller = BenchCaller(server.media_url, script(0.0, turns))
+async def ring(job: Job, index: int) -> CallOutcome:
+    """One call as Twilio places it, in a caller process: the webhook, then (unless
+    rejected) the stream. The calls ring within a second of the common start."""
+    await asyncio.sleep(index / job.calls)
+    caller = BenchCaller(job.media_url, script(0.0, job.turns))
     form = {"CallSid": caller.call_sid, "From": "+15550000001", "To": "+15550000002"}
-    started = time.perf_counter()
-    response = await http.post(f"http://127.0.0.1:{server.spec.port}/twilio/voice", data=form)
-    elapsed_ms = 1000 * (time.perf_counter() - started)
+    async with httpx.AsyncClient(timeout=10.0) as http:
+        started = time.perf_counter()
+        response = await http.post(f"{job.http_url}/twilio/voice", data=form)
+        elapsed_ms = 1000 * (time.perf_counter() - started)
     twiml = ET.fromstring(response.text)
     if twiml.find("Reject") is not None:
-        call.refused_ms, call.refused_at = elapsed_ms, "webhook"
-        return call
+        return CallOutcome(refused_at="webhook", refused_ms=elapsed_ms)
     stream = twiml.find("./Connect/Stream")
-    if stream is not None:
-        caller.custom_parameters.update(
-            {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
-        )
-    call.caller = caller
-    await place(caller, 30 + 15 * turns)
+    if stream is None:
+        # Neither refused nor connected: counted as accepted and unanswered (a failed run).
+        return CallOutcome(error="TwiML without a Reject or a Stream", answered=[False])
+    caller.custom_parameters.update(
+        {p.attrib["name"]: p.attrib["value"] for p in stream.findall("Parameter")}
+    )
+    outcome = CallOutcome.of(caller, await place(caller, 30 + 15 * job.turns))
     log = caller.log
     if not log.media_received and log.ended_by == "server" and log.closed_at is not None:
-        call.refused_ms = 1000 * (log.closed_at - caller.started_at)
-        call.refused_at = "stream"
-    return call
+        outcome.refused_at = "stream"
+        outcome.refused_ms = 1000 * (log.closed_at - caller.started_at)
+    return outcome
 
 
 def _ms(value: float | None) -> str:

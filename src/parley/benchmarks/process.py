@@ -44,6 +44,10 @@ class ServerProcess:
     def media_url(self) -> str:
         return f"ws://127.0.0.1:{self.spec.port}/twilio/media"
 
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.spec.port}"
+
     def events(self) -> list[Event]:
         return read_events(self.spec.events)
 
