@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from parley import __version__
 from parley.records.service import CallRecords
+from parley.server.gc_pauses import freeze_startup_heap
 from parley.server.node import WorkerReport, reporting_lifespan
 from parley.server.providers import ProviderLoader
 from parley.server.routes import browser, calls, realtime, sessions, twilio
@@ -61,6 +62,11 @@ class Health(BaseModel):
     workers: list[WorkerHealth]
 
 
+def _freeze_when_loaded(loading: asyncio.Task[None]) -> None:
+    if not loading.cancelled() and loading.exception() is None:
+        freeze_startup_heap()
+
+
 def create_app(settings: Settings | None = None, *, providers: Providers | None = None) -> FastAPI:
     """The app for `settings`; pass `providers` to skip loading (tests, embedding)."""
     settings = settings or Settings()
@@ -71,6 +77,9 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loading = asyncio.create_task(state.loader.load(), name="load providers")
+        state.metrics.gc_pauses.install()
+        if providers is None:  # loaded by name, as `parley serve` does: freeze what start-up
+            loading.add_done_callback(_freeze_when_loaded)  # made (gc_pauses.py)
         lag = asyncio.create_task(state.metrics.lag.run(), name="event loop lag")
         if state.records is not None:
             await state.records.start()  # its own task: a database that is down delays nothing
@@ -88,6 +97,7 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
             if state.records is not None:
                 await state.records.aclose()  # the calls' last writes, bounded
             await asyncio.to_thread(state.loader.close)  # stops the model process
+            state.metrics.gc_pauses.uninstall()
 
     def worker_report() -> WorkerReport:
         live = len(state.sessions)

@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector
 
 from parley.events import AgentResponseDone, AgentResumed, ErrorEvent, SessionEvent, TurnMetrics
 from parley.providers.local.model_host.client import ModelHost
+from parley.server.gc_pauses import GCPauses
 from parley.server.memory import HeapTrimmer
 
 _MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"  # set by `parley serve --workers N` (workers.py)
@@ -100,6 +101,7 @@ class ServerMetrics:
             multiprocess_mode="livemax",
         )
         self.lag = LoopLag()
+        self.gc_pauses = GCPauses(self.registry)
         self._model_process: _ModelProcessCollector | None = None
 
     def watch_model_process(self, host: Callable[[], ModelHost | None]) -> None:
