@@ -21,7 +21,8 @@ class Plan(BaseModel):
     hangup_close_s: float = Field(10.0, gt=0, description="how long their closes hang")
     overhead_turns: int = Field(8, ge=1)
     capacity_levels: list[int] = Field(
-        default_factory=lambda: [1, 10, 20, 40, 80, 120, 160, 200, 300], description="rising, until one fails"
+        default_factory=lambda: [1, 10, 20, 40, 80, 120, 160, 200, 300],
+        description="rising, until one fails",
     )
     capacity_refine: int = Field(2, ge=0, description="levels between the last pass and fail")
     capacity_turns: int = Field(1, ge=1, description="questions per call at each level")
