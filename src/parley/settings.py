@@ -98,6 +98,14 @@ class AdmissionSettings(BaseModel):
         "half a second (every 0.1 s sample: overload, not one slow step), until it has stayed "
         "within it for half a second. None: not checked.",
     )
+    webhook_hold_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="A call admitted at the Twilio webhook holds its place for this long, "
+        "until its media stream starts, so a burst of calls is refused at the webhook (a busy "
+        "signal) rather than at the stream.",
+    )
 
 
 class Settings(BaseSettings):

@@ -48,8 +48,8 @@ async def health(host: str, path: str = "/health") -> tuple[int, dict[str, Any]]
     return int(head.split()[1]), json.loads(body)
 
 
-async def webhook(host: str) -> tuple[float, str]:
-    body = urlencode({"CallSid": CALL_SID, "From": "+15550001", "To": "+15550002"}).encode()
+async def webhook(host: str, call_sid: str = CALL_SID) -> tuple[float, str]:
+    body = urlencode({"CallSid": call_sid, "From": "+15550001", "To": "+15550002"}).encode()
     head = "POST /twilio/voice HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded"
     started = time.perf_counter()
     answer = await http(host, f"{head}\r\nContent-Length: {len(body)}", body)
@@ -162,3 +162,28 @@ async def test_a_late_event_loop_refuses_new_calls() -> None:
             if state.busy() is None:
                 break
         assert state.busy() is None
+
+
+async def test_a_burst_of_calls_is_refused_at_the_webhook_not_at_the_stream() -> None:
+    """Each call the webhook admits holds its place until its stream starts: a burst of
+    webhooks before any stream is refused where the caller hears a busy signal."""
+    sids = ["CA" + str(n) * 32 for n in range(1, 5)]
+    async with node(max_sessions=2, webhook_hold_s=0.5) as (host, state):
+        answers = [ET.fromstring((await webhook(host, sid))[1]) for sid in sids[:3]]
+        assert [a.find("Connect") is not None for a in answers] == [True, True, False]
+        assert answers[2].find("Reject") is not None
+        assert len(state.held) == 2 and "streams not started" in str(state.busy())
+        # the first call's stream starts: its place becomes the session, the second still holds
+        async with connect(f"ws://{host}/twilio/media") as ws:
+            await ws.send(json.dumps({"event": "connected", "protocol": "Call"}))
+            await ws.send(_twilio_start(sids[0], {}))
+            for _ in range(200):
+                if len(state.sessions) == 1:
+                    break
+                await asyncio.sleep(0.01)
+            assert (len(state.sessions), len(state.held)) == (1, 1)
+            assert ET.fromstring((await webhook(host, sids[3]))[1]).find("Reject") is not None
+            # the second call's stream never comes: its place is given back after the hold
+            await asyncio.sleep(0.6)
+            assert len(state.held) == 0 and state.busy() is None
+            assert ET.fromstring((await webhook(host, sids[3]))[1]).find("Connect") is not None

@@ -14,6 +14,7 @@ from parley.problems import ProblemCounter
 from parley.providers.local.model_host.client import ModelHost
 from parley.providers.local.model_host.remote import current_host
 from parley.records.service import CallRecords, transport_name
+from parley.server.admission import HeldPlaces
 from parley.server.memory import HeapTrimmer
 from parley.server.metrics import ServerMetrics
 from parley.server.node import NodeView
@@ -56,6 +57,8 @@ class ServerState:
     cluster: ClusterNode = field(init=False)
 
     trimmer: HeapTrimmer = field(init=False)
+    # Calls admitted at the Twilio webhook, their streams not started yet (admission.py).
+    held: HeldPlaces = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics.watch_model_process(lambda: self.model_host())
@@ -72,6 +75,7 @@ class ServerState:
             interval=self.settings.memory_trim_interval_s,
         )
         self.metrics.watch_trimmer(self.trimmer)
+        self.held = HeldPlaces(self.settings.admission.webhook_hold_s)
 
     def new_session(
         self,
@@ -115,9 +119,10 @@ class ServerState:
     def busy(self) -> str | None:
         """Why this process refuses new calls now (admission settings), or None."""
         admission = self.settings.admission
-        live = len(self.sessions)
-        if admission.max_sessions is not None and live >= admission.max_sessions:
-            return f"at capacity: {live} calls (admission.max_sessions)"
+        live, held = len(self.sessions), len(self.held)
+        if admission.max_sessions is not None and live + held >= admission.max_sessions:
+            waiting = f" and {held} admitted, their streams not started" if held else ""
+            return f"at capacity: {live} calls{waiting} (admission.max_sessions)"
         bound = admission.max_loop_lag_s
         if bound is not None and self.metrics.lag.overloaded(bound):
             return (

@@ -176,6 +176,7 @@ async def voice_webhook(request: Request) -> Response:
     for name, value in parameters.items():
         stream.parameter(name=name, value=value)
     twiml.append(connect)
+    state.held.hold(call_sid)  # its place, until the stream starts (admission.py)
     log.info("twilio call %s: answered, streaming to wss://%s/twilio/media", call,
              field("host", host))  # fmt: skip
     return Response(str(twiml), media_type="application/xml")
@@ -198,6 +199,7 @@ async def media_stream(websocket: WebSocket) -> None:
     try:
         call = await transport.wait_for_start(settings.start_timeout_s)
         _check_token(call, stream_key(state.settings))
+        state.held.take(call.call_sid)  # the place its webhook held becomes the session
         session = state.new_session(
             transport, session_id=f"twilio-{call.call_sid}", call_facts=_call_facts(call)
         )
