@@ -4,7 +4,7 @@
 #     (ALSA's pulse plugin, PortAudio's way to PulseAudio and PipeWire's pulse server);
 #   - Debian's pulseaudio and pulseaudio-utils, which the real-device tests start in user mode
 #     with a null sink and a virtual source (tests/desktop/pulse.py).
-# Idempotent: skipped when both are there.
+# Idempotent: only what is missing is installed (scripts/apt-install.sh).
 set -euo pipefail
 
 missing=()
@@ -15,13 +15,5 @@ command -v pulseaudio >/dev/null || missing+=(pulseaudio)
 command -v pactl >/dev/null && command -v pacat >/dev/null || missing+=(pulseaudio-utils)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
-    echo "install-desktop: ${missing[*]} missing and this user cannot install them;" >&2
-    echo "  run: apt-get install -y ${missing[*]} (till then the desktop device tests skip)" >&2
-    exit 0
-fi
-sudo=$([ "$(id -u)" -eq 0 ] || echo sudo)
-echo "Installing ${missing[*]} from Debian"
-$sudo apt-get update -qq
-$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
+bash "$(dirname "$0")/apt-install.sh" --no-install-recommends install-desktop \
+    "the desktop device tests skip" "${missing[@]}"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.records.postgres import free_port
+from tests.serving import free_port
 
 
 def _binary(name: str) -> str:

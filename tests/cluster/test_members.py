@@ -20,7 +20,7 @@ from parley.server.sessions import SessionManager
 from parley.session import Session
 from parley.testing.fakes.llm import FakeLLM
 from parley.testing.memory_transport import MemoryTransport
-from tests.records.postgres import free_port
+from tests.serving import free_port
 from tests.twilio.harness import fake_providers
 
 TTL = 1.0

@@ -9,60 +9,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import sys
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 
 from parley.records.store import Store
-from parley.testing.twilio_caller.fake_caller import (
-    FakeCaller,
-    Pause,
-    Speak,
-    WaitFor,
-    agent_finished,
-)
-from tests.records.postgres import PostgresServer, free_port
-from tests.twilio.harness import speech
+from tests.records.postgres import PostgresServer
+from tests.serving import FAKE_PROVIDERS, ServeProcess, parley_serve
+from tests.twilio.harness import caller_on_hold
 
 from .services import nginx
 
 
-@contextlib.asynccontextmanager
-async def node(name: str, workers: int, redis_url: str, database_url: str) -> AsyncIterator[str]:
-    port = free_port()
-    providers = ["--vad", "energy", "--stt", "fake", "--llm", "fake", "--tts", "fake"]
-    env = os.environ | {
+def node(
+    name: str, workers: int, redis_url: str, database_url: str
+) -> contextlib.AbstractAsyncContextManager[ServeProcess]:
+    return parley_serve(*FAKE_PROVIDERS, workers=workers, env={
         "PARLEY_CLUSTER__REDIS_URL": redis_url,
         "PARLEY_CLUSTER__NODE_ID": name,
         "PARLEY_CLUSTER__HEARTBEAT_S": "0.5",
         "PARLEY_RECORDS__DATABASE_URL": database_url,
         "PARLEY_FAKE__LLM_REPLIES": json.dumps(["Sure, it is noon."]),
         "PARLEY_FAKE__STT_TRANSCRIPT": "what time is it",
-    }
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "parley.cli", "serve", "--port", str(port),
-        "--workers", str(workers), *providers,
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    host = f"127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=f"http://{host}") as http:
-            for _ in range(600):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get("/health")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError(f"{name} did not become healthy")
-        yield host
-    finally:
-        if server.returncode is None:
-            server.terminate()
-        await asyncio.wait_for(server.wait(), 20)
+    })  # fmt: skip
 
 
 async def listing(http: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
@@ -88,19 +58,15 @@ async def test_a_call_through_the_balancer_is_listed_and_hung_up_from_the_other_
     database = postgres.create_database("parley_nodes")
     # A starts (and migrates the database) before B
     async with (
-        node("node-a", 2, redis_url, database) as a,
-        node("node-b", 1, redis_url, database) as b,
+        node("node-a", 2, redis_url, database) as served_a,
+        node("node-b", 1, redis_url, database) as served_b,
         contextlib.AsyncExitStack() as s,
     ):
+        a, b = served_a.host, served_b.host
         balancer = s.enter_context(nginx([a, b]))
         node_a = await s.enter_async_context(httpx.AsyncClient(base_url=f"http://{a}"))
         node_b = await s.enter_async_context(httpx.AsyncClient(base_url=f"http://{b}"))
-        caller = FakeCaller(f"ws://{balancer}/twilio/media", [
-            Pause(0.3),
-            Speak(speech("question_time"), "question"),
-            WaitFor(agent_finished(0.5), what="the answer"),
-            Pause(60.0),  # on the line till the API hangs up
-        ])  # fmt: skip
+        caller = caller_on_hold(f"ws://{balancer}/twilio/media")  # till the API hangs up
         call = asyncio.create_task(caller.run())
         session_id = f"twilio-{caller.call_sid}"
         for _ in range(200):

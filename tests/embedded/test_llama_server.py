@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -34,6 +33,7 @@ from parley.testing.memory_transport import HangUp, Say, Silence, Step
 from parley.types import ChatMessage
 from tests.cloud.calls import Fakes, converse
 from tests.conftest import Measure
+from tests.serving import free_port
 
 from .conftest import answered
 
@@ -52,13 +52,6 @@ class LlamaServer:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")

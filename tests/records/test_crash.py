@@ -8,8 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -17,50 +15,19 @@ from sqlalchemy.exc import OperationalError
 
 from parley.records.recording import recording_finished
 from parley.records.store import SERVER_STOPPED, Store
-from parley.testing.twilio_caller.fake_caller import (
-    FakeCaller,
-    Pause,
-    Speak,
-    WaitFor,
-    agent_finished,
-)
-from tests.twilio.harness import speech
-
-from .postgres import free_port
+from tests.serving import FAKE_PROVIDERS, ServeProcess, parley_serve
+from tests.twilio.harness import caller_on_hold
 
 
-@contextlib.asynccontextmanager
-async def parley_serve(
+def serve(
     data: Path, *, recordings: bool = False
-) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
-    port = free_port()
-    providers = ["--vad", "energy", "--stt", "fake", "--llm", "fake", "--tts", "fake"]
-    env = os.environ | {
+) -> contextlib.AbstractAsyncContextManager[ServeProcess]:
+    return parley_serve(*FAKE_PROVIDERS, env={
         "PARLEY_RECORDS__DATA_DIR": str(data),
         "PARLEY_FAKE__LLM_REPLIES": json.dumps(["Sure, it is noon."]),
         "PARLEY_FAKE__STT_TRANSCRIPT": "what time is it",
         "PARLEY_RECORDS__RECORDINGS": json.dumps(recordings),
-    }
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "parley.cli", "serve", "--port", str(port), *providers,
-        env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: the node's parent and its workers
-    )  # fmt: skip
-    host = f"127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=f"http://{host}") as http:
-            for _ in range(400):
-                with contextlib.suppress(httpx.TransportError):
-                    if (await http.get("/health")).status_code == 200:
-                        break
-                await asyncio.sleep(0.05)
-            else:
-                raise AssertionError("parley serve did not become healthy")
-        yield host, server
-    finally:
-        if server.returncode is None:
-            server.terminate()
-        await asyncio.wait_for(server.wait(), 20)
+    })  # fmt: skip
 
 
 async def turns_in(store: Store) -> int:
@@ -76,13 +43,9 @@ async def test_a_killed_server_keeps_completed_turns_and_closes_the_call_at_rest
 ) -> None:
     store = Store(f"sqlite+aiosqlite:///{tmp_path / 'parley.db'}")
     try:
-        async with parley_serve(tmp_path) as (host, server):
-            caller = FakeCaller(f"ws://{host}/twilio/media", [
-                Pause(0.3),
-                Speak(speech("question_time"), "question"),
-                WaitFor(agent_finished(0.5), what="the answer"),
-                Pause(60.0),  # still on the line when the server dies
-            ])  # fmt: skip
+        async with serve(tmp_path) as served:
+            # still on the line when the server dies
+            caller = caller_on_hold(f"ws://{served.host}/twilio/media")
             call = asyncio.create_task(caller.run())
             for _ in range(300):  # the turn is committed as it ends, while the call goes on
                 if await turns_in(store) == 1:
@@ -91,8 +54,8 @@ async def test_a_killed_server_keeps_completed_turns_and_closes_the_call_at_rest
             assert await turns_in(store) == 1 and not call.done()
             # A crash of the whole node: the parent and every worker (--workers defaults to
             # the number of cores), so no process is left to close the call.
-            os.killpg(server.pid, signal.SIGKILL)
-            assert await asyncio.wait_for(server.wait(), 10) == -signal.SIGKILL
+            os.killpg(served.process.pid, signal.SIGKILL)
+            assert await served.wait(10) == -signal.SIGKILL
             call.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await call
@@ -101,8 +64,8 @@ async def test_a_killed_server_keeps_completed_turns_and_closes_the_call_at_rest
         assert left_open.call.ended_at is None, left_open.call.end_reason  # the node was killed
 
         async with (
-            parley_serve(tmp_path) as (host, _),
-            httpx.AsyncClient(base_url=f"http://{host}") as http,
+            serve(tmp_path) as served,
+            httpx.AsyncClient(base_url=f"http://{served.host}") as http,
         ):
             body = (await http.get(f"/v1/calls/{left_open.call.id}")).json()
     finally:
@@ -119,13 +82,9 @@ async def test_a_killed_server_keeps_completed_turns_and_closes_the_call_at_rest
 
 async def test_sigterm_mid_call_finishes_the_recording(tmp_path: Path) -> None:
     """A clean stop is not a crash: the server waits for each recording to be complete."""
-    async with parley_serve(tmp_path, recordings=True) as (host, server):
-        caller = FakeCaller(f"ws://{host}/twilio/media", [
-            Pause(0.3),
-            Speak(speech("question_time"), "question"),
-            WaitFor(agent_finished(0.5), what="the answer"),
-            Pause(60.0),  # still on the line when the server is stopped
-        ])  # fmt: skip
+    async with serve(tmp_path, recordings=True) as served:
+        # still on the line when the server is stopped
+        caller = caller_on_hold(f"ws://{served.host}/twilio/media")
         call = asyncio.create_task(caller.run())
         recordings = tmp_path / "recordings"
         for _ in range(300):
@@ -134,8 +93,8 @@ async def test_sigterm_mid_call_finishes_the_recording(tmp_path: Path) -> None:
             await asyncio.sleep(0.05)
         await asyncio.sleep(2.0)  # the question and its answer are in the file
         assert not call.done()
-        server.send_signal(signal.SIGTERM)
-        assert await asyncio.wait_for(server.wait(), 20) == 0
+        served.process.send_signal(signal.SIGTERM)
+        assert await served.wait(20) == 0, served.log
         call.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await call

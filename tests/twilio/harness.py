@@ -30,7 +30,13 @@ from parley.settings import Settings
 from parley.testing.fakes import FakeLLM, FakeSTT, FakeTTS
 from parley.testing.fakes.llm import Scripted
 from parley.testing.fakes.vad import EnergyVAD
-from parley.testing.twilio_caller.fake_caller import FakeCaller
+from parley.testing.twilio_caller.fake_caller import (
+    FakeCaller,
+    Pause,
+    Speak,
+    WaitFor,
+    agent_finished,
+)
 from parley.transports.twilio.messages import StreamStart
 from tests.serving import serving
 
@@ -43,6 +49,17 @@ AUTH_TOKEN = "test-auth-token-not-a-secret"
 def speech(name: str) -> AudioFrame:
     """A clip from tests/data (texts in tests/data/README.md)."""
     return read_wav(DATA / f"{name}.wav")
+
+
+def caller_on_hold(url: str) -> FakeCaller:
+    """A caller on `url` who asks the time, hears the answer out, and stays on the line (a
+    minute) until the server or the test ends the call."""
+    return FakeCaller(url, [
+        Pause(0.3),
+        Speak(speech("question_time"), "question"),
+        WaitFor(agent_finished(0.5), what="the answer"),
+        Pause(60.0),
+    ])  # fmt: skip
 
 
 def fake_providers(

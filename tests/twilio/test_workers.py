@@ -11,12 +11,9 @@ import json
 import os
 import re
 import signal
-import socket
-import sys
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -33,20 +30,12 @@ from parley.testing.twilio_caller.caller_script import (
 )
 from parley.testing.twilio_caller.fake_caller import FakeCaller
 from tests.hostile.stalls import http
-from tests.serving import serving
+from tests.serving import FAKE_PROVIDERS, ServeProcess, parley_serve, serving
 
 from .harness import fake_providers, speech
 
 pytestmark = pytest.mark.asyncio
 TOKEN = "node-access-token"
-FAKES = ["--vad", "energy", "--stt", "fake", "--llm", "fake", "--tts", "fake"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def alive(pid: int) -> bool:
@@ -57,31 +46,8 @@ def alive(pid: int) -> bool:
         return False
 
 
-@asynccontextmanager
-async def node(workers: int = 2) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
-    port = free_port()
-    command = [sys.executable, "-m", "parley.cli", "serve", "--port", str(port), *FAKES]
-    server = await asyncio.create_subprocess_exec(
-        *command, "--workers", str(workers), env={**os.environ, "PARLEY_ACCESS_TOKEN": TOKEN},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    host = f"127.0.0.1:{port}"
-    try:
-        for _ in range(400):
-            try:
-                status, body = await get(host, "/health")
-                if status == 200 and len(body["workers"]) == workers:
-                    break
-            except (OSError, ValueError, IndexError):
-                pass
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the node did not come up")
-        yield host, server
-    finally:
-        if server.returncode is None:
-            server.kill()
-            await server.wait()
+def node(workers: int = 2) -> AbstractAsyncContextManager[ServeProcess]:
+    return parley_serve(*FAKE_PROVIDERS, workers=workers, env={"PARLEY_ACCESS_TOKEN": TOKEN})
 
 
 async def get(host: str, path: str) -> tuple[int, Any]:
@@ -120,7 +86,8 @@ def was_answered(caller: FakeCaller) -> bool:
 
 
 async def test_calls_spread_over_the_workers_and_the_node_answers_for_all() -> None:
-    async with node() as (host, server):
+    async with node() as served:
+        host = served.host
         seen: dict[int, int] = {}
 
         async def watch() -> None:
@@ -160,11 +127,12 @@ async def test_calls_spread_over_the_workers_and_the_node_answers_for_all() -> N
             assert re.search(r"^parley_event_loop_lag_seconds \d", text, re.M), text
         _, health = await get(host, "/health")
         assert health["sessions"] == 0 and health["accepting"] is True
-        assert server.returncode is None
+        assert served.process.returncode is None
 
 
 async def test_sigterm_hangs_up_every_call_in_every_worker_and_exits_0() -> None:
-    async with node() as (host, server):
+    async with node() as served:
+        host = served.host
         _, health = await get(host, "/health")
         workers = [w["pid"] for w in health["workers"]]
         script: list[CallerStep] = [Pause(60.0), HangUp()]
@@ -181,21 +149,20 @@ async def test_sigterm_hangs_up_every_call_in_every_worker_and_exits_0() -> None
                 break
             await asyncio.sleep(0.1)
         assert health["sessions"] == 6
-        server.send_signal(signal.SIGTERM)
+        served.process.send_signal(signal.SIGTERM)
         started = time.monotonic()
-        code = await asyncio.wait_for(server.wait(), 20)
-        assert code == 0
+        code = await served.wait(20)
+        assert code == 0, served.log
         assert time.monotonic() - started < Settings().session.close_deadline_s + 5
         await asyncio.wait_for(asyncio.gather(*running), 5)
         assert all(c.log.ended_by == "server" for c in callers), [c.log.ended_by for c in callers]
         assert not any(alive(pid) for pid in workers)
-        assert server.stderr is not None
-        log = (await server.stderr.read()).decode()
-        assert "Traceback" not in log, log
+        assert "Traceback" not in served.log, served.log
 
 
 async def test_a_worker_that_dies_is_started_again() -> None:
-    async with node() as (host, _):
+    async with node() as served:
+        host = served.host
         _, health = await get(host, "/health")
         first, second = (w["pid"] for w in health["workers"])
         os.kill(first, signal.SIGKILL)

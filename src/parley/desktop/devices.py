@@ -13,7 +13,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -132,7 +132,9 @@ class PortAudioDevices(AudioDevices):
             for i, d in enumerate(sd.query_devices())
         ]
 
-    def _rate(self, device: int | str | None, rate: int | None, kind: str) -> int:
+    def _rate(
+        self, device: int | str | None, rate: int | None, kind: Literal["input", "output"]
+    ) -> int:
         sd = self._sd
         try:
             info = sd.query_devices(device, kind)
@@ -157,37 +159,37 @@ class PortAudioDevices(AudioDevices):
     def open_input(
         self, device: int | str | None, rate: int | None, block_s: float, callback: InputCallback
     ) -> Stream:
-        sd = self._sd
-        rate = self._rate(device, rate, "input")
-        block = round(rate * block_s)
-
         def on_block(indata: Any, frames: int, time: Any, status: Any) -> None:
             callback(indata[:, 0].copy())
 
-        try:
-            stream = sd.InputStream(
-                device=device, channels=1, dtype="int16", samplerate=rate, blocksize=block,
-                latency="low", callback=on_block,
-            )  # fmt: skip
-        except sd.PortAudioError as exc:
-            raise DeviceError(f"cannot open the input device: {exc}") from exc
-        return _SoundDeviceStream(stream, rate, block)
+        return self._open("input", device, rate, block_s, on_block)
 
     def open_output(
         self, device: int | str | None, rate: int | None, block_s: float, callback: OutputCallback
     ) -> Stream:
-        sd = self._sd
-        rate = self._rate(device, rate, "output")
-        block = round(rate * block_s)
-
         def on_block(outdata: Any, frames: int, time: Any, status: Any) -> None:
             callback(outdata[:, 0])
 
+        return self._open("output", device, rate, block_s, on_block)
+
+    def _open(
+        self,
+        kind: Literal["input", "output"],
+        device: int | str | None,
+        rate: int | None,
+        block_s: float,
+        on_block: Callable[[Any, int, Any, Any], None],
+    ) -> Stream:
+        """A mono int16 stream of `kind` whose `on_block` PortAudio calls once per block."""
+        sd = self._sd
+        rate = self._rate(device, rate, kind)
+        block = round(rate * block_s)
+        open_stream = sd.InputStream if kind == "input" else sd.OutputStream
         try:
-            stream = sd.OutputStream(
+            stream = open_stream(
                 device=device, channels=1, dtype="int16", samplerate=rate, blocksize=block,
                 latency="low", callback=on_block,
             )  # fmt: skip
         except sd.PortAudioError as exc:
-            raise DeviceError(f"cannot open the output device: {exc}") from exc
+            raise DeviceError(f"cannot open the {kind} device: {exc}") from exc
         return _SoundDeviceStream(stream, rate, block)

@@ -25,6 +25,7 @@ with `"stream": true`. The reply's text deltas are yielded as they arrive.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
@@ -39,13 +40,18 @@ from parley.providers.cloud.common import (
     CredentialsError,
     StalledError,
     UnreachableError,
-    backoff,
-    is_loopback,
     quoted,
     redact,
     require_key,
 )
 from parley.providers.cloud.config import OpenAIChatSettings
+from parley.providers.cloud.openai_http import (
+    RetryableError,
+    client_or_own,
+    new_client,
+    session_client,
+    stream_with_retries,
+)
 from parley.providers.scope import SessionScope
 from parley.types import ChatMessage, TokenUsage, ToolCall, ToolSpec
 
@@ -116,14 +122,6 @@ class _FieldRefused(ProviderError):
     """A 400 naming the token limit field the request carried."""
 
 
-class _RetryableError(ProviderError):
-    """A failure before the first token that another attempt may not meet."""
-
-    def __init__(self, cause: ProviderError) -> None:
-        super().__init__(str(cause))
-        self.cause = cause
-
-
 class OpenAIChatLLM(LLM):
     name = "openai"
     supports_tools = True
@@ -133,18 +131,10 @@ class OpenAIChatLLM(LLM):
         self._client = client  # a session's client (see for_session); None: one per stream
 
     def for_session(self, scope: SessionScope) -> OpenAIChatLLM:
-        def create() -> httpx.AsyncClient:
-            client = self.new_client()
-            scope.on_close(client.aclose)
-            return client
-
-        return OpenAIChatLLM(self.settings, scope.get((OpenAIChatLLM, id(self)), create))
+        return OpenAIChatLLM(self.settings, session_client(scope, self, self.new_client))
 
     def new_client(self) -> httpx.AsyncClient:
-        s = self.settings
-        timeout = httpx.Timeout(s.connect_timeout_s, read=None, write=s.connect_timeout_s)
-        # Environment proxies are for reaching the internet, not a server on this machine.
-        return httpx.AsyncClient(timeout=timeout, trust_env=not is_loopback(s.base_url))
+        return new_client(self.settings.base_url, self.settings.connect_timeout_s)
 
     @property
     def url(self) -> str:
@@ -233,39 +223,34 @@ class OpenAIChatLLM(LLM):
         s = self.settings
         key = require_key(s.api_key, PROVIDER, s.key_variable, "PARLEY_OPENAI__API_KEY")
         headers = {"Authorization": f"Bearer {key.get_secret_value()}"}
-        own_client = self._client is None
-        client = self._client or self.new_client()
-        attempt = 0
-        switched = False
-        try:
-            while True:
-                produced = False
-                try:
-                    async with client.stream("POST", self.url, json=body, headers=headers) as reply:
-                        await self._check_status(reply)
-                        async for text in self._deltas(reply):
-                            produced = True
-                            yield text
-                    return
-                except _FieldRefused as exc:
-                    other = None if switched else self._other_field(body, exc)
-                    if other is None:
-                        raise ProviderError(str(exc)) from None
-                    body, switched = other, True
-                    continue
-                except httpx.TransportError as exc:  # connecting failed (or a late drop)
-                    failure = _RetryableError(_transport_error(exc, s.connect_timeout_s))
-                except _RetryableError as exc:
-                    failure = exc
-                if produced or attempt >= s.retries:
-                    raise failure.cause from None
-                attempt += 1
-                delay = backoff(attempt, s.retry_backoff_s)
-                log.warning("%s; retry %d in %.2f s", failure, attempt, delay)
-                await asyncio.sleep(delay)
-        finally:
-            if own_client:
-                await client.aclose()
+        switched = False  # the token limit went in the other field, after a 400
+        async with client_or_own(self._client, self.new_client) as client:
+
+            async def attempt() -> AsyncGenerator[LLMOutput, None]:
+                nonlocal body, switched
+                while True:
+                    try:
+                        request = client.stream("POST", self.url, json=body, headers=headers)
+                        async with request as reply:
+                            await self._check_status(reply)
+                            async for output in self._deltas(reply):
+                                yield output
+                        return
+                    except _FieldRefused as exc:
+                        other = None if switched else self._other_field(body, exc)
+                        if other is None:
+                            raise ProviderError(str(exc)) from None
+                        body, switched = other, True
+                    except httpx.TransportError as exc:  # connecting failed (or a late drop)
+                        error = _transport_error(exc, s.connect_timeout_s)
+                        raise RetryableError(error) from None
+
+            retried = stream_with_retries(
+                attempt, retries=s.retries, first_backoff=s.retry_backoff_s, logger=log
+            )
+            async with contextlib.aclosing(retried) as outputs:
+                async for output in outputs:
+                    yield output
 
     async def _check_status(self, reply: httpx.Response) -> None:
         if reply.status_code == 200:
@@ -284,7 +269,7 @@ class OpenAIChatLLM(LLM):
             raise _FieldRefused(f"{PROVIDER}: {detail}")
         error = ProviderError(f"{PROVIDER}: {detail}")
         if status == 429 or status >= 500:
-            raise _RetryableError(error)
+            raise RetryableError(error)
         raise error
 
     async def _deltas(self, reply: httpx.Response) -> AsyncIterator[LLMOutput]:
@@ -329,12 +314,12 @@ class OpenAIChatLLM(LLM):
             return None
         except TimeoutError:
             what = "no further text" if produced else "no first token"
-            raise _RetryableError(
+            raise RetryableError(
                 StalledError(f"{PROVIDER}: {what} within {deadline:g} s")
             ) from None
         except httpx.TransportError as exc:  # the server dropped the connection mid-stream
             error = UnreachableError(f"{PROVIDER}: connection lost ({type(exc).__name__})")
-            raise _RetryableError(error) from None
+            raise RetryableError(error) from None
 
     def _parse(self, event: ServerSentEvent) -> ChatChunk:
         try:

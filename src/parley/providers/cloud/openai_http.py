@@ -1,17 +1,20 @@
-"""What the OpenAI-compatible audio adapters share: client, key header, errors, retries.
+"""What the OpenAI-compatible adapters (chat, speech, transcription) share: the HTTP client,
+the key header, error sorting and the retry loops.
 
 Self-hosted speech servers (speaches, faster-whisper-server, Kokoro-FastAPI, vLLM) usually
 take no key, so one is required only by OpenAI's own API; when set, it is sent as a bearer
 token. An error reply is sorted as the chat adapter sorts it: 401/403 is a bad key (never
 retried), 429 and 5xx may pass (retried), anything else is the server's own error, quoted
-after redaction.
+after redaction. A request is retried after a `RetryableError` with doubling backoff; a
+streamed one only until its first item is out, since another attempt would repeat it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -28,6 +31,7 @@ from parley.providers.cloud.common import (
     quoted,
     require_key,
 )
+from parley.providers.scope import SessionScope
 
 log = logging.getLogger("parley.cloud.openai_audio")
 T = TypeVar("T")
@@ -58,6 +62,32 @@ def new_client(base_url: str, connect_timeout: float) -> httpx.AsyncClient:
     timeout = httpx.Timeout(connect_timeout, read=None, write=connect_timeout)
     # Environment proxies are for reaching the internet, not a server on this machine.
     return httpx.AsyncClient(timeout=timeout, trust_env=not is_loopback(base_url))
+
+
+def session_client(
+    scope: SessionScope, owner: object, create: Callable[[], httpx.AsyncClient]
+) -> httpx.AsyncClient:
+    """The client `owner` keeps for one session, so the call's requests reuse the connection;
+    the session closes it."""
+
+    def created() -> httpx.AsyncClient:
+        client = create()
+        scope.on_close(client.aclose)
+        return client
+
+    return scope.get((type(owner), id(owner)), created)
+
+
+@contextlib.asynccontextmanager
+async def client_or_own(
+    client: httpx.AsyncClient | None, create: Callable[[], httpx.AsyncClient]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """`client` (a session's, which the session closes), else a new one, closed after use."""
+    if client is not None:
+        yield client
+        return
+    async with create() as own:
+        yield own
 
 
 def auth_headers(
@@ -116,9 +146,43 @@ async def with_retries(
         try:
             return await attempt()
         except RetryableError as exc:
-            if tried >= retries:
+            tried = await _before_retry(exc, tried, retries, first_backoff, log)
+
+
+async def stream_with_retries(
+    attempt: Callable[[], AsyncGenerator[T, None]],
+    *,
+    retries: int,
+    first_backoff: float,
+    logger: logging.Logger = log,
+) -> AsyncGenerator[T, None]:
+    """Yield what `attempt()` yields. After a RetryableError before its first item, run it
+    again (doubling backoff) at most `retries` more times; after an item, raise the failure's
+    cause at once (another attempt would say it twice). Closing this generator closes the
+    attempt's at once, and with it the `async with` around its response: the connection."""
+    tried = 0
+    while True:
+        produced = False
+        try:
+            async with contextlib.aclosing(attempt()) as items:
+                async for item in items:
+                    produced = True
+                    yield item
+            return
+        except RetryableError as exc:
+            if produced:
                 raise exc.cause from None
-            tried += 1
-            delay = backoff(tried, first_backoff)
-            log.warning("%s; retry %d in %.2f s", exc, tried, delay)
-            await asyncio.sleep(delay)
+            tried = await _before_retry(exc, tried, retries, first_backoff, logger)
+
+
+async def _before_retry(
+    failure: RetryableError, tried: int, retries: int, first_backoff: float, logger: logging.Logger
+) -> int:
+    """The retry count after waiting out `failure`'s backoff; its cause when none is left."""
+    if tried >= retries:
+        raise failure.cause from None
+    tried += 1
+    delay = backoff(tried, first_backoff)
+    logger.warning("%s; retry %d in %.2f s", failure, tried, delay)
+    await asyncio.sleep(delay)
+    return tried

@@ -18,6 +18,7 @@ client go and can stop synthesizing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -26,16 +27,18 @@ import httpx
 
 from parley.audio.frames import AudioFrame
 from parley.providers.base import ProviderError, TTSChunk
-from parley.providers.cloud.common import ConnectionLostError, StalledError, backoff
+from parley.providers.cloud.common import ConnectionLostError, StalledError
 from parley.providers.cloud.config import OpenAISpeechSettings
 from parley.providers.cloud.openai_http import (
     RetryableError,
     auth_headers,
     check_status,
+    client_or_own,
     new_client,
+    session_client,
+    stream_with_retries,
     transport_error,
 )
-from parley.providers.cloud.openai_http import log as http_log
 from parley.providers.scope import SessionScope
 from parley.providers.segment_tts import SegmentTTS
 
@@ -97,12 +100,7 @@ class OpenAISpeechTTS(SegmentTTS):
         self._client = client  # a session's client (see for_session); None: one per segment
 
     def for_session(self, scope: SessionScope) -> OpenAISpeechTTS:
-        def create() -> httpx.AsyncClient:
-            client = self.new_client()
-            scope.on_close(client.aclose)
-            return client
-
-        return OpenAISpeechTTS(self.settings, scope.get((OpenAISpeechTTS, id(self)), create))
+        return OpenAISpeechTTS(self.settings, session_client(scope, self, self.new_client))
 
     def new_client(self) -> httpx.AsyncClient:
         return new_client(self.settings.base_url, self.settings.connect_timeout_s)
@@ -129,12 +127,9 @@ class OpenAISpeechTTS(SegmentTTS):
         s = self.settings
         headers = auth_headers(s.api_key, s.base_url, PROVIDER, "PARLEY_OPENAI_SPEECH__API_KEY")
         headers["Accept"] = "application/octet-stream"
-        own_client = self._client is None
-        client = self._client or self.new_client()
-        attempt = 0
-        try:
-            while True:
-                produced = False
+        async with client_or_own(self._client, self.new_client) as client:
+
+            async def attempt() -> AsyncGenerator[TTSChunk, None]:
                 try:
                     request = client.stream(
                         "POST", self.url, json=self.request_body(text), headers=headers
@@ -142,22 +137,16 @@ class OpenAISpeechTTS(SegmentTTS):
                     async with request as reply:
                         await check_status(reply, PROVIDER, s.api_key)
                         async for audio in self._audio(reply):
-                            produced = True
                             yield TTSChunk(audio)
-                    return
                 except httpx.TransportError as exc:  # connecting failed, or a late drop
-                    failure = transport_error(exc, PROVIDER, s.connect_timeout_s)
-                except RetryableError as exc:
-                    failure = exc
-                if produced or attempt >= s.retries:
-                    raise failure.cause from None
-                attempt += 1
-                delay = backoff(attempt, s.retry_backoff_s)
-                http_log.warning("%s; retry %d in %.2f s", failure, attempt, delay)
-                await asyncio.sleep(delay)
-        finally:
-            if own_client:
-                await client.aclose()
+                    raise transport_error(exc, PROVIDER, s.connect_timeout_s) from None
+
+            retried = stream_with_retries(
+                attempt, retries=s.retries, first_backoff=s.retry_backoff_s
+            )
+            async with contextlib.aclosing(retried) as chunks:
+                async for chunk in chunks:
+                    yield chunk
 
     async def _audio(self, reply: httpx.Response) -> AsyncIterator[AudioFrame]:
         """The body's audio as it arrives, in whole samples, with the stall deadlines."""

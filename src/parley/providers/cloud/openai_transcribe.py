@@ -39,7 +39,9 @@ from parley.providers.cloud.openai_http import (
     RetryableError,
     auth_headers,
     check_status,
+    client_or_own,
     new_client,
+    session_client,
     transport_error,
     with_retries,
 )
@@ -89,13 +91,7 @@ class OpenAITranscribeSTT(UtteranceSTT):
         self._client = client  # a session's client (see for_session); None: one per request
 
     def for_session(self, scope: SessionScope) -> OpenAITranscribeSTT:
-        def create() -> httpx.AsyncClient:
-            client = self.new_client()
-            scope.on_close(client.aclose)
-            return client
-
-        client = scope.get((OpenAITranscribeSTT, id(self)), create)
-        return OpenAITranscribeSTT(self.settings, client)
+        return OpenAITranscribeSTT(self.settings, session_client(scope, self, self.new_client))
 
     def new_client(self) -> httpx.AsyncClient:
         return new_client(self.settings.base_url, self.settings.connect_timeout_s)
@@ -119,29 +115,24 @@ class OpenAITranscribeSTT(UtteranceSTT):
         s = self.settings
         headers = auth_headers(s.api_key, s.base_url, PROVIDER, "PARLEY_OPENAI_TRANSCRIBE__API_KEY")
         files = {"file": ("speech.wav", wav_file(audio), "audio/wav")}
-        own_client = self._client is None
-        client = self._client or self.new_client()
+        async with client_or_own(self._client, self.new_client) as client:
 
-        async def attempt() -> str:
-            try:
-                async with asyncio.timeout(s.timeout_s):
-                    request = client.stream(
-                        "POST", self.url, data=self.form(), files=files, headers=headers
-                    )
-                    async with request as reply:
-                        await check_status(reply, PROVIDER, s.api_key)
-                        return await self._text(reply)
-            except TimeoutError:
-                stalled = StalledError(f"{PROVIDER}: no transcript within {s.timeout_s:g} s")
-                raise RetryableError(stalled) from None
-            except httpx.TransportError as exc:
-                raise transport_error(exc, PROVIDER, s.connect_timeout_s) from None
+            async def attempt() -> str:
+                try:
+                    async with asyncio.timeout(s.timeout_s):
+                        request = client.stream(
+                            "POST", self.url, data=self.form(), files=files, headers=headers
+                        )
+                        async with request as reply:
+                            await check_status(reply, PROVIDER, s.api_key)
+                            return await self._text(reply)
+                except TimeoutError:
+                    stalled = StalledError(f"{PROVIDER}: no transcript within {s.timeout_s:g} s")
+                    raise RetryableError(stalled) from None
+                except httpx.TransportError as exc:
+                    raise transport_error(exc, PROVIDER, s.connect_timeout_s) from None
 
-        try:
             return await with_retries(attempt, retries=s.retries, first_backoff=s.retry_backoff_s)
-        finally:
-            if own_client:
-                await client.aclose()
 
     async def _text(self, reply: httpx.Response) -> str:
         if reply.headers.get("content-type", "").startswith("text/event-stream"):
