@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -72,7 +73,14 @@ def redis_server() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-NGINX_CONF = """\
+# The balancer's configuration that ships (deploy/compose.yaml mounts it): the tests run this
+# very file, with only its two node addresses and its listening address replaced.
+DEPLOYED_SITE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "parley.conf"
+_NODE_LINE = re.compile(r"^(?P<indent>\s*)server parley-[a-z]+:8000(?P<options>[^;]*);$")
+_LISTEN_LINE = re.compile(r"^(?P<indent>\s*)listen 80;$")
+
+# What differs on a test machine: a prefix of its own for the pid, logs and temporary files.
+NGINX_MAIN = """\
 {user}
 worker_processes 1;
 daemon off;
@@ -86,37 +94,51 @@ http {{
     fastcgi_temp_path {folder}/fastcgi;
     uwsgi_temp_path {folder}/uwsgi;
     scgi_temp_path {folder}/scgi;
-    map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
-    upstream parley {{
-        ip_hash;  # sticky: a caller's webhook and media stream reach the same node
-{servers}
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://parley;
-            proxy_http_version 1.1;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            proxy_set_header Host $host;
-            proxy_read_timeout 3600s;
-            proxy_buffering off;
-        }}
-    }}
+    include {folder}/parley.conf;
 }}
 """
 
 
+def render_site(upstreams: Sequence[str], listen: str) -> str:
+    """deploy/nginx/parley.conf with `upstreams` (host:port) for its nodes and `listen`."""
+    lines: list[str] = []
+    nodes = listens = 0
+    for line in DEPLOYED_SITE.read_text().splitlines():
+        if node := _NODE_LINE.match(line):
+            nodes += 1
+            if nodes == 1:  # every upstream takes the first node's options
+                indent, options = node["indent"], node["options"]
+                lines += [f"{indent}server {upstream}{options};" for upstream in upstreams]
+        elif address := _LISTEN_LINE.match(line):
+            listens += 1
+            lines.append(f"{address['indent']}listen {listen};")
+        else:
+            lines.append(line)
+    if nodes != 2 or listens != 1:
+        raise ValueError(
+            f"{DEPLOYED_SITE}: expected two `server parley-...:8000` lines and one "
+            f"`listen 80;`, found {nodes} and {listens}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_nginx_conf(folder: Path, upstreams: Sequence[str], listen: str) -> Path:
+    """The main configuration (test prefix) and the deployed site beside it; the main path."""
+    (folder / "parley.conf").write_text(render_site(upstreams, listen))
+    user = "user root;" if os.getuid() == 0 else ""
+    conf = folder / "nginx.conf"
+    conf.write_text(NGINX_MAIN.format(user=user, folder=folder))
+    return conf
+
+
 @contextlib.contextmanager
 def nginx(upstreams: Sequence[str]) -> Iterator[str]:
-    """nginx balancing `upstreams` (host:port), websockets upgraded; yields its host:port."""
+    """nginx with the deployed site (deploy/nginx/parley.conf) balancing `upstreams`
+    (host:port); yields its host:port."""
     binary = _binary("nginx")
     folder = Path(tempfile.mkdtemp(prefix="parley-nginx-"))
     port = free_port()
-    servers = "\n".join(f"        server {upstream};" for upstream in upstreams)
-    user = "user root;" if os.getuid() == 0 else ""
-    conf = folder / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(user=user, folder=folder, servers=servers, port=port))
+    conf = write_nginx_conf(folder, upstreams, f"127.0.0.1:{port}")
     process = subprocess.Popen(
         [binary, "-p", str(folder), "-c", str(conf), "-e", str(folder / "error.log")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

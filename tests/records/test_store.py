@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from parley.records.rows import CallClosed
 from parley.records.store import SERVER_STOPPED, Store
 from parley.timing import STAGES
 
+from .postgres import PostgresServer
 from .rows import T0, error, opened, turn
 
 
@@ -41,6 +43,23 @@ async def test_migrations_from_empty_match_the_models(database_url: str) -> None
         assert {"calls", "turns", "call_errors"} <= tables
     finally:
         await store.aclose()
+
+
+async def test_nodes_starting_together_on_an_empty_database_both_start(
+    postgres: PostgresServer,
+) -> None:
+    """Two nodes of deploy/compose.yaml start at once against one new database: each
+    migrates, and neither may fail on the other's half-made tables."""
+    url = postgres.create_database("parley_together")
+    stores = [Store(url) for _ in range(3)]
+    try:
+        await asyncio.gather(*(store.migrate() for store in stores))
+        async with stores[0].engine.connect() as connection:
+            version = await connection.execute(text("select version_num from alembic_version"))
+            assert version.scalars().all() == ["0001"]
+    finally:
+        for store in stores:
+            await store.aclose()
 
 
 def _compare(connection: Connection) -> list[object]:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, event, func, select, update
+from sqlalchemy import Connection, delete, event, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,6 +27,9 @@ from parley.records.rows import CallClosed, CallOpened, ErrorMet, TurnEnded, Wri
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 SERVER_STOPPED = "server stopped"
+# The advisory lock key nodes take while migrating a shared PostgreSQL database ("parley" in
+# ASCII): any fixed 64-bit number that nothing else on that database uses.
+MIGRATION_LOCK = 0x7061726C6579
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +66,15 @@ class Store:
         await self.engine.dispose()
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest revision (from empty, or from an older one)."""
+        """Bring the schema to the newest revision (from empty, or from an older one).
+
+        Nodes sharing a PostgreSQL database may start at once (deploy/compose.yaml): each
+        takes a transaction-scoped advisory lock first, so one migrates and the others wait,
+        then find the schema current, instead of failing on each other's half-made tables."""
         async with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                lock = text("SELECT pg_advisory_xact_lock(:key)")
+                await connection.execute(lock, {"key": MIGRATION_LOCK})
             await connection.run_sync(_upgrade)
 
     async def close_open_calls(self) -> int:
