@@ -14,8 +14,9 @@ The turn-taking rules it applies (all numbers come from TurnTakingPolicy):
 - While paused, a short silence (paused_decision_silence_ms) decides without waiting for the
   turn-ending one: words already known to be a backchannel resume playback at once (their
   final transcript, if it says the same, is then ignored); otherwise the speech ends there so
-  the final words come at once. A turn that ends this way and interrupts is still committed
-  no sooner than the plain silence policy would have ended it.
+  the final words come at once, and a backchannel partial that comes before them resumes
+  too. A turn that ends this way and interrupts is still committed no sooner than the plain
+  silence policy would have ended it.
 - A turn is answered once the person is silent, every final transcript of their speech is in,
   and the merge gap after the turn-ending silence has passed. Speech or segments arriving
   before then join the turn, so one LLM call answers the merged text.
