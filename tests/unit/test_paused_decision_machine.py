@@ -135,3 +135,41 @@ def test_no_decision_silence_when_nothing_is_paused_or_when_it_is_as_long_as_the
     paused(slow)
     started = slow.handle(SpeechPaused(3.35, last_voiced=3.3))
     assert not [a for a in started if isinstance(a, StartTimer)]
+
+
+def test_a_backchannel_partial_after_the_decision_resumes_when_it_comes() -> None:
+    """A whole-utterance STT's partial, from a run made while the person spoke, can come
+    after the decision ended the speech: it resumes then, not after the final."""
+    machine = Conversation(POLICY)
+    response = paused(machine)
+    timer = decision(machine.handle(SpeechPaused(3.35, last_voiced=3.3)))
+    machine.handle(TimerFired(timer.deadline, Timer.PAUSED_DECISION, timer.token))
+    machine.handle(SpeechEnded(timer.deadline, last_voiced=3.3))
+    assert ResumeOutput(response) in machine.handle(TranscriptReceived(3.55, "Yeah.", final=False))
+    assert kinds(machine.handle(TranscriptReceived(3.9, "Yeah.", final=True, complete=True))) == []
+    assert machine.phase is Phase.THINKING and [m.content for m in machine.history] == ["hello"]
+
+
+def test_a_late_partial_that_missed_words_is_overruled_by_the_final() -> None:
+    machine = Conversation(POLICY)
+    response = paused(machine)
+    timer = decision(machine.handle(SpeechPaused(3.35, last_voiced=3.3)))
+    machine.handle(TimerFired(timer.deadline, Timer.PAUSED_DECISION, timer.token))
+    machine.handle(SpeechEnded(timer.deadline, last_voiced=3.3))
+    assert ResumeOutput(response) in machine.handle(TranscriptReceived(3.55, "Yeah.", final=False))
+    late = machine.handle(TranscriptReceived(3.9, "Yeah, stop.", final=True, complete=True))
+    assert kinds(late)[0] == "PauseOutput"
+    answer = machine.handle(OutputPaused(3.9, response, played=1.2))
+    assert [a.response_id for a in answer if isinstance(a, CancelResponse)] == [response]
+    assert machine.history[-1] == ChatMessage("user", "Yeah, stop.")
+
+
+def test_a_late_partial_does_not_resume_without_the_decision() -> None:
+    """With the decision off (at the VAD's own silence), the final decides as before."""
+    policy = TurnTakingPolicy(paused_decision_silence_ms=POLICY.min_silence_ms)
+    machine = Conversation(policy)
+    paused(machine)
+    machine.handle(SpeechPaused(3.35, last_voiced=3.3))
+    machine.handle(SpeechEnded(3.8, last_voiced=3.3))
+    assert kinds(machine.handle(TranscriptReceived(3.85, "Yeah.", final=False))) == []
+    assert machine.phase is Phase.PAUSED

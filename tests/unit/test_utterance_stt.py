@@ -17,14 +17,21 @@ FRAME = 0.02
 class CountingSTT(UtteranceSTT):
     """Takes `latency` per call; its text says how much audio it was given."""
 
-    def __init__(self, latency: float, speculation_delay: float | None) -> None:
+    def __init__(
+        self, latency: float, speculation_delay: float | None, partials: float | None = None
+    ) -> None:
         self.latency = latency
         self.speculation_delay = speculation_delay
+        self.paused_partial_delay = partials
         self.calls: list[float] = []
+        self.running = self.most_running = 0
 
     async def transcribe(self, audio: AudioFrame) -> str:
         self.calls.append(audio.duration)
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
         await asyncio.sleep(self.latency)
+        self.running -= 1
         return f"{audio.duration:.2f}s"
 
 
@@ -122,3 +129,62 @@ def test_an_endless_utterance_keeps_only_its_last_minute() -> None:
         assert [t.text for t in heard] == [f"{MAX_CAPTURE_S:.2f}s"]
 
     run_virtual(scenario)
+
+
+async def paused_utterance(stt: CountingSTT, *, unpause_at: int | None = None) -> list[Transcript]:
+    """The agent is paused: 0.3 s of lead-in, 1 s of speech, then the turn-ending silence."""
+    stream = UtteranceSTTStream(stt, TurnTakingPolicy(prefix_padding_ms=300))
+    heard: list[Transcript] = []
+
+    async def read() -> None:
+        async for transcript in stream:
+            heard.append(transcript)
+
+    reader = asyncio.create_task(read())
+    await feed(stream, 15, level=0)
+    stream.speech_started()
+    stream.agent_paused(True)
+    for i in range(50):
+        if i == unpause_at:
+            stream.agent_paused(False)
+        await feed(stream, 1)
+    stream.speech_paused()
+    await feed(stream, 25, level=0)
+    stream.speech_ended()
+    await asyncio.sleep(2.0)
+    await stream.aclose()
+    await reader
+    return heard
+
+
+def test_while_paused_the_speech_so_far_comes_as_partials_and_the_pause_gives_the_final() -> None:
+    stt = CountingSTT(latency=0.1, speculation_delay=0.15, partials=0.2)
+    heard = run_virtual(lambda: paused_utterance(stt))
+    # First at 0.2 s of speech, then every 0.3 s (0.3 s of lead-in in each), and at the
+    # pause at once: that run is the speculative guess, so the final costs no run.
+    assert stt.calls == [0.5, 0.8, 1.1, 1.3]
+    assert heard == [
+        *(Transcript(f"{s:.2f}s", final=False) for s in (0.5, 0.8, 1.1, 1.3)),
+        Transcript("1.30s", final=True, complete=True),
+    ]
+
+
+def test_partials_run_one_at_a_time_on_the_newest_audio() -> None:
+    stt = CountingSTT(latency=0.45, speculation_delay=0.15, partials=0.2)
+    heard = run_virtual(lambda: paused_utterance(stt))
+    assert stt.most_running == 1
+    # 0.2 s in, then the first frame after it finished (0.66 s), then the pause's guess,
+    # which waited for it (nothing else queued meanwhile) and is the final.
+    assert stt.calls == [0.5, 0.96, 1.3]
+    assert heard[-1] == Transcript("1.30s", final=True, complete=True)
+
+
+def test_no_partials_once_the_agent_goes_on() -> None:
+    stt = CountingSTT(latency=0.1, speculation_delay=0.15, partials=0.2)
+    heard = run_virtual(lambda: paused_utterance(stt, unpause_at=20))
+    # One partial at 0.2 s; resumed at 0.4 s: the rest is speculation as without partials.
+    assert stt.calls == [0.5, 1.46]
+    assert heard == [
+        Transcript("0.50s", final=False),
+        Transcript("1.46s", final=True, complete=True),
+    ]

@@ -14,8 +14,9 @@ The turn-taking rules it applies (all numbers come from TurnTakingPolicy):
 - While paused, a short silence (paused_decision_silence_ms) decides without waiting for the
   turn-ending one: words already known to be a backchannel resume playback at once (their
   final transcript, if it says the same, is then ignored); otherwise the speech ends there so
-  the final words come at once. A turn that ends this way and interrupts is still committed
-  no sooner than the plain silence policy would have ended it.
+  the final words come at once, and a backchannel partial that comes before them resumes
+  too. A turn that ends this way and interrupts is still committed no sooner than the plain
+  silence policy would have ended it.
 - A turn is answered once the person is silent, every final transcript of their speech is in,
   and the merge gap after the turn-ending silence has passed. Speech or segments arriving
   before then join the turn, so one LLM call answers the merged text.
@@ -137,6 +138,9 @@ class Conversation:
         self._decided_voiced: float | None = None
         self._paused_voiced = 0.0
         self._absorb_finals = 0
+        # The paused decision ended the speech without words to decide on: a backchannel
+        # partial that comes later (a whole-utterance STT's run) resumes at once.
+        self._decided_without_words = False
         self._actions: list[Action] = []
 
     # --- what others may read -------------------------------------------------------------
@@ -264,6 +268,7 @@ class Conversation:
         if self._user is None:
             self._user = UserSpeech()
         self._user.merge_gap_passed = False
+        self._decided_without_words = False
         self._emit(UserSpeechStarted(event.onset))
 
     def _on_speech_ended(self, event: SpeechEnded) -> None:
@@ -435,8 +440,21 @@ class Conversation:
             self._resume_response(response)
             return
         # Words not known yet (a whole-utterance STT) or not yet decisive: end the speech
-        # here so the final transcript comes now; _decide takes it from there.
+        # here so the final transcript comes now; _decide takes it from there, and so does a
+        # partial that comes first.
         self._decided_voiced = self._paused_voiced
+        self._decided_without_words = True
+
+    def _late_backchannel(self, user: UserSpeech, text: str) -> bool:
+        """Whether the speech the paused decision ended is a backchannel by a partial that
+        came after the decision: go on now, not after the final (which is still checked)."""
+        return (
+            self._decided_without_words
+            and not self._user_speaking
+            and bool(user.partial)
+            and not user.typed
+            and is_backchannel(text, self.policy.backchannel_words)
+        )
 
     def _decide(self) -> None:
         """Apply the turn-taking rules to what is known now."""
@@ -452,6 +470,10 @@ class Conversation:
             lexicon = self.policy.backchannel_words
             ignorable = not words_of(text) or is_backchannel(text, lexicon)
             if settled and ignorable and not user.typed:
+                self._resume_response(response)
+                return
+            if self._late_backchannel(user, text):
+                self._absorb_finals += user.finals_due  # checked as they come
                 self._resume_response(response)
                 return
             if settled or user.typed or not could_be_backchannel(text, lexicon):
@@ -549,6 +571,7 @@ class Conversation:
     def _resume_response(self, response: Response) -> None:
         response.paused = False
         self._user = None
+        self._decided_without_words = False
         for timer in (Timer.FALSE_INTERRUPTION, Timer.TRANSCRIPT, Timer.COMMIT):
             self._cancel_timer(timer)
         self._actions.append(ResumeOutput(response.id))
@@ -573,6 +596,7 @@ class Conversation:
     ) -> None:
         """Record what was heard of the response and forget it. `played` is inf when all
         of it was played; anything less means it was cut short."""
+        self._decided_without_words = False
         text = join_words(heard_words(response.words, played))
         if played == float("inf"):
             status = "completed"

@@ -134,6 +134,12 @@ class STTStream(ABC):
         """Hint from the local VAD: the turn-ending silence passed. Finalize what you have
         and answer with a final marked `complete` (possibly empty)."""
 
+    def agent_paused(self, paused: bool) -> None:  # noqa: B027 - a hint, ignorable
+        """Hint from the session: the agent's response is paused (True) and waits for the
+        person's words to decide (a backchannel resumes it, other words interrupt it), or no
+        longer is (False). Partial transcripts decide at once while it is; a provider that
+        pays for each transcription may make partials only then."""
+
     @abstractmethod
     def __aiter__(self) -> AsyncIterator[Transcript]: ...
 

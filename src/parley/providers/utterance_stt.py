@@ -9,6 +9,16 @@ been quiet for `speculation_delay` seconds, the audio so far is transcribed at o
 person goes on (a resume hint), the guess is discarded; if the turn ends with nothing new, the
 guess is the answer, often ready the moment the silence completes.
 
+Partials while the agent is paused: the session says when the person's speech has paused the
+agent (`agent_paused`). Only then do words decide at once (a backchannel resumes the agent,
+other words interrupt it), so only then is the audio so far transcribed as the person speaks:
+first after `paused_partial_delay` seconds of speech, then every `paused_partial_interval`,
+and again the moment the speech goes quiet (that run is also the speculative guess, so the
+final costs no extra run). Each run's words come out as a partial transcript. Runs cost the
+provider a whole transcription each (Whisper pads every input to 30 s) and its model is shared
+across calls, so a stream never has more than one run in flight: a partial falls due only
+while none is, and the newest audio wins. The final still covers all the speech and decides.
+
 Transcription runs inside the stream's iterator, which the session consumes in a task it
 owns; pushing audio never waits for it.
 
@@ -36,6 +46,10 @@ class UtteranceSTT(STT):
     """Implement `transcribe`; get a streaming interface for free."""
 
     speculation_delay: float | None = None  # seconds of quiet before guessing; None: never
+    # While the agent is paused by speech: seconds of speech before the first partial
+    # (None: no partials), then the interval between the starts of later ones.
+    paused_partial_delay: float | None = None
+    paused_partial_interval: float = 0.3
 
     @abstractmethod
     async def transcribe(self, audio: AudioFrame) -> str:
@@ -49,6 +63,7 @@ class UtteranceSTT(STT):
 class _Job:
     audio: AudioFrame | None  # None: answer with the live speculative guess
     guess: int | None = None  # set on speculative jobs: which guess this is
+    partial: int | None = None  # set on runs whose words are told as a partial: their serial
 
 
 class UtteranceSTTStream(STTStream):
@@ -64,10 +79,21 @@ class UtteranceSTTStream(STTStream):
         self._guesses = 0
         self._live_guess: int | None = None  # the guess that covers the capture so far
         self._owed: set[int] = set()  # guesses an ended utterance will be answered with
+        self._agent_paused = False
+        self._heard = 0  # samples captured since the speech start hint
+        self._next_partial = 0  # when (in `_heard`) the next partial falls due
+        self._partials = 0  # serial of the newest partial run asked for
+        self._running = False  # a transcription is in flight
         self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._iterator = self._transcripts()
         self.speculations = 0
         self.speculations_used = 0
+        self.partial_runs = 0  # runs made for partials while the agent was paused
+
+    @property
+    def capturing(self) -> bool:
+        """Between the speech start and end hints."""
+        return self._capture is not None
 
     def push_audio(self, frame: AudioFrame) -> None:
         if self._capture is None:
@@ -80,15 +106,21 @@ class UtteranceSTTStream(STTStream):
         self._capture_bytes += len(frame.pcm)
         while self._capture_bytes > self._max_capture_bytes and len(self._capture) > 1:
             self._capture_bytes -= len(self._capture.popleft())
+        self._heard += frame.samples
+        if self._quiet_for is None:
+            if self._partials_wanted() and self._heard >= self._next_partial and self._idle():
+                self._next_partial = self._heard + self._samples(self._stt.paused_partial_interval)
+                self._start_partial()
+            return
         delay = self._stt.speculation_delay
-        if self._quiet_for is None or delay is None or self._live_guess is not None:
+        if delay is None or self._live_guess is not None:
             return
         self._quiet_for += frame.duration
         if self._quiet_for >= delay:
-            self._guesses += 1
-            self._live_guess = self._guesses
-            self.speculations += 1
-            self._jobs.put_nowait(_Job(self._captured(), guess=self._live_guess))
+            self._guess()
+
+    def agent_paused(self, paused: bool) -> None:
+        self._agent_paused = paused
 
     def speech_started(self) -> None:
         if self._capture is None:
@@ -97,10 +129,15 @@ class UtteranceSTTStream(STTStream):
             self._ring.clear()
             self._ring_samples = 0
             self._quiet_for, self._live_guess = None, None
+            self._heard = 0
+            self._next_partial = self._samples(self._stt.paused_partial_delay or 0.0)
 
     def speech_paused(self) -> None:
-        if self._capture is not None:
-            self._quiet_for = 0.0
+        if self._capture is None:
+            return
+        self._quiet_for = 0.0
+        if self._partials_wanted() and self._live_guess is None:
+            self._guess()  # the words so far, at once: a partial now, maybe the final
 
     def speech_resumed(self) -> None:
         self._quiet_for = None
@@ -116,11 +153,50 @@ class UtteranceSTTStream(STTStream):
         self._capture = None
         self._quiet_for, self._live_guess = None, None
 
+    def _samples(self, seconds: float) -> int:
+        return round(seconds * self._stt.sample_rate)
+
+    def _partials_wanted(self) -> bool:
+        return self._agent_paused and self._stt.paused_partial_delay is not None
+
+    def _idle(self) -> bool:
+        return not self._running and self._jobs.empty()
+
+    def _start_partial(self) -> None:
+        self._partials += 1
+        self._jobs.put_nowait(_Job(self._captured(), partial=self._partials))
+
+    def _guess(self) -> None:
+        """Transcribe the capture so far speculatively (and as a partial while paused)."""
+        self._guesses += 1
+        self._live_guess = self._guesses
+        self.speculations += 1
+        partial = None
+        if self._partials_wanted():
+            self._partials += 1
+            partial = self._partials
+        self._jobs.put_nowait(_Job(self._captured(), guess=self._live_guess, partial=partial))
+
     def _captured(self) -> AudioFrame:
         return AudioFrame(b"".join(self._capture or ()), self._stt.sample_rate)
 
     def __aiter__(self) -> AsyncIterator[Transcript]:
         return self._iterator
+
+    async def _run(self, audio: AudioFrame) -> str:
+        self._running = True
+        try:
+            return (await self._stt.transcribe(audio) if audio.samples else "").strip()
+        finally:
+            self._running = False
+
+    def _worth_running(self, job: _Job) -> bool:
+        if job.guess is not None:
+            # Still live, or its utterance ended on it: worth the compute. A guess the
+            # person talked past is skipped, unless it is already running.
+            return job.guess == self._live_guess or job.guess in self._owed
+        # A partial only while the agent waits for words, and only the newest asked for.
+        return self._agent_paused and job.partial == self._partials
 
     async def _transcripts(self) -> AsyncGenerator[Transcript, None]:
         guessed: tuple[int, str] | None = None  # (guess number, its text)
@@ -128,14 +204,17 @@ class UtteranceSTTStream(STTStream):
             if job.audio is None:  # answer with the guess (its job ran before this one)
                 text = guessed[1] if guessed and guessed[0] == job.guess else ""
                 self._owed.discard(job.guess or 0)
-                yield Transcript(text.strip(), final=True, complete=True)
-            elif job.guess is None:
-                text = await self._stt.transcribe(job.audio) if job.audio.samples else ""
-                yield Transcript(text.strip(), final=True, complete=True)
-            elif job.guess == self._live_guess or job.guess in self._owed:
-                # Still live, or its utterance ended on it: worth the compute. A guess the
-                # person talked past is skipped, unless it is already running.
-                guessed = (job.guess, await self._stt.transcribe(job.audio))
+                yield Transcript(text, final=True, complete=True)
+            elif job.guess is None and job.partial is None:
+                yield Transcript(await self._run(job.audio), final=True, complete=True)
+            elif self._worth_running(job):
+                if job.partial is not None:
+                    self.partial_runs += 1
+                text = await self._run(job.audio)
+                if job.guess is not None:
+                    guessed = (job.guess, text)
+                if job.partial is not None and text:
+                    yield Transcript(text, final=False)
 
     async def aclose(self) -> None:
         self._jobs.put_nowait(None)

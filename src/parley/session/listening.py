@@ -58,12 +58,19 @@ class STTRunner:
         self._supervisor = supervisor
         self._notify = notify
         self._stream: STTStream = stt.stream(policy())
+        self._agent_paused = False
         self.failures = 0
 
     @property
     def stream(self) -> STTStream:
         """The live stream; the input path pushes every frame into it."""
         return self._stream
+
+    def agent_paused(self, paused: bool) -> None:
+        """Tell the stream (and any reopened one) whether the agent waits for words."""
+        if paused != self._agent_paused:
+            self._agent_paused = paused
+            self._stream.agent_paused(paused)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -83,6 +90,8 @@ class STTRunner:
             consecutive += 1
             log.warning("STT stream failed (%s); reopening", message)
             self._stream = self._stt.stream(self._policy())
+            if self._agent_paused:
+                self._stream.agent_paused(True)
             self._supervisor.clean_up("STT stream close", stream.aclose())
             self._notify(TranscriptFailed(loop.time(), message))
             # Back off when the provider fails again at once, without ever dropping audio:

@@ -55,6 +55,7 @@ from parley.conversation.inputs import (
 )
 from parley.conversation.machine import Conversation
 from parley.conversation.policy import TurnTakingPolicy
+from parley.conversation.state import Phase
 from parley.events import AgentResponseDone, ErrorEvent, SessionEnded, SessionEvent, TurnMetrics
 from parley.problems import ProblemCounter
 from parley.providers.base import TurnDetector, TurnSuperseded
@@ -383,17 +384,22 @@ class Session(CallActions):
                 for action in self.conversation.handle(current):
                     self._watch(self.recorder.observe_action, action, timing.now())
                     self._execute(action)
-                self._log_phase(current)
+                self._note_phase(current)
         except Exception as exc:  # a bug in the machine or an action: end the call
             self._fail(exc)
         finally:
             self._dispatching = False
 
-    def _log_phase(self, cause: ConversationInput) -> None:
-        phase = self.conversation.phase
-        if phase is not self._phase:
-            log.debug("%s: phase %s -> %s (%s)", self.id, self._phase, phase, type(cause).__name__)
-            self._phase = phase
+    def _note_phase(self, cause: ConversationInput) -> None:
+        """Log a phase change, and tell the STT whether the agent now waits, paused, for
+        the person's words (a whole-utterance STT transcribes as they speak only then)."""
+        phase, was = self.conversation.phase, self._phase
+        if phase is was:
+            return
+        log.debug("%s: phase %s -> %s (%s)", self.id, was, phase, type(cause).__name__)
+        self._phase = phase
+        if self._stt is not None and Phase.PAUSED in (phase, was):
+            self._stt.agent_paused(phase is Phase.PAUSED)
 
     def _execute(self, action: Action) -> None:
         output, responder = self.output, self._responder

@@ -24,6 +24,17 @@ class WhisperSettings(BaseModel):
         description="Quiet before transcribing speculatively, inside the turn-"
         "ending silence; None turns speculation off.",
     )
+    paused_partial_ms: int | None = Field(
+        200,
+        ge=0,
+        description="While the person's speech has paused the agent: speech before the "
+        "first partial transcript (the audio so far, transcribed at once), so a backchannel "
+        "resumes and other words interrupt without waiting for the final; None turns these "
+        "partials off.",
+    )
+    paused_partial_interval_ms: int = Field(
+        300, ge=50, description="Between the starts of later partials (one run at a time)."
+    )
     cache_dir: Path | None = Field(None, description="Where Whisper base is assembled once.")
 
 

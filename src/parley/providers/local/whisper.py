@@ -2,8 +2,11 @@
 
 Whisper transcribes whole utterances and pads each to 30 s, so a call costs about the same
 whatever its length: the latency is hidden by speculation inside the turn-ending silence
-(see providers/utterance_stt.py) rather than by calling it more often. The model runs in the
-model process (model_host/): a crash there fails this utterance, not the call.
+(see providers/utterance_stt.py) rather than by calling it more often, except while the
+person's speech has paused the agent: then partials, one run at a time, let a backchannel
+resume it (and other words interrupt it) without waiting for a transcription after the end.
+The model runs in the model process (model_host/): a crash there fails this utterance, not
+the call.
 """
 
 from __future__ import annotations
@@ -31,10 +34,14 @@ class WhisperSTT(UtteranceSTT):
         threads: int = 2,
         beam_size: int = 1,
         speculation_delay: float | None = 0.15,
+        paused_partial_delay: float | None = 0.2,
+        paused_partial_interval: float = 0.3,
         host: ModelHost | None = None,
     ) -> None:
         self.name = name
         self.speculation_delay = speculation_delay
+        self.paused_partial_delay = paused_partial_delay
+        self.paused_partial_interval = paused_partial_interval
         options = {
             "model_dir": str(model_dir),
             "language": language,
@@ -60,12 +67,15 @@ def create(config: WhisperSettings, context: ProviderContext) -> WhisperSTT:
     else:
         model_dir, name = assets.whisper_tiny_en(), "whisper"
     delay = None if config.speculation_ms is None else config.speculation_ms / 1000
+    partials = config.paused_partial_ms
     return WhisperSTT(
         model_dir,
         name=name,
         threads=config.threads,
         beam_size=config.beam_size,
         speculation_delay=delay,
+        paused_partial_delay=None if partials is None else partials / 1000,
+        paused_partial_interval=config.paused_partial_interval_ms / 1000,
     )
 
 

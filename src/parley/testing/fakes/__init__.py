@@ -5,6 +5,7 @@ from parley.testing.fakes.llm import FakeLLM, echo_reply
 from parley.testing.fakes.stt import FakeSTT
 from parley.testing.fakes.tts import FakeTTS
 from parley.testing.fakes.turn import FakeTurnDetector
+from parley.testing.fakes.utterance_stt import ScriptedUtteranceSTT
 from parley.testing.fakes.vad import EnergyVAD
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "FakeTurnDetector",
     "Fault",
     "FaultKind",
+    "ScriptedUtteranceSTT",
     "echo_reply",
 ]
