@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from parley.providers import registry
 from parley.settings import Settings
 from tests.cluster.services import DEPLOYED_SITE, write_nginx_conf
-from tests.records.postgres import free_port
+from tests.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
