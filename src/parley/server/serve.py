@@ -156,6 +156,7 @@ class ParleyServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, state: ServerState) -> None:
         super().__init__(config)
         self._state = state
+        state.collector.freeze = True  # a server process: its start-up objects stay (collector.py)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         for server in self.servers:

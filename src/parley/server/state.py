@@ -14,6 +14,7 @@ from parley.problems import ProblemCounter
 from parley.providers.local.model_host.client import ModelHost
 from parley.providers.local.model_host.remote import current_host
 from parley.records.service import CallRecords, transport_name
+from parley.server.collector import GarbageCollector, GarbageCollectorMetrics
 from parley.server.memory import HeapTrimmer
 from parley.server.metrics import ServerMetrics
 from parley.server.node import NodeView
@@ -56,6 +57,7 @@ class ServerState:
     cluster: ClusterNode = field(init=False)
 
     trimmer: HeapTrimmer = field(init=False)
+    collector: GarbageCollector = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics.watch_model_process(lambda: self.model_host())
@@ -72,6 +74,19 @@ class ServerState:
             interval=self.settings.memory_trim_interval_s,
         )
         self.metrics.watch_trimmer(self.trimmer)
+        self.collector = GarbageCollector(
+            ended=lambda: self.sessions.ended,
+            ready=lambda: self.loader.ready or self.loader.failed,
+            after=self._trim_after_collection,
+            interval=self.settings.gc_collect_interval_s,
+        )
+        self.metrics.registry.register(GarbageCollectorMetrics(self.collector))
+
+    def _trim_after_collection(self) -> None:
+        """What a collection freed goes back to the OS now (if trimming is on), not at a
+        trim that may have run just before it."""
+        if self.trimmer.interval > 0:
+            self.trimmer.trim()
 
     def new_session(
         self,
