@@ -141,6 +141,14 @@ class Settings(BaseSettings):
         description="While calls come and go, give freed heap memory back to the OS this "
         "often (glibc `malloc_trim`; server/memory.py says why). 0: never.",
     )
+    gc_collect_interval_s: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="Within this many seconds of calls ending, free them with a full garbage "
+        "collection (an ended session is a reference cycle; server/collector.py says why). "
+        "0: leave it to Python's own schedule.",
+    )
     access_token: SecretStr | None = Field(
         None, description="When set, clients must present it to open a session."
     )

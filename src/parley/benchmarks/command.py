@@ -206,7 +206,8 @@ def _soak(args: argparse.Namespace, console: Console) -> int:
         f"-> {result.after_fds}; calls {result.calls_placed} ({result.calls_failed} failed); "
         f"barge-in to clear p50/p95 {result.barge_in_to_clear.p50} / "
         f"{result.barge_in_to_clear.p95} ms; heap trims {result.heap_trims}, longest "
-        f"{result.heap_trim_longest_ms} ms",
+        f"{result.heap_trim_longest_ms} ms; collections after calls ended "
+        f"{result.gc_collections}, longest {result.gc_longest_ms} ms",
         markup=False,
         highlight=False,
     )

@@ -380,6 +380,7 @@ def _result(
     lags = [s.loop_lag_ms for s in samples if s.loop_lag_ms is not None and s.phase == "calls"]
     trim_s = metrics.get("parley_memory_trim_seconds")
     released = metrics.get("parley_memory_trim_released_bytes_total")
+    gc_s = metrics.get("parley_gc_collect_seconds")
     return Soak(
         providers=options.providers,
         calls=options.calls,
@@ -426,6 +427,8 @@ def _result(
         heap_trims=_int(metrics.get("parley_memory_trims_total")),
         heap_trim_longest_ms=None if trim_s is None else 1000 * trim_s,
         heap_trim_released_mb=None if released is None else released / MB,
+        gc_collections=_int(metrics.get("parley_gc_collections_total")),
+        gc_longest_ms=None if gc_s is None else 1000 * gc_s,
     )
 
 

@@ -92,6 +92,9 @@ class Soak(BaseModel):
     heap_trims: int | None = Field(None, description="malloc_trim calls (server/memory.py)")
     heap_trim_longest_ms: float | None = Field(None, description="the longest one")
     heap_trim_released_mb: float | None = Field(None, description="resident memory they freed")
+    gc_collections: int | None = Field(None, description="full collections after calls ended "
+                                       "(server/collector.py)")  # fmt: skip
+    gc_longest_ms: float | None = Field(None, description="the longest one")
 
 
 def summarize_memory(

@@ -85,10 +85,11 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
             await state.records.start()  # its own task: a database that is down delays nothing
         await state.cluster.start()  # its own tasks: a Redis that is down delays no call
         trimming = asyncio.create_task(state.trimmer.run(), name="heap trimmer")
+        collecting = asyncio.create_task(state.collector.run(), name="garbage collector")
         try:
             yield
         finally:
-            for task in (loading, lag, trimming):
+            for task in (loading, lag, trimming, collecting):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

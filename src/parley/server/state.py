@@ -15,6 +15,7 @@ from parley.providers.local.model_host.client import ModelHost
 from parley.providers.local.model_host.remote import current_host
 from parley.records.service import CallRecords, transport_name
 from parley.server.admission import HeldPlaces
+from parley.server.collector import GarbageCollector, GarbageCollectorMetrics
 from parley.server.memory import HeapTrimmer
 from parley.server.metrics import ServerMetrics
 from parley.server.node import NodeView
@@ -59,6 +60,7 @@ class ServerState:
     trimmer: HeapTrimmer = field(init=False)
     # Calls admitted at the Twilio webhook, their streams not started yet (admission.py).
     held: HeldPlaces = field(init=False)
+    collector: GarbageCollector = field(init=False)
 
     def __post_init__(self) -> None:
         self.metrics.watch_model_process(lambda: self.model_host())
@@ -76,6 +78,18 @@ class ServerState:
         )
         self.metrics.watch_trimmer(self.trimmer)
         self.held = HeldPlaces(self.settings.admission.webhook_hold_s)
+        self.collector = GarbageCollector(
+            ended=lambda: self.sessions.ended,
+            after=self._trim_after_collection,
+            interval=self.settings.gc_collect_interval_s,
+        )
+        self.metrics.registry.register(GarbageCollectorMetrics(self.collector))
+
+    def _trim_after_collection(self) -> None:
+        """What a collection freed goes back to the OS now (if trimming is on), not at a
+        trim that may have run just before it."""
+        if self.trimmer.interval > 0:
+            self.trimmer.trim()
 
     def new_session(
         self,
