@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from parley.benchmarks.overload import OVERLOAD_TURNS
 from parley.benchmarks.report import markdown
 from parley.benchmarks.run import BenchOptions, run_bench
 
@@ -36,7 +37,7 @@ def test_capacity_by_workers_and_an_overload_run(tmp_path: Path) -> None:
     assert overload.max_sessions == 1 and overload.offered == 3
     assert overload.accepted + overload.refused_webhook + overload.refused_stream == 3
     assert 1 <= overload.accepted <= 2 and overload.refusal.n >= 1
-    assert overload.answered == overload.utterances == overload.accepted  # one question each
+    assert overload.answered == overload.utterances == OVERLOAD_TURNS * overload.accepted
     assert overload.refusal.max is not None and overload.refusal.max < 2000  # not timing here
 
     text = markdown(report)

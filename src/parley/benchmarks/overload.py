@@ -2,12 +2,17 @@
 
 parley runs with `admission.max_sessions` = the capacity (per worker: the node's capacity
 divided among its workers) and the default event-loop lag bound. 1.5 times as many callers
-as the capacity ring within a second, each as Twilio would: `POST /twilio/voice` first, then
-the media stream the TwiML names. A call is refused at the webhook (`<Reject reason="busy"/>`)
-or, when it got through the webhook while the node filled up, at the stream (closed at its
-`start`). The run passes when the accepted calls keep p99 outbound frame lateness under
-20 ms and every question they asked is answered in time, and every refusal came within
-100 ms (webhook request to its answer; stream `start` to the close).
+as the capacity ring, RING_PER_S a second, each as Twilio would: `POST /twilio/voice` first,
+then the media stream the TwiML names; each accepted call asks at least OVERLOAD_TURNS
+questions, so the node is still full when the last callers ring. (All within one second,
+the node spent itself starting sessions: 120 accepted on 2 cores kept answering, but the 60
+refusals took 417-595 ms, queued behind those starts.)
+
+A call is refused at the webhook (`<Reject reason="busy"/>`) or, when it got through the
+webhook while the node filled up, at the stream (closed at its `start`). The run passes when
+the accepted calls keep p99 outbound frame lateness under 20 ms and every question they
+asked is answered in time, and every refusal came within 100 ms (webhook request to its
+answer; stream `start` to the close).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from parley.benchmarks.scenarios import place
 OFFERED = 1.5  # times the capacity
 REFUSED_WITHIN_MS = 100.0
 LAG_BOUND_S = 0.1  # admission.max_loop_lag_s's default
+RING_PER_S = 30.0  # new calls a second
+OVERLOAD_TURNS = 3
 
 
 async def overload(
@@ -37,7 +44,7 @@ async def overload(
     """Offer OFFERED x `capacity_calls` calls to parley with admission at `capacity_calls`."""
     per_worker = max(1, math.ceil(capacity_calls / workers))
     offered = math.ceil(capacity_calls * OFFERED)
-    turns = setup.plan.capacity_turns
+    turns = max(setup.plan.capacity_turns, OVERLOAD_TURNS)
     fake = setup.latencies.fake_settings([REPLY])
     async with setup.serve("overload", fake, workers=workers, max_sessions=per_worker,
                            max_loop_lag_s=LAG_BOUND_S) as server:  # fmt: skip
@@ -77,16 +84,16 @@ async def overload(
     return result
 
 
-async def ring(job: Job, index: int) -> CallOutcome:
-    """One call as Twilio places it, in a caller process: the webhook, then (unless
-    rejected) the stream. The calls ring within a second of the common start."""
-    await asyncio.sleep(index / job.calls)
+async def ring(job: Job, index: int, http: httpx.AsyncClient) -> CallOutcome:
+    """One call as Twilio places it, in a caller process (`http`: the process's client): the
+    webhook, then (unless rejected) the stream. The calls ring RING_PER_S a second from the
+    common start."""
+    await asyncio.sleep(index / RING_PER_S)
     caller = BenchCaller(job.media_url, script(0.0, job.turns))
     form = {"CallSid": caller.call_sid, "From": "+15550000001", "To": "+15550000002"}
-    async with httpx.AsyncClient(timeout=10.0) as http:
-        started = time.perf_counter()
-        response = await http.post(f"{job.http_url}/twilio/voice", data=form)
-        elapsed_ms = 1000 * (time.perf_counter() - started)
+    started = time.perf_counter()
+    response = await http.post(f"{job.http_url}/twilio/voice", data=form)
+    elapsed_ms = 1000 * (time.perf_counter() - started)
     twiml = ET.fromstring(response.text)
     if twiml.find("Reject") is not None:
         return CallOutcome(refused_at="webhook", refused_ms=elapsed_ms)
