@@ -77,6 +77,12 @@ class HttpSettings(BaseModel):
         description="Past this many connections (calls included) new requests get 503; keep it "
         "under the process's open-file limit (`ulimit -n`). None: no limit.",
     )
+    websocket_compression: bool = Field(
+        False,
+        description="Accept permessage-deflate on the websockets. Off: call audio (base64 "
+        "mu-law, PCM) barely compresses, and each compressed socket costs deflate CPU on "
+        "every frame and its own zlib state (docs/deploy.md).",
+    )
 
 
 class AdmissionSettings(BaseModel):

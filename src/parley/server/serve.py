@@ -144,6 +144,7 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
         "port": settings.port,
         "log_config": None,  # records go to the handler parley.logsafe installed
         "ws_ping_interval": 20,
+        "ws_per_message_deflate": http.websocket_compression,
         "http": header_deadline_protocol(http.header_timeout_s, ProblemCounter()),
         "timeout_keep_alive": http.keep_alive_s,
         "limit_concurrency": http.max_connections,
