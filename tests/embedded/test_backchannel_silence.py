@@ -111,7 +111,7 @@ def _call(
         result.after.append(resumed - voiced)
         result.total.append(resumed - max(t for t in paused if t <= resumed))
     result.interruptions = len(llm.calls) - 1
-    result.answered = [str(call[-1].content) for call in llm.calls[1:]]
+    result.answered = [str(call[-1].content) for call in list(llm.calls)[1:]]
     result.repaused = len(paused) - len(clips)  # one pause a clip, unless resumed too soon
     return result
 
