@@ -152,7 +152,8 @@ def test_every_node_variable_is_a_parley_setting(
         assert database.username == postgres["POSTGRES_USER"]
         assert database.password == postgres["POSTGRES_PASSWORD"]
         assert database.path == "/" + postgres["POSTGRES_DB"]
-        assert settings.records.recover_at_start is False  # docs/deploy.md, "Many nodes"
+        # Each node closes only its own calls left open (docs/deploy.md, "Many nodes").
+        assert settings.records.recover_at_start is True
         llm = urlsplit(settings.openai.base_url)
         assert llm.hostname == "inference" and str(llm.port) == flags["--port"]
         assert settings.openai.api_key is not None

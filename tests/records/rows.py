@@ -11,7 +11,12 @@ from parley.timing import STAGES
 T0 = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 
 
-def opened(at: datetime = T0, transport: str = "twilio", call_id: str | None = None) -> CallOpened:
+def opened(
+    at: datetime = T0,
+    transport: str = "twilio",
+    call_id: str | None = None,
+    node: str | None = None,
+) -> CallOpened:
     twilio = transport == "twilio"
     return CallOpened(
         id=call_id or uuid.uuid4().hex,
@@ -23,6 +28,7 @@ def opened(at: datetime = T0, transport: str = "twilio", call_id: str | None = N
         twilio_call_sid="CA" + "0" * 32 if twilio else None,
         twilio_from="+15550001111" if twilio else None,
         twilio_to="+15550002222" if twilio else None,
+        node=node,
     )
 
 

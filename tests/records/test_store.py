@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, bindparam, inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from parley.records.models import Base, Turn
+from parley.records.models import Base, Turn, UTCDateTime
 from parley.records.rows import CallClosed
 from parley.records.store import SERVER_STOPPED, Store
 from parley.timing import STAGES
@@ -36,7 +36,7 @@ async def test_migrations_from_empty_match_the_models(database_url: str) -> None
         await store.migrate()  # a second start changes nothing
         async with store.engine.connect() as connection:
             version = await connection.execute(text("select version_num from alembic_version"))
-            assert version.scalar_one() == "0001"
+            assert version.scalar_one() == "0002"
             diff = await connection.run_sync(_compare)
             tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
         assert diff == [], f"the migrations and models.py disagree: {diff}"
@@ -56,7 +56,7 @@ async def test_nodes_starting_together_on_an_empty_database_both_start(
         await asyncio.gather(*(store.migrate() for store in stores))
         async with stores[0].engine.connect() as connection:
             version = await connection.execute(text("select version_num from alembic_version"))
-            assert version.scalars().all() == ["0001"]
+            assert version.scalars().all() == ["0002"]
     finally:
         for store in stores:
             await store.aclose()
@@ -120,6 +120,47 @@ async def test_calls_left_open_end_at_their_last_activity(store: Store) -> None:
     assert detail.listing.call.ended_at == T0 + timedelta(seconds=4.0)
     other = await store.get_call(finished.id)
     assert other is not None and other.listing.call.end_reason == "bye"
+
+
+async def test_a_node_sharing_the_database_closes_only_its_own_calls(store: Store) -> None:
+    """Nodes sharing one database (cluster.redis_url set): a node that starts closes its own
+    calls left open and the ones no node was named for, never another node's live call."""
+    mine, theirs, unnamed = opened(node="parley-a"), opened(node="parley-b"), opened()
+    for call in (mine, theirs, unnamed):
+        await store.write(call)
+    assert await store.close_open_calls("parley-a") == 2
+    ends = {}
+    for call in (mine, theirs, unnamed):
+        detail = await store.get_call(call.id)
+        assert detail is not None
+        ends[call.id] = detail.listing.call.end_reason
+        assert detail.listing.call.node == call.node
+    assert ends == {mine.id: SERVER_STOPPED, theirs.id: None, unnamed.id: SERVER_STOPPED}
+    assert await store.close_open_calls() == 1  # a node alone closes every call left open
+    theirs_now = await store.get_call(theirs.id)
+    assert theirs_now is not None and theirs_now.listing.call.end_reason == SERVER_STOPPED
+
+
+async def test_a_database_of_the_first_release_gains_the_node_column(database_url: str) -> None:
+    """A database migrated to 0001 (calls with no node) is brought to the newest revision
+    with its calls intact, and its open calls are closed by whichever node starts first."""
+    store = Store(database_url)
+    try:
+        await store.migrate("0001")
+        async with store.engine.begin() as connection:
+            await connection.execute(
+                text(
+                    "insert into calls (id, transport, started_at, last_activity_at, providers,"
+                    " policy, recording) values (:id, 'browser', :t, :t, '{}', '{}', false)"
+                ).bindparams(bindparam("t", type_=UTCDateTime())),
+                {"id": "f" * 32, "t": T0},
+            )
+        await store.migrate()
+        detail = await store.get_call("f" * 32)
+        assert detail is not None and detail.listing.call.node is None
+        assert await store.close_open_calls("parley-b") == 1
+    finally:
+        await store.aclose()
 
 
 async def test_listing_is_newest_first_with_filters_and_pages(store: Store) -> None:

@@ -32,6 +32,10 @@ class ClusterSettings(BaseModel):
         description="A member silent this long is dead: its calls drop out of the list.",
     )
 
+    def node_name(self) -> str:
+        """This node's name: node id, or the host name. Its call records carry it."""
+        return self.node_id or socket.gethostname()
+
     def member_id(self) -> str:
         """This process's name in Redis: node id (or host name) and pid."""
-        return f"{self.node_id or socket.gethostname()}-{os.getpid()}"
+        return f"{self.node_name()}-{os.getpid()}"

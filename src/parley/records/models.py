@@ -63,6 +63,9 @@ class Call(Base):
     providers: Mapped[dict[str, Any]]
     policy: Mapped[dict[str, Any]]
     recording: Mapped[bool] = mapped_column(Boolean)
+    # The node that held the call (cluster.node_id or the host name): a node that starts
+    # closes only its own calls left open, never another live node's (migration 0002).
+    node: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (
         Index("ix_calls_started", "started_at", "id"),  # newest first, cursor pages

@@ -18,6 +18,7 @@ class CallOpened:
     twilio_call_sid: str | None = None
     twilio_from: str | None = None
     twilio_to: str | None = None
+    node: str | None = None  # the node holding the call (cluster.node_id or host name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,20 @@ RETENTION_INTERVAL_S = 3600.0
 
 class CallRecords:
     def __init__(
-        self, settings: RecordsSettings, *, on_drop: Callable[[int], None] = lambda n: None
+        self,
+        settings: RecordsSettings,
+        *,
+        node: str | None = None,
+        shared: bool = False,
+        on_drop: Callable[[int], None] = lambda n: None,
     ) -> None:
+        """`node` names this node in its calls' rows (cluster.node_id or the host name).
+        `shared`: other live nodes write to the same database, so at start this node closes
+        only its own calls left open; alone, it closes every one (its host name may not be
+        the one its calls were written under: a new container's, say)."""
         self.settings = settings
+        self.node = node
+        self.recovers = node if shared else None
         self.store = Store(settings.url())
         self.writer = RecordWriter(
             self.store.write, queue_size=settings.queue_size, on_drop=on_drop,
@@ -90,6 +101,7 @@ class CallRecords:
                 twilio_call_sid=facts.get("twilio_call_sid"),
                 twilio_from=facts.get("twilio_from") or None,
                 twilio_to=facts.get("twilio_to") or None,
+                node=self.node,
             )
         )
         # One timeline for the turns' times and the recording: second 0 is this moment.
@@ -134,7 +146,7 @@ class CallRecords:
         await self.store.migrate()
         if not self.settings.recover_at_start:
             return
-        closed = await self.store.close_open_calls()
+        closed = await self.store.close_open_calls(self.recovers)
         if closed:
             log.warning("call records: closed %d calls left open (server stopped)", closed)
 
@@ -158,13 +170,14 @@ def transport_name(transport: object) -> str:
     return type(transport).__name__.removesuffix("Transport").lower()
 
 
-async def recover(settings: RecordsSettings) -> int:
-    """Migrate the database and close the calls a killed server left open, once, before a
-    node's workers start (`parley serve --workers`); returns how many were closed."""
+async def recover(settings: RecordsSettings, node: str | None = None) -> int:
+    """Migrate the database and close the calls a killed server left open (`node`'s only,
+    when named), once, before a node's workers start (`parley serve --workers`); returns
+    how many were closed."""
     store = Store(settings.url())
     try:
         await store.migrate()
-        closed = await store.close_open_calls()
+        closed = await store.close_open_calls(node)
     finally:
         await store.aclose()
     if closed:

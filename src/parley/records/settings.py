@@ -28,9 +28,10 @@ class RecordsSettings(BaseModel):
     )
     recover_at_start: bool = Field(
         True,
-        description="At start, close the calls a killed server left open. A node's workers "
-        "leave it to the node's parent, which does it once before they start: a worker that "
-        "starts (or restarts) must not close its siblings' live calls.",
+        description="At start, close the calls a killed server left open: with "
+        "`cluster.redis_url` set, only this node's (cluster.node_id), never other nodes' live "
+        "calls. A node's workers leave it to the node's parent, which does it once before they "
+        "start: a worker that starts (or restarts) must not close its siblings' live calls.",
     )
 
     def url(self) -> str:

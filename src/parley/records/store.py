@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, event, func, select, text, update
+from sqlalchemy import ColumnElement, Connection, delete, event, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -65,8 +65,9 @@ class Store:
     async def aclose(self) -> None:
         await self.engine.dispose()
 
-    async def migrate(self) -> None:
-        """Bring the schema to the newest revision (from empty, or from an older one).
+    async def migrate(self, revision: str = "head") -> None:
+        """Bring the schema to the newest revision (from empty, or from an older one); tests
+        name an older `revision` to make a database as an earlier release left it.
 
         Nodes sharing a PostgreSQL database may start at once (deploy/compose.yaml): each
         takes a transaction-scoped advisory lock first, so one migrates and the others wait,
@@ -75,14 +76,20 @@ class Store:
             if connection.dialect.name == "postgresql":
                 lock = text("SELECT pg_advisory_xact_lock(:key)")
                 await connection.execute(lock, {"key": MIGRATION_LOCK})
-            await connection.run_sync(_upgrade)
+            await connection.run_sync(_upgrade, revision)
 
-    async def close_open_calls(self) -> int:
-        """Calls a killed server left open end at their last activity, "server stopped"."""
+    async def close_open_calls(self, node: str | None = None) -> int:
+        """Calls a killed server left open end at their last activity, "server stopped".
+
+        With `node`, only that node's calls (and those recorded before calls named their
+        node): nodes sharing a database each close their own, never another's live calls."""
+        left_open: ColumnElement[bool] = Call.ended_at.is_(None)
+        if node is not None:
+            left_open &= (Call.node == node) | Call.node.is_(None)
         async with self.sessions.begin() as db:
             result = await db.execute(
                 update(Call)
-                .where(Call.ended_at.is_(None))
+                .where(left_open)
                 .values(ended_at=Call.last_activity_at, end_reason=SERVER_STOPPED)
                 .execution_options(synchronize_session=False)
             )
@@ -200,7 +207,7 @@ def _fields(item: Write) -> dict[str, Any]:
     return {name: getattr(item, name) for name in item.__slots__}
 
 
-def _upgrade(connection: Connection) -> None:
+def _upgrade(connection: Connection, revision: str) -> None:
     # Imported here: alembic logs as it loads (its plugins), which belongs after the server
     # has set up its log format, and only where migrations run.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -210,7 +217,7 @@ def _upgrade(connection: Connection) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

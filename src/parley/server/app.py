@@ -72,7 +72,12 @@ def create_app(settings: Settings | None = None, *, providers: Providers | None 
     settings = settings or Settings()
     state = ServerState(settings, ProviderLoader(settings, providers), SessionManager())
     if settings.records.enabled:
-        state.records = CallRecords(settings.records, on_drop=state.metrics.records_dropped.inc)
+        state.records = CallRecords(
+            settings.records,
+            node=settings.cluster.node_name(),
+            shared=settings.cluster.redis_url is not None,
+            on_drop=state.metrics.records_dropped.inc,
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

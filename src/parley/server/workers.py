@@ -195,8 +195,10 @@ def _recover_records(settings: Settings) -> Settings:
     records = settings.records
     if not (records.enabled and records.recover_at_start):
         return settings
+    cluster = settings.cluster
+    own = cluster.node_name() if cluster.redis_url else None  # with other nodes: its own only
     try:
-        asyncio.run(asyncio.wait_for(recover(records), RECOVERY_TIMEOUT_S))
+        asyncio.run(asyncio.wait_for(recover(records, own), RECOVERY_TIMEOUT_S))
     except Exception as exc:  # an unreachable database must not stop the node
         log.warning("call records: recovery at start failed (%s); workers will retry", exc)
         return settings
