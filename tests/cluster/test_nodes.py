@@ -83,6 +83,18 @@ async def test_a_call_through_the_balancer_is_listed_and_hung_up_from_the_other_
             node_b, node_a)  # fmt: skip
         assert info["node"].startswith(("node-a-", "node-b-"))
 
+        # A node that starts now (its parent recovers before its workers serve) closes only
+        # its own calls left open: this live call, another node's, stays open in the records.
+        async with node("node-c", 2, redis_url, database):
+            store = Store(database)
+            try:
+                [live] = [c for c in await store.list_calls(limit=10)
+                          if c.call.twilio_call_sid == caller.call_sid]  # fmt: skip
+            finally:
+                await store.aclose()
+            assert live.call.ended_at is None and live.call.end_reason is None
+            assert info["node"].startswith(f"{live.call.node}-"), live.call.node
+
         events: list[dict[str, Any]] = []
         watch = asyncio.create_task(sse_events(other, f"/v1/sessions/{session_id}/events",
                                                events))  # fmt: skip

@@ -92,7 +92,7 @@ async def test_sigterm_mid_call_finishes_the_recording(tmp_path: Path) -> None:
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(2.0)  # the question and its answer are in the file
-        assert not call.done()
+        assert not call.done(), (call.exception() or call.result(), served.log[-5000:])
         served.process.send_signal(signal.SIGTERM)
         assert await served.wait(20) == 0, served.log
         call.cancel()

@@ -117,7 +117,13 @@ async def test_calls_spread_over_the_workers_and_the_node_answers_for_all() -> N
         async with serving(other, settings=settings) as elsewhere:
             assert was_answered(await call(elsewhere, host))
 
-        # /metrics from any worker counts every worker's calls
+        # /metrics from any worker counts every worker's calls, once every session has closed
+        # (a caller is done when its socket closes; its session may still be ending)
+        for _ in range(100):
+            _, health = await get(host, "/health")
+            if health["sessions"] == 0:
+                break
+            await asyncio.sleep(0.05)
         for _ in range(6):
             status, text = await get(host, "/metrics")
             assert status == 200
