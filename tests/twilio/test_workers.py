@@ -17,6 +17,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 from urllib.parse import urlencode
 
+import httpx
 import pytest
 
 from parley.server import create_app
@@ -180,3 +181,24 @@ async def test_a_worker_that_dies_is_started_again() -> None:
             await asyncio.sleep(0.1)
         assert second in pids and first not in pids and len(pids) == 2
         assert was_answered(await call(host, host))
+
+
+async def test_the_webhook_admits_against_the_whole_node() -> None:
+    """Places held by admitted calls are the node's: every webhook over one keep-alive
+    connection reaches the same worker, and with room for one call per worker the node
+    still admits two before it answers busy (a worker counting only its own held places
+    refused the second)."""
+    env = {"PARLEY_ACCESS_TOKEN": TOKEN, "PARLEY_ADMISSION__MAX_SESSIONS": "1",
+           "PARLEY_ADMISSION__WEBHOOK_HOLD_S": "60"}  # fmt: skip
+    async with (
+        parley_serve(*FAKE_PROVIDERS, workers=2, env=env) as served,
+        httpx.AsyncClient(base_url=f"http://{served.host}", auth=("twilio", TOKEN)) as http,
+    ):
+        answers = []
+        for _ in range(3):
+            form = {"CallSid": f"CA{os.urandom(16).hex()}", "From": "+15550001", "To": "+1555"}
+            response = await http.post("/twilio/voice", data=form)
+            assert response.status_code == 200, response.text
+            answers.append(ET.fromstring(response.text))
+        assert [a.find("Connect") is not None for a in answers] == [True, True, False]
+        assert answers[2].find("Reject") is not None

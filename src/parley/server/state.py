@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -14,11 +15,11 @@ from parley.problems import ProblemCounter
 from parley.providers.local.model_host.client import ModelHost
 from parley.providers.local.model_host.remote import current_host
 from parley.records.service import CallRecords, transport_name
-from parley.server.admission import HeldPlaces
+from parley.server.admission import HeldPlaces, SharedHeldPlaces
 from parley.server.collector import GarbageCollector, GarbageCollectorMetrics
 from parley.server.memory import HeapTrimmer
 from parley.server.metrics import ServerMetrics
-from parley.server.node import NodeView
+from parley.server.node import NodeView, WorkerReport
 from parley.server.providers import ProviderLoader
 from parley.server.sessions import SessionManager
 from parley.session import Session, SessionConfig
@@ -59,7 +60,7 @@ class ServerState:
 
     trimmer: HeapTrimmer = field(init=False)
     # Calls admitted at the Twilio webhook, their streams not started yet (admission.py).
-    held: HeldPlaces = field(init=False)
+    held: HeldPlaces | SharedHeldPlaces = field(init=False)
     collector: GarbageCollector = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,7 +78,11 @@ class ServerState:
             interval=self.settings.memory_trim_interval_s,
         )
         self.metrics.watch_trimmer(self.trimmer)
-        self.held = HeldPlaces(self.settings.admission.webhook_hold_s)
+        hold_s = self.settings.admission.webhook_hold_s
+        shared = self.node.directory
+        self.held = (
+            HeldPlaces(hold_s) if shared is None else SharedHeldPlaces(shared / "held", hold_s)
+        )
         self.collector = GarbageCollector(
             ended=lambda: self.sessions.ended,
             after=self._trim_after_collection,
@@ -131,12 +136,29 @@ class ServerState:
         return session
 
     def busy(self) -> str | None:
-        """Why this process refuses new calls now (admission settings), or None."""
+        """Why this process refuses a new session now (admission settings), or None. Places
+        held for Twilio streams count here only in a process alone: a worker's held places
+        are the node's, and their streams may land on any worker (`node_busy` counts them)."""
+        held = len(self.held) if self.node.directory is None else 0
+        return self._busy(len(self.sessions), held, workers=1)
+
+    def node_busy(self) -> str | None:
+        """Why the node refuses a new Twilio call at its webhook, or None: every worker's live
+        calls (their reports, at most 0.2 s old) and the node's held places, against
+        `max_sessions` per worker. A process alone is the node."""
+        if self.node.directory is None:
+            return self.busy()
+        reports = self.node.workers(WorkerReport(os.getpid(), len(self.sessions), True))
+        live = sum(report.sessions for report in reports)
+        return self._busy(live, len(self.held), workers=len(reports))
+
+    def _busy(self, live: int, held: int, *, workers: int) -> str | None:
         admission = self.settings.admission
-        live, held = len(self.sessions), len(self.held)
-        if admission.max_sessions is not None and live + held >= admission.max_sessions:
+        limit = None if admission.max_sessions is None else admission.max_sessions * workers
+        if limit is not None and live + held >= limit:
             waiting = f" and {held} admitted, their streams not started" if held else ""
-            return f"at capacity: {live} calls{waiting} (admission.max_sessions)"
+            where = f" on {workers} workers" if workers > 1 else ""
+            return f"at capacity: {live} calls{where}{waiting} (admission.max_sessions)"
         bound = admission.max_loop_lag_s
         if bound is not None and self.metrics.lag.overloaded(bound):
             return (

@@ -161,7 +161,7 @@ async def voice_webhook(request: Request) -> Response:
         twiml.say("Sorry, the assistant is not ready yet. Please call again in a minute.")
         twiml.hangup()
         return Response(str(twiml), media_type="application/xml")
-    busy = state.busy()
+    busy = state.node_busy()  # the node's room: the stream may land on any worker
     if busy is not None:  # admission control: a busy signal now beats a call that stutters
         log.warning("twilio call %s: rejected (busy): %s", call, busy)
         twiml.reject(reason="busy")
@@ -176,7 +176,8 @@ async def voice_webhook(request: Request) -> Response:
     for name, value in parameters.items():
         stream.parameter(name=name, value=value)
     twiml.append(connect)
-    state.held.hold(call_sid)  # its place, until the stream starts (admission.py)
+    if state.settings.admission.max_sessions is not None:
+        state.held.hold(call_sid)  # its place, until the stream starts (admission.py)
     log.info("twilio call %s: answered, streaming to wss://%s/twilio/media", call,
              field("host", host))  # fmt: skip
     return Response(str(twiml), media_type="application/xml")
