@@ -16,6 +16,7 @@ import httpx
 import uvicorn
 
 from parley.server.serve import uvicorn_config
+from parley.server.workers import default_workers
 from parley.settings import Settings
 
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
@@ -113,8 +114,10 @@ class ServeProcess:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
 
-    async def until_ready(self, workers: int | None, limit: float) -> None:
-        """Until /health answers 200 (listing `workers` workers, when given)."""
+    async def until_ready(self, workers: int, limit: float) -> None:
+        """Until /health answers 200 listing `workers` workers, each ready for calls: the
+        worker that answers first may be up while another is still loading its providers
+        (and would refuse the test's first call)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
         async with httpx.AsyncClient(base_url=f"http://{self.host}") as http:
@@ -124,9 +127,8 @@ class ServeProcess:
                     raise AssertionError(f"parley serve exited ({code}) starting:\n{self.tail}")
                 with contextlib.suppress(httpx.TransportError):
                     reply = await http.get("/health", timeout=5)
-                    if reply.status_code == 200 and (
-                        workers is None or len(reply.json()["workers"]) == workers
-                    ):
+                    listed = reply.json()["workers"] if reply.status_code == 200 else []
+                    if len(listed) == workers and all(w["accepting"] for w in listed):
                         return
                 await asyncio.sleep(0.05)
         raise AssertionError(f"parley serve was not ready within {limit:g} s:\n{self.tail}")
@@ -147,14 +149,17 @@ async def parley_serve(
     command = [sys.executable, "-m", "parley.cli", "serve", "--port", str(port), *args]
     if workers is not None:
         command += ["--workers", str(workers)]
+    environment = {**os.environ, **(env or {})}
+    # without --workers the command runs its default: PARLEY_WORKERS, else one per core
+    expected = workers or int(environment.get("PARLEY_WORKERS") or 0) or default_workers()
     process = await asyncio.create_subprocess_exec(
-        *command, env={**os.environ, **(env or {})},
+        *command, env=environment,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # its own process group: the parent and its workers
     )  # fmt: skip
     served = ServeProcess(f"127.0.0.1:{port}", process)
     try:
-        await served.until_ready(workers, ready_within)
+        await served.until_ready(expected, ready_within)
         yield served
     finally:
         await served.stop(stop_within)
