@@ -40,10 +40,13 @@ FOLLOW_UP = "And what about Germany?"
 INTERRUPTION = "Hold on, what time is it right now?"
 # One long sentence without commas: Piper pauses under 0.1 s between its words from 2 s to
 # 5.5 s into it, where the interruption lands, so "the agent was sounding" is unambiguous.
+# Short sentences: Piper makes a segment whole before any of it plays, so one 45-word sentence
+# after the short first piece left the page silent for seconds under a loaded full run, and
+# the interruption then fell in that gap instead of over the agent's voice.
 STORY = (
-    "Once upon a time in a quiet village by the sea there lived an old fisherman who went "
-    "out every morning before the sun came up and knew every rock and every wave and every "
-    "gull that followed his little boat wherever it went"
+    "Once upon a time there was a quiet village by the sea. An old fisherman lived there "
+    "with his cat. He went out every morning before the sun came up. He knew every rock and "
+    "every wave in the bay. A grey gull followed his little boat wherever it went."
 )
 PAGE_OUTPUT = {"browser": {"output_sample_rate": 24000}}  # the default: what people get
 
