@@ -126,8 +126,10 @@ async def test_speaking_over_the_agent_stops_its_audio(
     onset = next(t for t in record["onsets"] if t > first)  # the person starts talking
     # The page's clock agrees with the WAV about where the interruption begins.
     assert abs((onset - record["onsets"][0]) / 1000 - (interruption.onset - question.onset)) < 0.06
+    # Mid-answer: sounding at the onset, or within the second before it (the onset may fall
+    # in the pause between two of its sentences, which is still the agent speaking).
     assert audible_at(record, onset) or any(
-        x["audible"] for x in record["transitions"] if onset - 250 < x["t"] <= onset
+        x["audible"] for x in record["transitions"] if onset - 1000 < x["t"] <= onset
     ), "the agent was speaking when the person began"
     silent = [x["t"] for x in record["transitions"] if not x["audible"] and onset < x["t"] < second]
     assert silent, "the agent's audio never stopped"
