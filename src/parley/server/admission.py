@@ -71,7 +71,9 @@ class SharedHeldPlaces:
         directory.mkdir(parents=True, exist_ok=True)
 
     def hold(self, call: str) -> None:
-        if _CALL_NAME.fullmatch(call) is None or len(self) >= MAX_HELD:
+        """No bound of its own: the webhook holds a place only after `node_busy` counted
+        fewer than the node's capacity (a flood is refused, not held)."""
+        if _CALL_NAME.fullmatch(call) is None:
             return
         path = self.directory / call
         until = self._clock() + self.hold_s
