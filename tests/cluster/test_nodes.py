@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from parley.records.store import Store
+from parley.records.store import CallListing, Store
 from tests.records.postgres import PostgresServer
 from tests.serving import FAKE_PROVIDERS, ServeProcess, parley_serve
 from tests.twilio.harness import caller_on_hold
@@ -39,6 +39,17 @@ async def listing(http: httpx.AsyncClient) -> dict[str, dict[str, Any]]:
     response = await http.get("/v1/sessions")
     assert response.status_code == 200, response.text
     return {s["id"]: s for s in response.json()["sessions"]}
+
+
+async def call_record(database: str, call_sid: str) -> CallListing:
+    """The record of the Twilio call `call_sid` in the nodes' shared database."""
+    store = Store(database)
+    try:
+        [record] = [c for c in await store.list_calls(limit=10)
+                    if c.call.twilio_call_sid == call_sid]  # fmt: skip
+    finally:
+        await store.aclose()
+    return record
 
 
 async def sse_events(http: httpx.AsyncClient, path: str, into: list[dict[str, Any]]) -> None:
@@ -86,12 +97,7 @@ async def test_a_call_through_the_balancer_is_listed_and_hung_up_from_the_other_
         # A node that starts now (its parent recovers before its workers serve) closes only
         # its own calls left open: this live call, another node's, stays open in the records.
         async with node("node-c", 2, redis_url, database):
-            store = Store(database)
-            try:
-                [live] = [c for c in await store.list_calls(limit=10)
-                          if c.call.twilio_call_sid == caller.call_sid]  # fmt: skip
-            finally:
-                await store.aclose()
+            live = await call_record(database, caller.call_sid)
             assert live.call.ended_at is None and live.call.end_reason is None
             assert info["node"].startswith(f"{live.call.node}-"), live.call.node
 
@@ -126,11 +132,6 @@ async def test_a_call_through_the_balancer_is_listed_and_hung_up_from_the_other_
         else:
             raise AssertionError("still listed after the hangup")
 
-    store = Store(database)
-    try:
-        [record] = [c for c in await store.list_calls(limit=10)
-                    if c.call.twilio_call_sid == caller.call_sid]  # fmt: skip
-    finally:
-        await store.aclose()
+    record = await call_record(database, caller.call_sid)
     assert record.call.end_reason == "hung up through the API", record.call.end_reason
     assert record.call.ended_at is not None
