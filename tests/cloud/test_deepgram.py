@@ -208,6 +208,33 @@ async def test_after_a_final_only_unacknowledged_audio_is_replayed() -> None:
     assert 1.25 <= replayed_from <= 1.35  # from the end of the final (1.3 s), not from 0
 
 
+async def test_a_server_that_stops_reading_is_dropped_before_the_backlog_grows(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The first socket stops reading after 1 s: what the client sends backs up in the
+    # kernel's buffers, then in the stream's queue, which must not grow without bound.
+    fake = FakeDeepgram(deaf_at={1: 1.0})
+    fake.add("after the new socket")
+    second = AudioFrame.silence(1.0, RATE)
+    limit = 1.0
+    async with deepgram(fake, send_backlog_s=limit, replay_limit_s=2.0) as listener:
+        stream = listener.stream
+        await listener.until(lambda: stream.connections == 1)  # nothing to replay on it
+        worst = 0.0
+        for _ in range(2000):  # up to 2000 s of audio, far more than the buffers hold
+            stream.push_audio(second)
+            worst = max(worst, stream.backlog_s)
+            await asyncio.sleep(0.001)
+            if fake.connections == 2:
+                break
+        assert fake.connections == 2, "the deaf socket was never dropped"
+        await listener.say(0.8)
+        await listener.until(lambda: listener.completes())
+    assert listener.finals() == ["after the new socket"]
+    assert worst <= limit + 1.0  # the bound, plus the frame that crossed it
+    assert "the server stopped reading" in caplog.text
+
+
 async def test_keepalive_holds_an_idle_socket_open() -> None:
     fake = FakeDeepgram(idle_timeout=0.5)
     async with deepgram(fake, keepalive_s=0.2) as listener:

@@ -9,7 +9,8 @@ from_finalize when a noticeable amount of audio (100 ms) is unfinalized, nothing
 KeepAlive keeps an idle socket open; with no message for `idle_timeout` it closes 1011
 NET-0001. CloseStream flushes, sends Metadata and closes 1000. Times are audio seconds on
 the connection, as Deepgram's are. Faults: drop the connection (no close frame), stall
-(read on, answer nothing), or fail as the real service does (an `Error` message, then close
+(read on, answer nothing), go deaf (stop reading the socket, so the client's sends back up),
+or fail as the real service does (an `Error` message, then close
 1011) once a connection has received so much audio.
 """
 
@@ -43,6 +44,7 @@ class FakeDeepgram:
     answer_finalize: bool = True
     drop_at: dict[int, float] = field(default_factory=dict)  # connection number -> audio s
     stall_at: dict[int, float] = field(default_factory=dict)
+    deaf_at: dict[int, float] = field(default_factory=dict)
     error_at: dict[int, float] = field(default_factory=dict)
     error_description: str = "Internal server error while transcribing the audio."
     # what happened
@@ -94,6 +96,7 @@ class _Listener:
         self.last_partial = 0.0
         self.utterance_end_due = False
         self.stalled = False
+        self.deaf = False
 
     async def run(self) -> None:
         ws = self.ws
@@ -106,6 +109,10 @@ class _Listener:
                     return
                 if self.stalled:
                     continue
+                if self.deaf:  # read no more: the socket's buffers fill, the client's backs up
+                    ws.close_timeout = 0.2  # unread, its closing handshake can only time out
+                    await ws.wait_closed()
+                    return
                 if isinstance(message, bytes):
                     await self.audio(message)
                 elif await self.control(json.loads(message).get("type")):
@@ -150,6 +157,10 @@ class _Listener:
                 }
             )
             await self.ws.close(1011, "Internal server error")
+            return
+        deaf = self.fake.deaf_at.get(self.number)
+        if deaf is not None and self.t >= deaf:
+            self.deaf = True
             return
         stall = self.fake.stall_at.get(self.number)
         if stall is not None and self.t >= stall:

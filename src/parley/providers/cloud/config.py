@@ -78,6 +78,13 @@ class DeepgramSettings(_KeyedSettings):
     replay_limit_s: float = Field(
         30.0, gt=0, description="Most unacknowledged audio kept to replay after a drop."
     )
+    send_backlog_s: float = Field(
+        10.0,
+        gt=0,
+        description="Audio waiting to be sent on one socket past which the server counts as "
+        "no longer reading it: the socket is dropped and a new one replays the unacknowledged "
+        "audio (a stuck socket must not queue a call's audio without bound).",
+    )
 
 
 class OpenAIChatSettings(_KeyedSettings):
@@ -173,6 +180,12 @@ class OpenAIRealtimeSettings(_KeyedSettings):
         10.0, gt=0, description="Longest wait for a response's next event (else: stalled)."
     )
     reconnect_attempts: int = Field(3, ge=0)
+    send_backlog_s: float = Field(
+        10.0,
+        gt=0,
+        description="Input audio waiting to be sent past which the server counts as no longer "
+        "reading it: the connection fails and the session's next one reconnects.",
+    )
 
 
 class _SpeechServerSettings(_KeyedSettings):

@@ -15,6 +15,8 @@ words of a turn in progress are transcribed again on the new connection, and tim
 shifted back onto the stream's own timeline. Only finals are ever yielded for audio once,
 so nothing is said twice. Frames pushed meanwhile queue and follow. Bad credentials, or more
 than `reconnect_attempts` failures in a row, fail the stream (the session then reopens one).
+A socket that stops taking audio (the server stopped reading; more than `send_backlog_s`
+waiting beyond its replay) counts as dropped, so no queue grows without bound.
 
 An `Error` message (Deepgram sends one before closing 1011, for instance) is logged at
 warning with its description, which also becomes the connection's failure: it reaches the
@@ -34,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -110,7 +112,10 @@ class _Connection:
         self.base = base  # stream sample at which this connection's time 0 lies
         self.received = 0  # messages received on it
         self.outbox: asyncio.Queue[tuple[int, bytes] | str] = asyncio.Queue()
+        self.queued = 0  # samples of audio in the outbox
+        self.replayed = 0  # samples queued by the replay when it opened
         self.error: str | None = None  # the description of an Error message it sent
+        self.abort: Callable[[], None] | None = None  # drops its socket, once it has one
 
 
 class DeepgramStream(STTStream):
@@ -144,7 +149,28 @@ class DeepgramStream(STTStream):
         limit = self._settings.replay_limit_s * self._rate
         while self._unacked_samples > limit and len(self._unacked) > 1:
             self._unacked_samples -= len(self._unacked.popleft()[1]) // 2
-        self._connection.outbox.put_nowait(chunk)
+        self._send_later(chunk)
+
+    def _send_later(self, chunk: tuple[int, bytes]) -> None:
+        """Queue audio for the socket, unless the socket has stopped taking it: past
+        `send_backlog_s` queued, the server counts as no longer reading, and the socket is
+        dropped; the next one replays the unacknowledged audio, which holds this chunk."""
+        connection = self._connection
+        if connection.queued > self._settings.send_backlog_s * self._rate + connection.replayed:
+            if connection.abort is not None:
+                abort, connection.abort = connection.abort, None
+                backlog = f"{connection.queued / self._rate:.1f} s of audio waiting to be sent"
+                connection.error = connection.error or f"the server stopped reading ({backlog})"
+                log.warning("%s: %s; dropping the socket", PROVIDER, connection.error)
+                abort()
+            return
+        connection.queued += len(chunk[1]) // 2
+        connection.outbox.put_nowait(chunk)
+
+    @property
+    def backlog_s(self) -> float:
+        """Audio queued for the current socket and not yet sent."""
+        return self._connection.queued / self._rate
 
     def speech_started(self) -> None:
         self._endpointed = False
@@ -232,6 +258,7 @@ class DeepgramStream(STTStream):
         """Serve one connection: replay, send, receive. Returns when it closes cleanly
         after CloseStream; raises a ProviderError when it drops."""
         self._connection = connection
+        connection.abort = ws.transport.abort
         self._replay(connection)
         sender = asyncio.create_task(self._send(ws, connection))
         try:
@@ -264,9 +291,11 @@ class DeepgramStream(STTStream):
             while pending and pending[0].position <= chunk[0]:
                 pending.popleft()
                 connection.outbox.put_nowait(wire.FINALIZE)
+            connection.queued += len(chunk[1]) // 2
             connection.outbox.put_nowait(chunk)
         for _ in pending:
             connection.outbox.put_nowait(wire.FINALIZE)
+        connection.replayed = connection.queued
 
     async def _send(self, ws: ClientConnection, connection: _Connection) -> None:
         loop = asyncio.get_running_loop()
@@ -278,6 +307,7 @@ class DeepgramStream(STTStream):
                 await ws.send(wire.KEEP_ALIVE)
                 continue
             if isinstance(item, tuple):
+                connection.queued -= len(item[1]) // 2
                 await ws.send(item[1])
                 continue
             await ws.send(item)
