@@ -234,6 +234,36 @@ async def test_an_error_answering_the_session_update_fails_the_start() -> None:
     assert fake.conversations == []  # the server never answered by itself
 
 
+async def test_a_server_that_stops_reading_fails_the_stream_before_the_backlog_grows(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The socket stops being read after 1 s of audio: what the stream sends backs up in the
+    # kernel's buffers, then in its queue, which must not grow without bound.
+    fake = FakeRealtime(deaf_after_ms=1000)
+    limit = 1.0
+    second = AudioFrame.silence(1.0, 24000)
+    async with realtime(fake, send_backlog_s=limit) as bound:
+        stream = bound.open()
+        assert isinstance(stream, RealtimeConnection)
+        await until(lambda: stream.configured)
+        worst = 0.0
+        for _ in range(2000):  # up to 2000 s of audio, far more than the buffers hold
+            stream.push_audio(second)
+            worst = max(worst, stream.backlog_s)
+            await asyncio.sleep(0.001)
+            if bound.errors:
+                break
+        [error] = bound.errors
+        assert "the server stopped reading" in str(error)
+        assert worst <= limit + 1.0  # the bound, plus the frame that crossed it
+        fake.deaf_after_ms = None
+        again = bound.open()  # as the session does after a failure
+        assert isinstance(again, RealtimeConnection)
+        await until(lambda: again.configured)
+    assert fake.connections == 2
+    assert "the server stopped reading" in caplog.text
+
+
 async def test_the_server_vad_positions_are_onset_and_end_of_voiced_audio() -> None:
     # audio_start_ms includes the prefix padding, audio_end_ms the closing silence.
     fake = FakeRealtime()

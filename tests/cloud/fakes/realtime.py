@@ -17,8 +17,9 @@ next reply word by word: transcript deltas and `word_s` of audio per word (sampl
 audio/pcm 24 kHz or audio/pcmu), faster than real time, then the done events. response.cancel
 stops it (response.done cancelled; response_cancel_not_active when none).
 conversation.item.truncate cuts an item's audio (error past its end) and .delete removes it.
-Faults: drop the connection or stall after so many audio deltas, or drop it at any time
-(`drop`).
+Faults: drop the connection or stall after so many audio deltas, drop it at any time
+(`drop`), or stop reading the socket after so much input audio (`deaf_after_ms`), so the
+client's sends back up.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class FakeRealtime:
     drop_after_deltas: int | None = None
     stall_after_deltas: int | None = None
     reject_after_open: bool = False
+    deaf_after_ms: float | None = None
     unknown_session_fields: tuple[str, ...] = ()  # session.update fields it refuses
     # what happened
     connections: int = 0
@@ -162,6 +164,11 @@ class _Session:
                 event = json.loads(raw)
                 self.fake.received.append(event)
                 await self.handle(event)
+                deaf = self.fake.deaf_after_ms
+                if deaf is not None and self.total_ms >= deaf:
+                    self.ws.close_timeout = 0.2  # unread, its closing handshake can only time out
+                    await self.ws.wait_closed()  # read no more: the client's sends back up
+                    return
         except ConnectionClosed:
             pass
         finally:

@@ -6,7 +6,9 @@ it owns, which reads the server's events (realtime_wire.py) into the link: the s
 decisions, moved onto the link's timeline (see realtime_facets.py), the person's items, and
 the responses. With a local VAD, its hints make the stream commit the audio at each end of
 speech. An error answering the first session.update fails the start; a dropped socket fails
-the stream, and the session's next one reconnects (RealtimeLink.connection_opened).
+the stream, and the session's next one reconnects (RealtimeLink.connection_opened). So does a
+socket the server stopped reading (over `send_backlog_s` of audio waiting to be sent), so
+no queue grows without bound.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class RealtimeConnection(STTStream):
         self._policy = policy
         self._settings = link.settings
         self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._queued_audio = 0  # bytes of input audio in the outbox
+        self._fault: ProviderError | None = None  # why the stream gave the socket up
         self._out: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
         self._hints = 0  # ends of speech not yet answered
         self._completed: deque[str] = deque()
@@ -77,7 +81,11 @@ class RealtimeConnection(STTStream):
     def _dead(self) -> bool:
         """Closed, or the socket failed: nothing will send what is queued (the session
         replaces a failed stream)."""
-        return self._closing or (self._worker is not None and self._worker.done())
+        return (
+            self._closing
+            or self._fault is not None
+            or (self._worker is not None and self._worker.done())
+        )
 
     def _enqueue(self, event: dict[str, Any]) -> None:
         if not self._dead:
@@ -99,9 +107,35 @@ class RealtimeConnection(STTStream):
             self._ring.popleft()
 
     def _append(self, pcm: bytes) -> None:
+        """Queue audio for the socket, unless the server has stopped reading it: past
+        `send_backlog_s` waiting, the stream fails (the session's next one reconnects)
+        rather than queue a call's audio without bound."""
+        if self._dead:
+            return
+        backlog = self._queued_audio / 2 / INPUT_RATE
+        if backlog > self._settings.send_backlog_s:
+            self._give_up(
+                ProviderError(f"{PROVIDER}: the server stopped reading ({backlog:.1f} s of audio)")
+            )
+            return
+        self._queued_audio += len(pcm)
         self._enqueue(
             {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm).decode()}
         )
+
+    @property
+    def backlog_s(self) -> float:
+        """Input audio queued for the socket and not yet sent."""
+        return self._queued_audio / 2 / INPUT_RATE
+
+    def _give_up(self, error: ProviderError) -> None:
+        log.warning("%s; dropping the socket", error)
+        self._fault = error
+        self._failed(error)
+        if self._worker is not None:
+            self._worker.cancel()
+        if self._ws is not None:
+            self._ws.transport.abort()
 
     def speech_started(self) -> None:
         if self._link.server_vad or self._capturing:
@@ -190,7 +224,10 @@ class RealtimeConnection(STTStream):
 
     async def _send(self, ws: ClientConnection) -> None:
         while True:
-            await ws.send(dumps(await self._outbox.get()))
+            event = await self._outbox.get()
+            if event["type"] == "input_audio_buffer.append":
+                self._queued_audio -= _decoded_length(event["audio"])
+            await ws.send(dumps(event))
 
     async def _receive(self, ws: ClientConnection) -> None:
         async for raw in ws:
@@ -275,3 +312,8 @@ class RealtimeConnection(STTStream):
         if self._link.responses.request_failed(error.event_id, failed):
             return
         log.warning("%s: %s", PROVIDER, message)
+
+
+def _decoded_length(encoded: str) -> int:
+    """The length of what a base64 string decodes to, without decoding it."""
+    return len(encoded) * 3 // 4 - encoded.endswith("=") - encoded.endswith("==")
