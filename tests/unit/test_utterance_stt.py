@@ -7,7 +7,12 @@ import asyncio
 from parley.audio.frames import AudioFrame
 from parley.conversation.policy import TurnTakingPolicy
 from parley.providers.base import Transcript
-from parley.providers.utterance_stt import MAX_CAPTURE_S, UtteranceSTT, UtteranceSTTStream
+from parley.providers.utterance_stt import (
+    MAX_CAPTURE_S,
+    MAX_QUEUED_RUNS,
+    UtteranceSTT,
+    UtteranceSTTStream,
+)
 from tests.scenario.harness import run_virtual
 
 RATE = 16000
@@ -127,6 +132,45 @@ def test_an_endless_utterance_keeps_only_its_last_minute() -> None:
         await reader
         assert stt.calls == [MAX_CAPTURE_S]
         assert [t.text for t in heard] == [f"{MAX_CAPTURE_S:.2f}s"]
+
+    run_virtual(scenario)
+
+
+def test_a_transcriber_that_falls_behind_holds_a_bounded_queue() -> None:
+    """Speech faster than a slow, shared model transcribes it: the queued runs (each a copy
+    of its audio) stay bounded, stale guesses go first, and every utterance still gets its
+    complete transcript, the oldest ones with no words."""
+
+    async def scenario() -> None:
+        stt = CountingSTT(latency=2.0, speculation_delay=0.04)
+        stream = UtteranceSTTStream(stt, TurnTakingPolicy(prefix_padding_ms=300))
+        heard: list[Transcript] = []
+
+        async def read() -> None:
+            async for transcript in stream:
+                heard.append(transcript)
+
+        reader = asyncio.create_task(read())
+        most_queued = 0
+        for _ in range(20):  # 20 utterances, each with pauses the person talks past
+            stream.speech_started()
+            for _ in range(5):
+                await feed(stream, 5)
+                stream.speech_paused()
+                await feed(stream, 3, level=0)  # a guess starts
+                stream.speech_resumed()
+                most_queued = max(most_queued, sum(j.audio is not None for j in stream._jobs))
+            stream.speech_ended()
+            most_queued = max(most_queued, sum(j.audio is not None for j in stream._jobs))
+        await asyncio.sleep(20 * stt.latency)  # more than the runs left can take
+        await stream.aclose()
+        await reader
+        assert most_queued <= MAX_QUEUED_RUNS
+        finals = [t for t in heard if t.complete]
+        assert len(finals) == 20  # each utterance answered once
+        assert stream.shed_utterances == sum(not t.text for t in finals) > 0
+        assert finals[-1].text  # the newest speech is transcribed
+        assert len(stt.calls) < 20 + 5  # stale guesses were dropped, not run
 
     run_virtual(scenario)
 

@@ -25,11 +25,17 @@ owns; pushing audio never waits for it.
 An utterance keeps at most its last `MAX_CAPTURE_S` seconds: the capture grows with what the
 client sends for as long as the VAD hears speech, so a caller sending loud noise for an hour
 would otherwise hold 115 MB of it (16 kHz) and have every guess copy all of it.
+
+Queued runs are bounded too, since each holds a copy of its audio and a shared model can fall
+behind the speech of many calls: at most `MAX_QUEUED_RUNS` wait. Past that, runs that can no
+longer matter (guesses talked past, partials overtaken) go first; then the oldest utterance
+is answered with no words (logged), as a transcription that never came would be.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from abc import abstractmethod
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -40,6 +46,9 @@ from parley.conversation.policy import TurnTakingPolicy
 from parley.providers.base import STT, STTStream, Transcript, close_generator
 
 MAX_CAPTURE_S = 60.0  # longer than a turn needs; Whisper hears 30 s windows
+MAX_QUEUED_RUNS = 4  # queued jobs that carry audio: a final, a guess, a partial, one more
+
+log = logging.getLogger("parley.stt")
 
 
 class UtteranceSTT(STT):
@@ -84,11 +93,14 @@ class UtteranceSTTStream(STTStream):
         self._next_partial = 0  # when (in `_heard`) the next partial falls due
         self._partials = 0  # serial of the newest partial run asked for
         self._running = False  # a transcription is in flight
-        self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._jobs: deque[_Job] = deque()
+        self._job_queued = asyncio.Event()
+        self._closed = False
         self._iterator = self._transcripts()
         self.speculations = 0
         self.speculations_used = 0
         self.partial_runs = 0  # runs made for partials while the agent was paused
+        self.shed_utterances = 0  # answered with no words: transcription fell too far behind
 
     @property
     def capturing(self) -> bool:
@@ -147,9 +159,9 @@ class UtteranceSTTStream(STTStream):
         if self._live_guess is not None:
             self.speculations_used += 1
             self._owed.add(self._live_guess)
-            self._jobs.put_nowait(_Job(None, guess=self._live_guess))
+            self._put(_Job(None, guess=self._live_guess))
         else:
-            self._jobs.put_nowait(_Job(self._captured()))
+            self._put(_Job(self._captured()))
         self._capture = None
         self._quiet_for, self._live_guess = None, None
 
@@ -160,11 +172,11 @@ class UtteranceSTTStream(STTStream):
         return self._agent_paused and self._stt.paused_partial_delay is not None
 
     def _idle(self) -> bool:
-        return not self._running and self._jobs.empty()
+        return not self._running and not self._jobs
 
     def _start_partial(self) -> None:
         self._partials += 1
-        self._jobs.put_nowait(_Job(self._captured(), partial=self._partials))
+        self._put(_Job(self._captured(), partial=self._partials))
 
     def _guess(self) -> None:
         """Transcribe the capture so far speculatively (and as a partial while paused)."""
@@ -175,7 +187,39 @@ class UtteranceSTTStream(STTStream):
         if self._partials_wanted():
             self._partials += 1
             partial = self._partials
-        self._jobs.put_nowait(_Job(self._captured(), guess=self._live_guess, partial=partial))
+        self._put(_Job(self._captured(), guess=self._live_guess, partial=partial))
+
+    def _put(self, job: _Job) -> None:
+        self._jobs.append(job)
+        self._job_queued.set()
+        if sum(job.audio is not None for job in self._jobs) > MAX_QUEUED_RUNS:
+            self._shed()
+
+    def _shed(self) -> None:
+        """Drop the runs that can no longer matter; if that is not enough, answer the oldest
+        utterance waiting for a run with no words."""
+        self._jobs = deque(j for j in self._jobs if _is_final(j) or self._worth_running(j))
+        runs = [j for j in self._jobs if j.audio is not None]
+        if len(runs) <= MAX_QUEUED_RUNS:
+            return
+        oldest = runs[0]
+        index = self._jobs.index(oldest)
+        if _is_final(oldest):  # answer it empty
+            self._jobs[index] = _Job(None)
+        else:  # a guess an ended utterance owes: its answer comes out empty
+            del self._jobs[index]
+        self.shed_utterances += 1
+        log.warning(
+            "transcription is %d runs behind: an utterance is answered with no words", len(runs)
+        )
+
+    async def _next_job(self) -> _Job | None:
+        while not self._jobs:
+            if self._closed:
+                return None
+            self._job_queued.clear()
+            await self._job_queued.wait()
+        return self._jobs.popleft()
 
     def _captured(self) -> AudioFrame:
         return AudioFrame(b"".join(self._capture or ()), self._stt.sample_rate)
@@ -200,12 +244,12 @@ class UtteranceSTTStream(STTStream):
 
     async def _transcripts(self) -> AsyncGenerator[Transcript, None]:
         guessed: tuple[int, str] | None = None  # (guess number, its text)
-        while (job := await self._jobs.get()) is not None:
+        while (job := await self._next_job()) is not None:
             if job.audio is None:  # answer with the guess (its job ran before this one)
                 text = guessed[1] if guessed and guessed[0] == job.guess else ""
                 self._owed.discard(job.guess or 0)
                 yield Transcript(text, final=True, complete=True)
-            elif job.guess is None and job.partial is None:
+            elif _is_final(job):
                 yield Transcript(await self._run(job.audio), final=True, complete=True)
             elif self._worth_running(job):
                 if job.partial is not None:
@@ -217,5 +261,12 @@ class UtteranceSTTStream(STTStream):
                     yield Transcript(text, final=False)
 
     async def aclose(self) -> None:
-        self._jobs.put_nowait(None)
+        self._closed = True
+        self._jobs.clear()
+        self._job_queued.set()
         await close_generator(self._iterator)
+
+
+def _is_final(job: _Job) -> bool:
+    """An utterance's answer: a run of its audio, or the guess it ended on (no audio)."""
+    return (job.guess is None and job.partial is None) or job.audio is None
