@@ -23,6 +23,7 @@ from parley.providers.base import ProviderError
 from parley.providers.local.model_host.client import ModelHost
 from parley.providers.local.model_host.faults import parse
 from parley.providers.local.model_host.remote import RemoteModel
+from parley.providers.local.model_host.wire import MAX_UNWRITTEN
 
 
 @pytest.fixture
@@ -104,6 +105,39 @@ def test_a_child_that_stops_reading_never_blocks_the_caller(host: ModelHost) -> 
     finally:
         os.kill(pid, signal.SIGCONT)
     assert asyncio.run(tokens(model, count=2)) == ["0 ", "1 "]  # and the channel still works
+
+
+def test_requests_for_a_child_that_stops_reading_queue_only_so_far(host: ModelHost) -> None:
+    """Past MAX_UNWRITTEN bytes the child has not read, a request fails at once (it costs
+    its turn) instead of queueing without bound; cancels still go in."""
+    model = scripted(host)
+    pid = host.status().pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+
+        async def send_while_stopped() -> list[BaseException | None]:
+            streams = [model.stream({"count": 1}, os.urandom(1_000_000)) for _ in range(48)]
+            tasks = [asyncio.ensure_future(anext(s)) for s in streams]
+            await asyncio.sleep(0.5)
+            outcomes = [t.exception() if t.done() else None for t in tasks]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for stream in streams:
+                await stream.aclose()
+            return outcomes
+
+        outcomes = asyncio.run(send_while_stopped())
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    refused = [e for e in outcomes if e is not None]
+    # 32 MiB is about 33 of these requests, less what the socket's buffers took.
+    assert 48 - 40 <= len(refused) <= 48 - MAX_UNWRITTEN // 1_000_000
+    assert all(
+        isinstance(e, ProviderError) and "not reading its requests" in str(e) for e in refused
+    )
+    assert asyncio.run(tokens(model, count=2)) == ["0 ", "1 "]  # the channel still works
 
 
 def test_a_segfault_mid_stream_fails_the_call_and_the_next_call_is_answered(

@@ -25,6 +25,7 @@ from parley.providers.base import ProviderError
 from parley.providers.local.model_host.client import ModelHost
 from parley.providers.local.model_host.remote import MODEL_SOCKET
 from parley.providers.local.model_host.wire import (
+    ChannelBackedUpError,
     ChannelClosedError,
     Header,
     QueuedWriter,
@@ -223,8 +224,13 @@ class _Connection:
             self._host.cancel(host_job)
 
     def _send(self, header: Header, payload: bytes = b"") -> None:
-        with contextlib.suppress(ChannelClosedError):
+        try:
             self._writer.send(header, payload)
+        except ChannelClosedError:
+            pass  # the worker is gone: _serve sees it and cancels its work
+        except ChannelBackedUpError as exc:  # its results would only queue: drop it as gone
+            log.warning("a worker is not reading its results (%s); closing its channel", exc)
+            self.close()
 
     def _gone(self) -> None:
         """The worker closed its channel (or died): cancel its work, release its models."""

@@ -28,6 +28,7 @@ from typing import Literal
 
 from parley.providers.base import ProviderError
 from parley.providers.local.model_host.wire import (
+    ChannelBackedUpError,
     ChannelClosedError,
     Header,
     QueuedWriter,
@@ -172,6 +173,10 @@ class ModelHost:
             with self._cv:
                 self._jobs.pop(job, None)
             raise ProviderError(f"the model process channel closed ({exc})") from exc
+        except ChannelBackedUpError as exc:
+            with self._cv:
+                self._jobs.pop(job, None)
+            raise ProviderError(f"the model process is not reading its requests ({exc})") from exc
         return job
 
     def cancel(self, job: int) -> None:
@@ -362,7 +367,7 @@ class ModelHost:
     def _send_quietly(self, header: Header) -> None:
         """Send if the channel is open; a closed one is noticed by the reader thread."""
         if self._writer is not None:
-            with contextlib.suppress(ChannelClosedError):
+            with contextlib.suppress(ChannelClosedError, ChannelBackedUpError):
                 self._writer.send(header)
 
     def _fail_jobs(self, message: str) -> None:

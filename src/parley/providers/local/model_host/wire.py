@@ -19,10 +19,16 @@ Header = dict[str, Any]
 _PREFIX = struct.Struct("!II")
 MAX_HEADER = 64 * 1024 * 1024  # a long chat history is the largest header
 MAX_PAYLOAD = 256 * 1024 * 1024  # 30 s of audio is about 1 MB
+MAX_UNWRITTEN = 32 * 1024 * 1024  # queued for a child that is not reading (32 long requests)
+SMALL_FRAME = 4096  # a cancel or an unload: always queued, whatever the backlog
 
 
 class ChannelClosedError(ConnectionError):
     """The other end went away (it exited, or closed its end)."""
+
+
+class ChannelBackedUpError(ConnectionError):
+    """The other end has not read what was already sent: a request now would only queue."""
 
 
 def encode(header: Header, payload: bytes = b"") -> bytes:
@@ -75,19 +81,35 @@ class QueuedWriter:
     carries up to 1 MB of audio) would block a direct `sendall`, and the loop with it
     (invariant 1). Frames queue here instead; once a write fails, later sends raise and the
     frames still queued are dropped (the reader thread sees the child go and fails its jobs).
+    The queue is bounded: past `MAX_UNWRITTEN` bytes not yet written, a request is refused
+    (ChannelBackedUpError, which costs its turn) rather than queued; small frames (cancels)
+    always go in, so a barge-in still stops what the child runs once it reads again.
     """
 
     def __init__(self, sock: socket.socket) -> None:
         self._writer = Writer(sock)
         self._frames: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._failed: str | None = None
+        self._unwritten = 0  # bytes queued and not yet written
+        self._count_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="parley-model-writer", daemon=True)
         self._thread.start()
 
     def send(self, header: Header, payload: bytes = b"") -> None:
         if self._failed is not None:
             raise ChannelClosedError(self._failed)
-        self._frames.put(encode(header, payload))
+        frame = encode(header, payload)
+        with self._count_lock:
+            if len(frame) > SMALL_FRAME and self._unwritten + len(frame) > MAX_UNWRITTEN:
+                mib = self._unwritten / 2**20
+                raise ChannelBackedUpError(f"{mib:.1f} MiB of earlier requests not yet read")
+            self._unwritten += len(frame)
+        self._frames.put(frame)
+
+    @property
+    def unwritten(self) -> int:
+        """Bytes queued and not yet written to the socket."""
+        return self._unwritten
 
     def close(self) -> None:
         """End the thread once what is queued has been written (or the channel failed)."""
@@ -95,9 +117,11 @@ class QueuedWriter:
 
     def _run(self) -> None:
         while (frame := self._frames.get()) is not None:
-            if self._failed is not None:
-                continue  # drop: the channel is gone
             try:
-                self._writer.send_frame(frame)
+                if self._failed is None:  # else drop: the channel is gone
+                    self._writer.send_frame(frame)
             except ChannelClosedError as exc:
                 self._failed = str(exc)
+            finally:
+                with self._count_lock:
+                    self._unwritten -= len(frame)
