@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from parley.audio.frames import AudioFrame, rms_dbfs
+import numpy as np
+
+from parley.audio.frames import AudioFrame
 
 if TYPE_CHECKING:
     from parley.testing.twilio_caller.fake_caller import FakeCaller
@@ -142,12 +144,17 @@ def voiced_span(
 ) -> tuple[float, float] | None:
     """First and last voiced moments of a clip (10 ms windows louder than the threshold)."""
     size = max(1, round(window * audio.sample_rate))
-    samples = audio.as_array()
-    voiced = [
-        i
-        for i in range(0, len(samples), size)
-        if rms_dbfs(AudioFrame(samples[i : i + size].tobytes(), audio.sample_rate)) > threshold_dbfs
-    ]
-    if not voiced:
+    samples = audio.as_float().astype(np.float64)
+    if not len(samples):
         return None
-    return voiced[0] / audio.sample_rate, min(len(samples), voiced[-1] + size) / audio.sample_rate
+    # One pass over all windows (the caller runs in the loop it measures): the last window
+    # may be short, so each window's mean square divides by its own length.
+    starts = np.arange(0, len(samples), size)
+    sums = np.add.reduceat(np.square(samples), starts)
+    lengths = np.diff(np.append(starts, len(samples)))
+    threshold = (10 ** (threshold_dbfs / 20)) ** 2
+    voiced = starts[sums / lengths > threshold]
+    if not len(voiced):
+        return None
+    end = min(len(samples), int(voiced[-1]) + size)
+    return int(voiced[0]) / audio.sample_rate, end / audio.sample_rate
