@@ -40,6 +40,20 @@ class CountingSTT(UtteranceSTT):
         return f"{audio.duration:.2f}s"
 
 
+def listening(
+    stt: CountingSTT,
+) -> tuple[UtteranceSTTStream, list[Transcript], asyncio.Task[None]]:
+    """A stream over `stt` (300 ms of prefix padding) and a task collecting its transcripts."""
+    stream = UtteranceSTTStream(stt, TurnTakingPolicy(prefix_padding_ms=300))
+    heard: list[Transcript] = []
+
+    async def read() -> None:
+        async for transcript in stream:
+            heard.append(transcript)
+
+    return stream, heard, asyncio.create_task(read())
+
+
 def frame(level: int) -> AudioFrame:
     return AudioFrame(bytes([level, 0]) * int(RATE * FRAME), RATE)
 
@@ -114,14 +128,7 @@ def test_an_endless_utterance_keeps_only_its_last_minute() -> None:
 
     async def scenario() -> None:
         stt = CountingSTT(latency=0.01, speculation_delay=None)
-        stream = UtteranceSTTStream(stt, TurnTakingPolicy(prefix_padding_ms=300))
-        heard: list[Transcript] = []
-
-        async def read() -> None:
-            async for transcript in stream:
-                heard.append(transcript)
-
-        reader = asyncio.create_task(read())
+        stream, heard, reader = listening(stt)
         stream.speech_started()
         for _ in range(int(150 / FRAME)):  # two and a half minutes of "speech"
             stream.push_audio(frame(1))
@@ -143,14 +150,7 @@ def test_a_transcriber_that_falls_behind_holds_a_bounded_queue() -> None:
 
     async def scenario() -> None:
         stt = CountingSTT(latency=2.0, speculation_delay=0.04)
-        stream = UtteranceSTTStream(stt, TurnTakingPolicy(prefix_padding_ms=300))
-        heard: list[Transcript] = []
-
-        async def read() -> None:
-            async for transcript in stream:
-                heard.append(transcript)
-
-        reader = asyncio.create_task(read())
+        stream, heard, reader = listening(stt)
         most_queued = 0
         for _ in range(20):  # 20 utterances, each with pauses the person talks past
             stream.speech_started()
@@ -177,14 +177,7 @@ def test_a_transcriber_that_falls_behind_holds_a_bounded_queue() -> None:
 
 async def paused_utterance(stt: CountingSTT, *, unpause_at: int | None = None) -> list[Transcript]:
     """The agent is paused: 0.3 s of lead-in, 1 s of speech, then the turn-ending silence."""
-    stream = UtteranceSTTStream(stt, TurnTakingPolicy(prefix_padding_ms=300))
-    heard: list[Transcript] = []
-
-    async def read() -> None:
-        async for transcript in stream:
-            heard.append(transcript)
-
-    reader = asyncio.create_task(read())
+    stream, heard, reader = listening(stt)
     await feed(stream, 15, level=0)
     stream.speech_started()
     stream.agent_paused(True)

@@ -192,22 +192,21 @@ class UtteranceSTTStream(STTStream):
     def _put(self, job: _Job) -> None:
         self._jobs.append(job)
         self._job_queued.set()
-        if sum(job.audio is not None for job in self._jobs) > MAX_QUEUED_RUNS:
+        if sum(queued.audio is not None for queued in self._jobs) > MAX_QUEUED_RUNS:
             self._shed()
 
     def _shed(self) -> None:
         """Drop the runs that can no longer matter; if that is not enough, answer the oldest
         utterance waiting for a run with no words."""
         self._jobs = deque(j for j in self._jobs if _is_final(j) or self._worth_running(j))
-        runs = [j for j in self._jobs if j.audio is not None]
+        runs = [i for i, j in enumerate(self._jobs) if j.audio is not None]
         if len(runs) <= MAX_QUEUED_RUNS:
             return
         oldest = runs[0]
-        index = self._jobs.index(oldest)
-        if _is_final(oldest):  # answer it empty
-            self._jobs[index] = _Job(None)
+        if _is_final(self._jobs[oldest]):  # answer it empty
+            self._jobs[oldest] = _Job(None)
         else:  # a guess an ended utterance owes: its answer comes out empty
-            del self._jobs[index]
+            del self._jobs[oldest]
         self.shed_utterances += 1
         log.warning(
             "transcription is %d runs behind: an utterance is answered with no words", len(runs)

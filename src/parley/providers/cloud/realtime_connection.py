@@ -112,8 +112,7 @@ class RealtimeConnection(STTStream):
         rather than queue a call's audio without bound."""
         if self._dead:
             return
-        backlog = self._queued_audio / 2 / INPUT_RATE
-        if backlog > self._settings.send_backlog_s:
+        if (backlog := self.backlog_s) > self._settings.send_backlog_s:
             self._give_up(
                 ProviderError(f"{PROVIDER}: the server stopped reading ({backlog:.1f} s of audio)")
             )

@@ -169,14 +169,12 @@ class ModelHost:
             self._jobs[job] = sink
         try:
             writer.send({"op": "run", "job": job, "model": model, "request": request}, payload)
-        except ChannelClosedError as exc:
+        except (ChannelClosedError, ChannelBackedUpError) as exc:
             with self._cv:
                 self._jobs.pop(job, None)
-            raise ProviderError(f"the model process channel closed ({exc})") from exc
-        except ChannelBackedUpError as exc:
-            with self._cv:
-                self._jobs.pop(job, None)
-            raise ProviderError(f"the model process is not reading its requests ({exc})") from exc
+            closed = isinstance(exc, ChannelClosedError)
+            why = "channel closed" if closed else "is not reading its requests"
+            raise ProviderError(f"the model process {why} ({exc})") from exc
         return job
 
     def cancel(self, job: int) -> None:

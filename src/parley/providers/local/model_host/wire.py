@@ -106,11 +106,6 @@ class QueuedWriter:
             self._unwritten += len(frame)
         self._frames.put(frame)
 
-    @property
-    def unwritten(self) -> int:
-        """Bytes queued and not yet written to the socket."""
-        return self._unwritten
-
     def close(self) -> None:
         """End the thread once what is queued has been written (or the channel failed)."""
         self._frames.put(None)
