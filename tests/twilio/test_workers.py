@@ -103,7 +103,10 @@ async def test_calls_spread_over_the_workers_and_the_node_answers_for_all() -> N
         # The kernel hands each connection to whichever worker accepts first: on a loaded
         # machine one worker can win a whole burst. More bursts until both have held calls.
         for _ in range(5):
-            callers += await asyncio.gather(*(call(host, host, hold=2.0) for _ in range(6)))
+            try:
+                callers += await asyncio.gather(*(call(host, host, hold=2.0) for _ in range(6)))
+            except TimeoutError as exc:  # unanswered once in a loaded full run: say why
+                raise AssertionError(f"{exc}\n--- the node's log ---\n{served.tail}") from exc
             if len(seen) == 2 and all(n >= 1 for n in seen.values()):
                 break
         watcher.cancel()
